@@ -1,0 +1,147 @@
+// The CLI: argv → a job plan (through the command modules) → run it with signals, a summary and an
+// exit status. The only importer of yargs (besides the stage parser) and chalk. It never calls
+// process.exit(): it sets process.exitCode and lets stdout drain (decisions.md 14).
+import yargs, { type Argv } from 'yargs'
+import { COMMANDS, findCommand } from '../commands/table.js'
+import { jobOptions, type IoArgs, type JobPlan } from '../commands/common.js'
+import { parseStage } from '../commands/parse-stage.js'
+import { runJob } from '../pipeline/run.js'
+import type { Stage } from '../pipeline/stages.js'
+import { WeirError, usageError } from '../stream/errors.js'
+import type { Stats } from '../stream/stats.js'
+import { EXIT_INTERNAL, EXIT_SIGINT, EXIT_SIGTERM, EXIT_USAGE, exitCodeFor } from './exit-codes.js'
+
+const THEN = 'then'
+
+export async function main(argv: string[]): Promise<void> {
+  let plan: JobPlan | undefined
+  try {
+    plan = argv.includes(THEN) && findCommand(argv[0] ?? '') ? await planChain(argv) : await planCommand(argv)
+    if (plan) await execute(plan)
+  } catch (e) {
+    await report(e, argv[0])
+  }
+}
+
+/** `weir keyby user then window … then aggregate count FILE`: one process, as Miller's `then`. */
+async function planChain(argv: string[]): Promise<JobPlan> {
+  const spans: string[][] = [[]]
+  for (const w of argv) {
+    if (w === THEN) spans.push([])
+    else spans[spans.length - 1]!.push(w)
+  }
+  const stages: Stage[] = []
+  const io: IoArgs = { files: [] }
+  for (let i = 0; i < spans.length; i++) {
+    const span = spans[i]!
+    if (span.length === 0) throw usageError(`empty stage ${i + 1} in a 'then' chain`)
+    const p = await parseStage(span, `stage ${i + 1} (${span[0]})`)
+    stages.push(p.stage)
+    const a = p.args as IoArgs
+    io.files!.push(...(a.files ?? []))
+    for (const k of ['output', 'late-output', 'verbose'] as const) if (a[k] !== undefined) (io as Record<string, unknown>)[k] = a[k]
+    if (a.flush === false) io.flush = false
+  }
+  return { stages, options: jobOptions(io), verbose: !!io.verbose }
+}
+
+async function planCommand(argv: string[]): Promise<JobPlan | undefined> {
+  const entry = findCommand(argv[0] ?? '')
+  if (!entry && argv[0] !== undefined && !argv[0].startsWith('-'))
+    throw usageError(`unknown command '${argv[0]}' (see 'weir --help')`)
+  const y = base(yargs(argv))
+  if (!entry) {
+    for (const c of COMMANDS) y.command(c.name, c.describe)
+    await y
+      .usage('weir: stream processing over NDJSON, with keys, event time and windows\n\nUsage: $0 <command> [options] [files..]')
+      .demandCommand(1, 'name a command')
+      .example('$0 filter \'r.amount > 10\' clicks.ndjson', 'keep some records')
+      .example('$0 keyby user then window tumbling 1m --time ts then aggregate count clicks.ndjson', 'a chain in one process')
+      .example('$0 run job.json', 'run a pipeline spec file')
+      .epilogue("Run '$0 <command> --help' for a command's options; man weir for exit statuses.")
+      .parseAsync()
+    return undefined
+  }
+  const mod = await entry.load()
+  let helped = false
+  y.command(mod.command, mod.describe, mod.builder).help().showHelpOnFail(false)
+  y.middleware((a) => {
+    if (a.help) helped = true
+  }, true)
+  const args = (await y.parseAsync()) as Record<string, unknown>
+  if (helped || args.help) return undefined
+  if (mod.toJob) return mod.toJob(args)
+  const a = args as IoArgs & Record<string, unknown>
+  return { stages: [{ config: mod.toStage!(args), label: entry.name }], options: jobOptions(a), verbose: !!a.verbose }
+}
+
+function base(y: Argv): Argv {
+  return y
+    .scriptName('weir')
+    .strict()
+    .version(false)
+    .exitProcess(false)
+    .wrap(Math.min(110, process.stdout.columns || 100))
+    .fail((msg, err) => {
+      throw err ?? usageError(msg)
+    })
+}
+
+async function execute(plan: JobPlan): Promise<void> {
+  const ac = new AbortController()
+  let signalCode = 0
+  const onSignal = (sig: NodeJS.Signals) => {
+    signalCode = sig === 'SIGINT' ? EXIT_SIGINT : EXIT_SIGTERM
+    ac.abort()
+  }
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+  try {
+    const result = await runJob(plan.stages, { ...plan.options, signal: ac.signal })
+    summarize(result.stats, plan.verbose)
+    if (result.stopped === 'signal') process.exitCode = signalCode
+  } finally {
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
+  }
+}
+
+/**
+ * Quiet off a terminal (cron mails whatever a job prints): a summary only on a TTY or with
+ * --verbose, but always one warning when records were dropped (decisions.md 13).
+ */
+function summarize(s: Stats, verbose: boolean): void {
+  if (verbose || process.stderr.isTTY) {
+    const parts = [`read ${s.read}`, `wrote ${s.written}`]
+    if (s.filtered) parts.push(`filtered ${s.filtered}`)
+    if (s.consumed) parts.push(`aggregated ${s.consumed}`)
+    if (s.late) parts.push(`late ${s.late}`)
+    process.stderr.write(`weir: ${parts.join(', ')}\n`)
+  }
+  if (s.lateDropped > 0)
+    process.stderr.write(`weir: warning: ${s.lateDropped} late record(s) dropped (keep them with --late-output FILE)\n`)
+}
+
+async function report(e: unknown, command: string | undefined): Promise<void> {
+  let message: string
+  let code: number
+  if (e instanceof WeirError) {
+    message = e.message
+    code = exitCodeFor(e.kind)
+    if (e.kind === 'usage' && command && findCommand(command) && !message.includes('--help'))
+      message += ` (see 'weir ${command} --help')`
+  } else if (e instanceof Error && /^(Unknown|Not enough|Missing|Invalid values|Too many)/.test(e.message)) {
+    message = e.message
+    code = EXIT_USAGE
+  } else {
+    message = `internal error: ${(e as Error)?.stack ?? String(e)}`
+    code = EXIT_INTERNAL
+  }
+  let prefix = 'weir: '
+  if (process.stderr.isTTY) {
+    const { default: chalk } = await import('chalk')
+    prefix = chalk.red.bold('weir:') + ' '
+  }
+  process.stderr.write(prefix + message.replace(/\n/g, ' ') + '\n')
+  process.exitCode = code
+}

@@ -1,0 +1,53 @@
+// What every stage command shares: input files, --output, and running its stage as a job.
+import type { Argv } from 'yargs'
+import type { JobOptions } from '../pipeline/run.js'
+import type { Stage, StageConfig } from '../pipeline/stages.js'
+
+export interface IoArgs {
+  files?: string[]
+  output?: string
+  'late-output'?: string
+  'no-flush'?: boolean
+  flush?: boolean
+  verbose?: boolean
+}
+
+export function withIo<T>(y: Argv<T>): Argv<T & IoArgs> {
+  return y
+    .positional('files', { type: 'string', array: true, describe: "NDJSON input files; stdin when none or '-'" })
+    .option('output', { alias: 'o', type: 'string', describe: 'write records to FILE instead of stdout' })
+    .option('verbose', { alias: 'v', type: 'boolean', describe: 'print a summary on stderr even off a terminal' }) as Argv<
+    T & IoArgs
+  >
+}
+
+/** The shape every command module has; `run` and `then` chains parse stages through it. */
+export interface StageCommand {
+  command: string
+  describe: string
+  builder: (y: Argv) => Argv
+  toStage: (args: Record<string, unknown>) => StageConfig
+  /** Options that are about the job's inputs and outputs, not the stage (kept out of spec stages). */
+  ioOptions?: string[]
+}
+
+export function jobOptions(a: IoArgs): JobOptions {
+  return {
+    inputs: a.files ?? [],
+    output: a.output,
+    lateOutput: a['late-output'],
+    noFlush: a.flush === false,
+  }
+}
+
+/** What a command hands to the CLI to run: cli/main.ts wires signals, summary and exit status. */
+export interface JobPlan {
+  stages: Stage[]
+  options: JobOptions
+  verbose: boolean
+}
+
+/** The job of a single stage command: its stage over the command's own inputs and outputs. */
+export function singleStageJob(mod: StageCommand, name: string, a: Record<string, unknown>): JobPlan {
+  return { stages: [{ config: mod.toStage(a), label: name }], options: jobOptions(a as IoArgs), verbose: !!a.verbose }
+}

@@ -1,0 +1,53 @@
+// One parser for both forms of a stage: a command line (`weir window …`, or a span of a `then`
+// chain) and a spec stage string. Each command's own yargs builder defines its options once.
+import yargs from 'yargs'
+import { usageError } from '../stream/errors.js'
+import type { Stage } from '../pipeline/stages.js'
+import { findCommand, type CommandModule } from './table.js'
+
+export interface ParsedStage {
+  stage: Stage
+  args: Record<string, unknown>
+}
+
+export async function loadStageCommand(name: string | undefined, label: string): Promise<CommandModule> {
+  const entry = name === undefined ? undefined : findCommand(name)
+  if (!entry) throw usageError(`${label}: unknown command '${name ?? ''}'`)
+  const mod = await entry.load()
+  if (!mod.toStage) throw usageError(`${label}: '${name}' cannot be a stage`)
+  return mod
+}
+
+/** Parses `words` (command name first) with that command's builder. */
+export async function parseStage(words: string[], label: string, uid?: string): Promise<ParsedStage> {
+  const mod = await loadStageCommand(words[0], label)
+  let args: Record<string, unknown>
+  try {
+    args = yargs()
+      .command(mod.command, mod.describe, mod.builder)
+      .strict()
+      .help(false)
+      .version(false)
+      .exitProcess(false)
+      .fail((msg, err) => {
+        throw err ?? usageError(msg)
+      })
+      .parseSync(words) as Record<string, unknown>
+  } catch (e) {
+    throw usageError(`${label}: ${(e as Error).message}`)
+  }
+  try {
+    return { stage: { config: mod.toStage!(args), label, uid }, args }
+  } catch (e) {
+    throw usageError(`${label}: ${(e as Error).message}`)
+  }
+}
+
+/** Spec stages carry no inputs or outputs of their own: those belong to the spec's source/sink. */
+export function rejectIoInStage(p: ParsedStage): void {
+  const files = p.args.files as string[] | undefined
+  if (files && files.length > 0) throw usageError(`${p.stage.label}: input files belong in the spec's "source", not in a stage`)
+  for (const o of ['output', 'late-output']) {
+    if (p.args[o] !== undefined) throw usageError(`${p.stage.label}: --${o} belongs in the spec, not in a stage`)
+  }
+}

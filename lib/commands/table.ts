@@ -1,0 +1,33 @@
+// The command table. Modules load only when their command is named (a pipe pays start-up once
+// per stage), so the one-line summaries for `weir --help` live here too; a test checks that each
+// equals the module's own `describe`.
+import type { Argv } from 'yargs'
+import type { StageConfig } from '../pipeline/stages.js'
+import type { JobPlan } from './common.js'
+
+export interface CommandModule {
+  command: string
+  describe: string
+  builder: (y: Argv) => Argv
+  /** Stage commands turn their arguments into a stage config. */
+  toStage?: (args: Record<string, unknown>) => StageConfig
+  /** Commands that are not a single stage (run) build their whole job. */
+  toJob?: (args: Record<string, unknown>) => Promise<JobPlan>
+}
+
+export interface CommandEntry {
+  name: string
+  describe: string
+  load: () => Promise<CommandModule>
+}
+
+export const COMMANDS: CommandEntry[] = [
+  { name: 'filter', describe: 'Keep the records for which a JavaScript expression over r is truthy', load: () => import('./filter.js') },
+  { name: 'keyby', describe: 'Partition the stream by key, for the stateful stages that follow', load: () => import('./keyby.js') },
+  { name: 'map', describe: 'Replace each record by the value of a JavaScript expression over r', load: () => import('./map.js') },
+  { name: 'run', describe: 'Run a pipeline spec file: a whole chain of stages in one process', load: () => import('./run.js') },
+]
+
+export function findCommand(name: string): CommandEntry | undefined {
+  return COMMANDS.find((c) => c.name === name)
+}

@@ -1,0 +1,57 @@
+// Field paths select a value inside a record: `user`, `payload.user_id`, `items[0].sku`,
+// `["odd key"].x`. They are compiled once into a plain function.
+import { usageError } from '../stream/errors.js'
+
+export type PathStep = string | number
+
+export function parsePath(text: string): PathStep[] {
+  const steps: PathStep[] = []
+  let i = 0
+  const fail = (why: string) => usageError(`field path '${text}': ${why} at character ${i + 1}`)
+  if (text.length === 0) throw usageError('field path is empty')
+  while (i < text.length) {
+    const c = text[i]
+    if (c === '[') {
+      const close = text.indexOf(']', i)
+      if (close < 0) throw fail("missing ']'")
+      const inner = text.slice(i + 1, close).trim()
+      if (/^\d+$/.test(inner)) steps.push(Number(inner))
+      else if (/^"(?:[^"\\]|\\.)*"$/.test(inner)) steps.push(JSON.parse(inner) as string)
+      else throw fail('expected an index or a "quoted name" inside [ ]')
+      i = close + 1
+    } else if (c === '.') {
+      if (i === 0 || i === text.length - 1) throw fail("unexpected '.'")
+      i++
+    } else {
+      const m = /^[^.[\]]+/.exec(text.slice(i))
+      if (!m) throw fail('expected a field name')
+      steps.push(m[0])
+      i += m[0].length
+    }
+  }
+  return steps
+}
+
+/** Returns undefined when any step is missing, like `?.`. */
+export function compilePath(text: string): (r: unknown) => unknown {
+  const steps = parsePath(text)
+  if (steps.length === 1) {
+    const s = steps[0]!
+    return (r) => (r !== null && typeof r === 'object' ? (r as Record<PathStep, unknown>)[s] : undefined)
+  }
+  return (r) => {
+    let v: unknown = r
+    for (const s of steps) {
+      if (v === null || typeof v !== 'object') return undefined
+      v = (v as Record<PathStep, unknown>)[s]
+    }
+    return v
+  }
+}
+
+/** The name a path's value gets in output rows: its last named step (`payload.user_id` → `user_id`). */
+export function pathLeafName(text: string): string {
+  const steps = parsePath(text)
+  for (let i = steps.length - 1; i >= 0; i--) if (typeof steps[i] === 'string') return steps[i] as string
+  return text
+}

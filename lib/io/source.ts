@@ -1,0 +1,31 @@
+// Input sources: files given on the command line (or in a spec), or stdin for none or '-'.
+import { createReadStream, statSync } from 'node:fs'
+import type { Readable } from 'node:stream'
+import { WeirError } from '../stream/errors.js'
+
+export const STDIN = '-'
+
+export function sourceName(path: string): string {
+  return path === STDIN ? 'stdin' : path
+}
+
+/** Fails before any record is read when an input file is missing, a directory, or unreadable. */
+export function checkInputs(paths: string[]): void {
+  for (const p of paths) {
+    if (p === STDIN) continue
+    let isFile: boolean
+    try {
+      isFile = !statSync(p).isDirectory()
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code
+      throw new WeirError('no-input', `${p}: ${code === 'ENOENT' ? 'no such file' : (e as Error).message}`)
+    }
+    if (!isFile) throw new WeirError('no-input', `${p}: is a directory, expected an NDJSON file`)
+  }
+}
+
+export function openSource(path: string): Readable {
+  if (path === STDIN) return process.stdin
+  // 256 KiB chunks: large enough that per-chunk costs vanish, small enough to keep output flowing
+  return createReadStream(path, { highWaterMark: 1 << 18 })
+}

@@ -1,0 +1,28 @@
+// keyby partitions the stream: it sets the key of each record for the operators that follow.
+// It does not edit the record, so its bytes pass through unchanged.
+import { compilePath } from '../expr/path.js'
+import { dataError } from '../stream/errors.js'
+import { makeKey } from '../stream/key.js'
+import type { Operator } from './operator.js'
+
+export interface KeybyConfig {
+  op: 'keyby'
+  fields: string[]
+}
+
+export function keyby(cfg: KeybyConfig, uid: string): Operator {
+  const getters = cfg.fields.map(compilePath)
+  return {
+    uid,
+    processRecord(rec, out) {
+      const values = new Array<unknown>(getters.length)
+      for (let i = 0; i < getters.length; i++) {
+        const v = getters[i]!(rec.value)
+        if (v === undefined) throw dataError(rec.pos, `key field '${cfg.fields[i]}' is missing`)
+        values[i] = v
+      }
+      rec.key = makeKey(values)
+      out.record(rec)
+    },
+  }
+}

@@ -1,0 +1,41 @@
+// The operator contract. An operator knows nothing of the CLI, argv, stdout or a concrete state
+// backend: it receives records and control events and emits through an Output. Calls are
+// synchronous: the driver hands a whole batch of records to the chain with no `await` per record.
+import type { Rec } from '../stream/record.js'
+import type { KeyedStateBackend } from '../state/backend.js'
+import type { Clock } from '../time/clock.js'
+import type { Stats } from '../stream/stats.js'
+
+export interface Output {
+  record(rec: Rec): void
+  /** Forward the watermark: every record emitted later has a time after it (or is late). */
+  watermark(time: number): void
+  /** Side output for records too late for every window: written as their original bytes. */
+  late(rec: Rec): void
+}
+
+export interface OperatorContext {
+  readonly uid: string
+  readonly state: KeyedStateBackend
+  readonly clock: Clock
+  readonly stats: Stats
+}
+
+export interface Operator {
+  /** Stable identity of the operator's state: kind, hash of canonical options, occurrence. */
+  readonly uid: string
+  open?(ctx: OperatorContext): void
+  processRecord(rec: Rec, out: Output): void
+  /** Default (when absent): forward the watermark unchanged. When present, it must forward. */
+  processWatermark?(time: number, out: Output): void
+  /**
+   * End of a bounded input: drain. Fire every open window (the watermark is implicitly the
+   * maximum), flush what is left, but do not forward the end: the chain does that next.
+   */
+  endInput?(out: Output): void
+  /** Stop without draining: open windows stay in state, nothing fires. */
+  stop?(): void
+  /** The earliest wall-clock time at which onProcessingTime has work, if any. */
+  nextProcessingTime?(): number | undefined
+  onProcessingTime?(now: number, out: Output): void
+}

@@ -1,0 +1,69 @@
+// A chain of operators run in one process. Output i feeds operator i + 1; the last output feeds
+// the sink. Everything here is synchronous: the driver (run.ts) hands it records a batch at a time.
+import type { Operator, OperatorContext, Output } from '../operators/operator.js'
+import type { Rec } from '../stream/record.js'
+
+export interface ChainSink {
+  record(rec: Rec): void
+  watermark(time: number): void
+  late(rec: Rec): void
+}
+
+export class Chain {
+  private readonly outs: Output[]
+  private readonly head: Output
+
+  constructor(
+    private readonly ops: Operator[],
+    sink: ChainSink,
+  ) {
+    const n = ops.length
+    this.outs = new Array<Output>(n)
+    let next: Output = { record: (r) => sink.record(r), watermark: (t) => sink.watermark(t), late: (r) => sink.late(r) }
+    for (let i = n - 1; i >= 0; i--) {
+      const op = ops[i]!
+      const downstream = next
+      this.outs[i] = downstream
+      next = {
+        record: (r) => op.processRecord(r, downstream),
+        watermark: op.processWatermark ? (t) => op.processWatermark!(t, downstream) : (t) => downstream.watermark(t),
+        late: (r) => sink.late(r),
+      }
+    }
+    this.head = next
+  }
+
+  open(ctxFor: (op: Operator) => OperatorContext): void {
+    for (const op of this.ops) op.open?.(ctxFor(op))
+  }
+
+  push(rec: Rec): void {
+    this.head.record(rec)
+  }
+
+  watermark(time: number): void {
+    this.head.watermark(time)
+  }
+
+  /** Drain: each operator in turn fires and flushes everything before the next one is ended. */
+  end(): void {
+    for (let i = 0; i < this.ops.length; i++) this.ops[i]!.endInput?.(this.outs[i]!)
+  }
+
+  stop(): void {
+    for (const op of this.ops) op.stop?.()
+  }
+
+  nextProcessingTime(): number | undefined {
+    let t: number | undefined
+    for (const op of this.ops) {
+      const x = op.nextProcessingTime?.()
+      if (x !== undefined && (t === undefined || x < t)) t = x
+    }
+    return t
+  }
+
+  onProcessingTime(now: number): void {
+    for (let i = 0; i < this.ops.length; i++) this.ops[i]!.onProcessingTime?.(now, this.outs[i]!)
+  }
+}

@@ -1,0 +1,211 @@
+// The driver: source → chain of operators → sink, with backpressure, processing-time timers and
+// shutdown. Records cross the async boundary a chunk at a time; inside a chunk everything is
+// synchronous, with no `await` per record. Output produced by a chunk is written as soon as the
+// chunk is done, so a live source (`tail -F log | weir …`) never waits for a batch to fill.
+import { LineSink } from '../io/sink.js'
+import { LineSplitter } from '../io/splitter.js'
+import { STDIN, checkInputs, openSource, sourceName } from '../io/source.js'
+import type { Operator } from '../operators/operator.js'
+import { MemoryStateBackend } from '../state/memory.js'
+import { WeirError, dataError } from '../stream/errors.js'
+import { type Rec, recordText } from '../stream/record.js'
+import { newStats, type Stats } from '../stream/stats.js'
+import { type Clock, wallClock } from '../time/clock.js'
+import { buildOperators } from './build.js'
+import { Chain } from './chain.js'
+import type { Stage } from './stages.js'
+
+export interface JobOptions {
+  /** Input files; '-' is stdin. Empty means stdin. */
+  inputs: string[]
+  /** Output file; stdout when absent. */
+  output?: string
+  /** Side output for late records; they are counted and dropped when absent. */
+  lateOutput?: string
+  /** End of input stops without draining: open windows stay open (the cron case). */
+  noFlush?: boolean
+  clock?: Clock
+  /** Aborting stops the job without draining (SIGINT, SIGTERM). */
+  signal?: AbortSignal
+}
+
+export interface JobResult {
+  stats: Stats
+  /** Why the job ended early, if it did. */
+  stopped?: 'signal' | 'reader-closed'
+}
+
+export async function runJob(stages: Stage[], opts: JobOptions): Promise<JobResult> {
+  const ops = buildOperators(stages)
+  const inputs = opts.inputs.length > 0 ? opts.inputs : [STDIN]
+  checkInputs(inputs)
+  const out = opts.output ? await LineSink.file(opts.output) : LineSink.stdout()
+  const lateOut = opts.lateOutput ? await LineSink.file(opts.lateOutput) : undefined
+  return new Job(ops, inputs, out, lateOut, opts).run()
+}
+
+class Job {
+  private readonly stats = newStats()
+  private readonly chain: Chain
+  private readonly clock: Clock
+  private timer: NodeJS.Timeout | undefined
+  private stopped: JobResult['stopped']
+  private failure: unknown
+  private current: import('node:stream').Readable | undefined
+
+  constructor(
+    ops: Operator[],
+    private readonly inputs: string[],
+    private readonly out: LineSink,
+    private readonly lateOut: LineSink | undefined,
+    private readonly opts: JobOptions,
+  ) {
+    this.clock = opts.clock ?? wallClock
+    const stats = this.stats
+    this.chain = new Chain(ops, {
+      record: (rec) => {
+        out.push(recordText(rec))
+        stats.written++
+      },
+      watermark: () => {},
+      late: (rec) => {
+        stats.late++
+        if (lateOut) lateOut.push(recordText(rec))
+        else stats.lateDropped++
+      },
+    })
+    const state = new MemoryStateBackend()
+    this.chain.open((op) => ({ uid: op.uid, state, clock: this.clock, stats }))
+  }
+
+  async run(): Promise<JobResult> {
+    const onAbort = () => this.halt('signal')
+    this.opts.signal?.addEventListener('abort', onAbort)
+    try {
+      for (const input of this.inputs) {
+        if (this.stopped) break
+        await this.pump(input)
+        if (this.failure) throw this.failure
+      }
+      this.clearTimer()
+      if (this.stopped || this.opts.noFlush) this.chain.stop()
+      else this.chain.end()
+    } catch (e) {
+      this.clearTimer()
+      // what was produced before the failure still goes out, as jq and Miller do
+      await this.closeSinks().catch(() => {})
+      throw e
+    } finally {
+      this.opts.signal?.removeEventListener('abort', onAbort)
+    }
+    await this.closeSinks()
+    return { stats: this.stats, stopped: this.stopped ?? (this.out.closedByReader ? 'reader-closed' : undefined) }
+  }
+
+  private async closeSinks(): Promise<void> {
+    await this.out.close()
+    await this.lateOut?.close()
+  }
+
+  private halt(why: NonNullable<JobResult['stopped']>): void {
+    this.stopped ??= why
+    this.current?.destroy()
+  }
+
+  private pump(input: string): Promise<void> {
+    const source = sourceName(input)
+    const splitter = new LineSplitter()
+    const stats = this.stats
+    const chain = this.chain
+    const onLine = (text: string, line: number) => {
+      stats.read++
+      let value: unknown
+      try {
+        value = JSON.parse(text)
+      } catch (e) {
+        throw dataError({ source, line }, `malformed JSON: ${(e as Error).message}`)
+      }
+      const rec: Rec = { raw: text, value, pos: { source, line } }
+      chain.push(rec)
+    }
+    return new Promise<void>((resolve) => {
+      const stream = openSource(input)
+      this.current = stream
+      let done = false
+      const finish = () => {
+        if (done) return
+        done = true
+        this.current = undefined
+        resolve()
+      }
+      const fail = (e: unknown) => {
+        this.failure ??= e
+        stream.destroy()
+        finish()
+      }
+      stream.on('data', (chunk: Buffer) => {
+        if (this.stopped || done) return
+        try {
+          splitter.feed(chunk, onLine)
+        } catch (e) {
+          return fail(e)
+        }
+        this.afterBatch(stream)
+      })
+      stream.on('end', () => {
+        try {
+          if (!this.stopped) splitter.finish(onLine)
+        } catch (e) {
+          return fail(e)
+        }
+        this.afterBatch(stream)
+        finish()
+      })
+      stream.on('error', (e: NodeJS.ErrnoException) => fail(new WeirError('io', `${source}: read failed: ${e.message}`)))
+      stream.on('close', finish)
+    })
+  }
+
+  /** Writes what the batch produced, applies backpressure, and re-arms processing-time timers. */
+  private afterBatch(stream: import('node:stream').Readable): void {
+    const flowing = this.out.flush() && (this.lateOut?.flush() ?? true)
+    if (this.out.closedByReader) return this.halt('reader-closed')
+    if (!flowing) {
+      stream.pause()
+      Promise.all([this.out.drain(), this.lateOut?.drain()]).then(() => {
+        if (this.out.closedByReader) this.halt('reader-closed')
+        else stream.resume()
+      })
+    }
+    this.armTimer()
+  }
+
+  private armTimer(): void {
+    const next = this.chain.nextProcessingTime()
+    if (next === undefined) return this.clearTimer()
+    this.clearTimer()
+    this.timer = setTimeout(() => this.onTimer(), Math.max(0, next - this.clock.now()))
+    // A pending timer must not keep a finished job alive; the source keeps a running one alive.
+    this.timer.unref()
+  }
+
+  private onTimer(): void {
+    this.timer = undefined
+    if (this.stopped || this.failure) return
+    try {
+      this.chain.onProcessingTime(this.clock.now())
+      this.out.flush()
+      this.lateOut?.flush()
+    } catch (e) {
+      this.failure ??= e
+      this.current?.destroy()
+      return
+    }
+    this.armTimer()
+  }
+
+  private clearTimer(): void {
+    if (this.timer) clearTimeout(this.timer)
+    this.timer = undefined
+  }
+}

@@ -1,0 +1,90 @@
+// Pipeline spec files: a whole chain, its source and its sink, in one JSON file.
+//   { "name": "…", "source": {"path": "in.ndjson"}, "stages": ["keyby user", …], "sink": {"path": "out.ndjson"} }
+// Source and sink default to stdin and stdout; relative paths are relative to the current
+// directory, as on the command line. Stage strings are parsed by the commands (commands/run.ts);
+// this file only reads and checks the file's shape, with file:line in every error.
+import { readFileSync } from 'node:fs'
+import { WeirError, usageError } from '../stream/errors.js'
+
+export interface SpecStage {
+  /** 1-based, as users count */
+  index: number
+  /** the stage as written: a command line, or an array of words */
+  words: string | string[]
+  uid?: string
+}
+
+export interface Spec {
+  name: string
+  inputs: string[]
+  output?: string
+  lateOutput?: string
+  stages: SpecStage[]
+}
+
+const TOP_KEYS = new Set(['name', 'description', 'source', 'stages', 'sink', 'late'])
+
+export function readSpec(path: string): Spec {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code
+    throw new WeirError('no-input', `${path}: ${code === 'ENOENT' ? 'no such spec file' : (e as Error).message}`)
+  }
+  let doc: unknown
+  try {
+    doc = JSON.parse(text)
+  } catch (e) {
+    throw usageError(`${path}${lineOfJsonError(text, e as Error)}: not valid JSON: ${(e as Error).message}`)
+  }
+  const fail = (what: string) => usageError(`${path}: ${what}`)
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw fail('expected a JSON object')
+  const o = doc as Record<string, unknown>
+  for (const k of Object.keys(o)) if (!TOP_KEYS.has(k)) throw fail(`unknown field "${k}" (expected one of ${[...TOP_KEYS].join(', ')})`)
+  if (!Array.isArray(o.stages)) throw fail('"stages" must be an array of stage strings')
+  const stages = o.stages.map((s: unknown, i: number): SpecStage => {
+    const index = i + 1
+    if (typeof s === 'string' || isStringArray(s)) return { index, words: s }
+    if (s && typeof s === 'object' && !Array.isArray(s)) {
+      const so = s as Record<string, unknown>
+      const words = so.stage
+      if (typeof words === 'string' || isStringArray(words)) {
+        if (so.uid !== undefined && typeof so.uid !== 'string') throw fail(`stage ${index}: "uid" must be a string`)
+        return { index, words, uid: so.uid as string | undefined }
+      }
+    }
+    throw fail(`stage ${index}: expected a command line string, an array of words, or {"stage": …, "uid": …}`)
+  })
+  return {
+    name: typeof o.name === 'string' ? o.name : path,
+    inputs: pathsOf(o.source, 'source', fail),
+    output: pathsOf(o.sink, 'sink', fail)[0],
+    lateOutput: pathsOf(o.late, 'late', fail)[0],
+    stages,
+  }
+}
+
+function isStringArray(x: unknown): x is string[] {
+  return Array.isArray(x) && x.length > 0 && x.every((w) => typeof w === 'string')
+}
+
+function pathsOf(x: unknown, field: string, fail: (w: string) => Error): string[] {
+  if (x === undefined) return []
+  if (x && typeof x === 'object' && !Array.isArray(x)) {
+    const o = x as Record<string, unknown>
+    if (typeof o.path === 'string' && o.path !== '') return [o.path]
+    if (field === 'source' && isStringArray(o.paths)) return o.paths
+  }
+  throw fail(`"${field}" must be {"path": "FILE"}${field === 'source' ? ' or {"paths": [...]}' : ''}`)
+}
+
+/** V8 names the character position of a JSON error; turn it into ":line". */
+function lineOfJsonError(text: string, e: Error): string {
+  const m = /position (\d+)/.exec(e.message)
+  if (!m) return ''
+  const pos = Number(m[1])
+  let line = 1
+  for (let i = 0; i < pos && i < text.length; i++) if (text.charCodeAt(i) === 10) line++
+  return `:${line}`
+}

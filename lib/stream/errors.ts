@@ -1,0 +1,39 @@
+// Errors say what kind of failure they are; cli/exit-codes.ts turns the kind into an exit status.
+// The library never exits: it throws, and the CLI reports one line and sets process.exitCode.
+
+export type FailureKind =
+  | 'usage' // bad option, bad spec, bad expression text
+  | 'data' // a malformed line, a missing key or time field
+  | 'user-code' // an expression or a process function threw on a record
+  | 'no-input' // an input file is missing or unreadable
+  | 'cant-create' // an output file cannot be created
+  | 'io' // read/write failure after opening
+  | 'internal'
+
+export class WeirError extends Error {
+  constructor(
+    readonly kind: FailureKind,
+    message: string,
+  ) {
+    super(message)
+    this.name = 'WeirError'
+  }
+}
+
+/** Where a record came from: the file (or "stdin") and its 1-based line number. */
+export interface Position {
+  source: string
+  line: number
+}
+
+export function at(pos: Position | undefined): string {
+  return pos ? `${pos.source}:${pos.line}: ` : ''
+}
+
+export function dataError(pos: Position | undefined, message: string): WeirError {
+  return new WeirError('data', `${at(pos)}${message}`)
+}
+
+export function usageError(message: string): WeirError {
+  return new WeirError('usage', message)
+}

@@ -1,0 +1,53 @@
+// The stream vocabulary: what flows from sources through operators to sinks.
+import type { Key } from './key.js'
+import type { Position } from './errors.js'
+
+/** A window [start, end) in epoch milliseconds. Count and global windows have no time bounds. */
+export interface Window {
+  readonly start: number
+  readonly end: number
+}
+
+/**
+ * One record. It keeps the bytes of its line (decisions.md 1): a stage that does not change the
+ * record writes `raw` unchanged, so `1.0`, `1e3` and integers above 2^53 survive and pass-through
+ * costs no JSON.stringify. A stage that changes the value sets `raw` to undefined.
+ */
+export interface Rec {
+  raw: string | undefined
+  value: unknown
+  /** Set by keyby; visible to every later operator without re-parsing. */
+  key?: Key
+  /** Event, ingestion or processing time in epoch ms, set by the time assigner. */
+  time?: number
+  /** Window assigned by a window stage (when the record is emitted with its window). */
+  window?: Window
+  pos: Position
+}
+
+export const MAX_WATERMARK = Number.MAX_SAFE_INTEGER
+export const MIN_WATERMARK = Number.MIN_SAFE_INTEGER
+
+/**
+ * The stream as a union, for code that handles elements one at a time (the harness, and later the
+ * side channel between processes). Operators receive the same events as method calls, which keeps
+ * the hot path free of allocations.
+ * - `end`: the input is bounded and finished: drain (watermark to the maximum, fire everything).
+ * - `stop`: stop without draining (--no-flush, a signal, a dead upstream): open windows stay in state.
+ * - `barrier`: a checkpoint barrier (a later issue takes the snapshot).
+ */
+export type StreamElement =
+  | { kind: 'record'; rec: Rec }
+  | { kind: 'watermark'; time: number }
+  | { kind: 'barrier'; checkpoint: number }
+  | { kind: 'end' }
+  | { kind: 'stop' }
+
+export function assertNever(x: never): never {
+  throw new Error('unhandled stream element: ' + JSON.stringify(x))
+}
+
+/** The JSON text of a record: its original bytes when it is unchanged. */
+export function recordText(rec: Rec): string {
+  return rec.raw ?? JSON.stringify(rec.value) ?? 'null'
+}
