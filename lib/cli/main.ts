@@ -39,8 +39,9 @@ async function planChain(argv: string[]): Promise<JobPlan> {
     stages.push(p.stage)
     const a = p.args as IoArgs
     io.files!.push(...(a.files ?? []))
-    for (const k of ['output', 'late-output', 'verbose'] as const) if (a[k] !== undefined) (io as Record<string, unknown>)[k] = a[k]
+    for (const k of ['output', 'late-output', 'verbose', 'dead-letter'] as const) if (a[k] !== undefined) (io as Record<string, unknown>)[k] = a[k]
     if (a.flush === false) io.flush = false
+    if (a['on-error'] !== undefined && a['on-error'] !== 'fail') io['on-error'] = a['on-error']
   }
   return { stages, options: jobOptions(io), verbose: !!io.verbose }
 }
@@ -118,6 +119,8 @@ function summarize(s: Stats, verbose: boolean): void {
     if (s.late) parts.push(`late ${s.late}`)
     process.stderr.write(`weir: ${parts.join(', ')}\n`)
   }
+  if (s.skipped > 0) process.stderr.write(`weir: warning: ${s.skipped} bad record(s) skipped\n`)
+  if (s.deadLettered > 0) process.stderr.write(`weir: warning: ${s.deadLettered} bad record(s) written to the dead-letter file\n`)
   if (s.lateDropped > 0)
     process.stderr.write(`weir: warning: ${s.lateDropped} late record(s) dropped (keep them with --late-output FILE)\n`)
 }

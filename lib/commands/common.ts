@@ -7,8 +7,9 @@ export interface IoArgs {
   files?: string[]
   output?: string
   'late-output'?: string
-  'no-flush'?: boolean
   flush?: boolean
+  'on-error'?: 'fail' | 'skip' | 'dead-letter'
+  'dead-letter'?: string
   verbose?: boolean
 }
 
@@ -16,6 +17,8 @@ export function withIo<T>(y: Argv<T>): Argv<T & IoArgs> {
   return y
     .positional('files', { type: 'string', array: true, describe: "NDJSON input files; stdin when none or '-'" })
     .option('output', { alias: 'o', type: 'string', describe: 'write records to FILE instead of stdout' })
+    .option('on-error', { choices: ['fail', 'skip', 'dead-letter'], default: 'fail', describe: 'bad input (malformed line, missing key or time): stop with exit 65, or count it and go on' })
+    .option('dead-letter', { type: 'string', describe: 'with --on-error dead-letter: write bad lines to FILE' })
     .option('verbose', { alias: 'v', type: 'boolean', describe: 'print a summary on stderr even off a terminal' }) as Argv<
     T & IoArgs
   >
@@ -37,6 +40,8 @@ export function jobOptions(a: IoArgs): JobOptions {
     output: a.output,
     lateOutput: a['late-output'],
     noFlush: a.flush === false,
+    onError: a['on-error'],
+    deadLetter: a['dead-letter'],
   }
 }
 

@@ -22,10 +22,13 @@ export interface CommandEntry {
 }
 
 export const COMMANDS: CommandEntry[] = [
+  { name: 'aggregate', describe: 'Compute count, sum, avg, percentiles… per key and window', load: () => import('./aggregate.js') },
   { name: 'filter', describe: 'Keep the records for which a JavaScript expression over r is truthy', load: () => import('./filter.js') },
   { name: 'keyby', describe: 'Partition the stream by key, for the stateful stages that follow', load: () => import('./keyby.js') },
   { name: 'map', describe: 'Replace each record by the value of a JavaScript expression over r', load: () => import('./map.js') },
+  { name: 'process', describe: 'Run your own process function with keyed state and timers', load: () => import('./process.js') },
   { name: 'run', describe: 'Run a pipeline spec file: a whole chain of stages in one process', load: () => import('./run.js') },
+  { name: 'window', describe: 'Assign records to event-time windows: tumbling, sliding, session, count, global', load: () => import('./window.js') },
 ]
 
 export function findCommand(name: string): CommandEntry | undefined {

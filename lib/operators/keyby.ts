@@ -1,9 +1,8 @@
 // keyby partitions the stream: it sets the key of each record for the operators that follow.
 // It does not edit the record, so its bytes pass through unchanged.
 import { compilePath } from '../expr/path.js'
-import { dataError } from '../stream/errors.js'
 import { makeKey } from '../stream/key.js'
-import type { Operator } from './operator.js'
+import type { Operator, OperatorContext } from './operator.js'
 
 export interface KeybyConfig {
   op: 'keyby'
@@ -12,13 +11,17 @@ export interface KeybyConfig {
 
 export function keyby(cfg: KeybyConfig, uid: string): Operator {
   const getters = cfg.fields.map(compilePath)
+  let ctx: OperatorContext
   return {
     uid,
+    open(c) {
+      ctx = c
+    },
     processRecord(rec, out) {
       const values = new Array<unknown>(getters.length)
       for (let i = 0; i < getters.length; i++) {
         const v = getters[i]!(rec.value)
-        if (v === undefined) throw dataError(rec.pos, `key field '${cfg.fields[i]}' is missing`)
+        if (v === undefined) return ctx.badRecord(rec, `key field '${cfg.fields[i]}' is missing`)
         values[i] = v
       }
       rec.key = makeKey(values)

@@ -19,6 +19,11 @@ export interface OperatorContext {
   readonly state: KeyedStateBackend
   readonly clock: Clock
   readonly stats: Stats
+  /**
+   * A record this operator cannot use (a missing or unparsable key or time field). The job's
+   * bad-input policy decides: fail the run (exit 65, the default), or count it and go on.
+   */
+  badRecord(rec: Rec, why: string): void
 }
 
 export interface Operator {

@@ -1,11 +1,18 @@
-// StageConfig → Operator. Adding an operator is one case here and one file in operators/.
+// StageConfig → Operators. Adding an operator is one case here and one file in operators/.
+// The build walks the stages in order and carries what later stages need to know about the
+// stream: the names of the key fields (for output rows) and how times are written.
+import { pathToFileURL } from 'node:url'
+import { pathLeafName } from '../expr/path.js'
+import { runningAggregate } from '../operators/aggregate.js'
 import { filter } from '../operators/filter.js'
 import { keyby } from '../operators/keyby.js'
 import { map } from '../operators/map.js'
 import type { Operator } from '../operators/operator.js'
+import { processOperator, type ProcessFunctionModule } from '../operators/process.js'
+import { timestamps, type TimeInfo } from '../operators/timestamps.js'
+import { windowOperator } from '../operators/window.js'
 import { WeirError, usageError } from '../stream/errors.js'
 import { canonicalJson } from '../stream/key.js'
-import { assertNever } from '../stream/record.js'
 import type { Stage, StageConfig } from './stages.js'
 
 /**
@@ -17,8 +24,7 @@ export function operatorUids(stages: Stage[]): string[] {
   const seen = new Map<string, number>()
   return stages.map((s) => {
     if (s.uid) return s.uid
-    const canon = canonicalJson(s.config)
-    const base = `${s.config.op}-${hash8(canon)}`
+    const base = `${s.config.op}-${hash8(canonicalJson(s.config))}`
     const n = (seen.get(base) ?? 0) + 1
     seen.set(base, n)
     return `${base}-${n}`
@@ -32,30 +38,87 @@ function hash8(text: string): string {
   return (h >>> 0).toString(16).padStart(8, '0')
 }
 
-export function buildOperator(config: StageConfig, uid: string): Operator {
-  switch (config.op) {
-    case 'keyby':
-      return keyby(config, uid)
-    case 'filter':
-      return filter(config, uid)
-    case 'map':
-      return map(config, uid)
-    default:
-      return assertNever(config)
-  }
+/** Output names of key fields: the leaf of each path, or the whole path where leaves collide. */
+export function keyNames(fields: string[]): string[] {
+  const leaves = fields.map(pathLeafName)
+  return leaves.map((l, i) => (leaves.indexOf(l) !== leaves.lastIndexOf(l) ? fields[i]! : l))
 }
 
 /** Builds every stage before any record is read, so a bad stage fails with its label first. */
-export function buildOperators(stages: Stage[]): Operator[] {
+export async function buildOperators(stages: Stage[]): Promise<Operator[]> {
   const uids = operatorUids(stages)
   const dup = uids.find((u, i) => uids.indexOf(u) !== i)
   if (dup) throw usageError(`two stages have the uid '${dup}'`)
-  return stages.map((s, i) => {
+  const ops: Operator[] = []
+  let names: string[] = []
+  for (let i = 0; i < stages.length; i++) {
+    const s = stages[i]!
+    const c = s.config
+    const uid = uids[i]!
     try {
-      return buildOperator(s.config, uids[i]!)
+      switch (c.op) {
+        case 'keyby':
+          names = keyNames(c.fields)
+          ops.push(keyby(c, uid))
+          break
+        case 'filter':
+          ops.push(filter(c, uid))
+          break
+        case 'map':
+          ops.push(map(c, uid))
+          break
+        case 'window': {
+          const info: TimeInfo = { format: undefined }
+          if (c.time) ops.push(timestamps(c.time, info, uid + '/time'))
+          const next = stages[i + 1]?.config
+          const fused = next?.op === 'aggregate' ? next : undefined
+          if (fused && fused.emit !== 'final') throw usageError('--emit updates is for running aggregates; after a window, rows are emitted when windows fire')
+          ops.push(
+            windowOperator(
+              { spec: c.window, lateness: c.lateness, timeMode: c.time?.mode ?? 'event', keyNames: names, timeInfo: info, aggregate: fused?.specs },
+              uid,
+            ),
+          )
+          if (fused) i++ // window + aggregate run as one operator
+          break
+        }
+        case 'aggregate':
+          if (stages.slice(0, i).some((p) => p.config.op === 'window'))
+            throw usageError('aggregate must come directly after its window stage; move the stages between them before the window')
+          ops.push(runningAggregate({ specs: c.specs, emit: c.emit, keyNames: names }, uid))
+          break
+        case 'process': {
+          if (c.time) ops.push(timestamps(c.time, { format: undefined }, uid + '/time'))
+          ops.push(processOperator({ module: await loadProcessModule(c.module), name: c.module }, uid))
+          break
+        }
+        default:
+          assertNeverConfig(c)
+      }
     } catch (e) {
       if (e instanceof WeirError) throw new WeirError(e.kind, `${s.label}: ${e.message}`)
       throw e
     }
-  })
+  }
+  return ops
+}
+
+function assertNeverConfig(c: never): never {
+  throw new Error('unknown stage ' + JSON.stringify(c as StageConfig))
+}
+
+async function loadProcessModule(path: string): Promise<ProcessFunctionModule> {
+  let mod: Record<string, unknown>
+  try {
+    mod = (await import(pathToFileURL(path).href)) as Record<string, unknown>
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code
+    if (code === 'ERR_MODULE_NOT_FOUND' && String((e as Error).message).includes(path))
+      throw new WeirError('no-input', `${path}: no such module`)
+    throw new WeirError('usage', `${path}: cannot load: ${(e as Error).message}`)
+  }
+  const m = (mod.default && typeof mod.default === 'object' ? mod.default : mod) as Record<string, unknown>
+  if (typeof m.processElement !== 'function') throw usageError(`${path}: must export a function processElement(record, ctx)`)
+  if (m.onTimer !== undefined && typeof m.onTimer !== 'function') throw usageError(`${path}: onTimer must be a function`)
+  return m as unknown as ProcessFunctionModule
 }

@@ -7,7 +7,7 @@ import { LineSplitter } from '../io/splitter.js'
 import { STDIN, checkInputs, openSource, sourceName } from '../io/source.js'
 import type { Operator } from '../operators/operator.js'
 import { MemoryStateBackend } from '../state/memory.js'
-import { WeirError, dataError } from '../stream/errors.js'
+import { WeirError, dataError, usageError, type Position } from '../stream/errors.js'
 import { type Rec, recordText } from '../stream/record.js'
 import { newStats, type Stats } from '../stream/stats.js'
 import { type Clock, wallClock } from '../time/clock.js'
@@ -22,6 +22,12 @@ export interface JobOptions {
   output?: string
   /** Side output for late records; they are counted and dropped when absent. */
   lateOutput?: string
+  /**
+   * Bad input (a malformed line, a missing or unparsable key or time field): fail the run with
+   * exit 65 (default), skip it (counted), or write its bytes to deadLetter (counted).
+   */
+  onError?: 'fail' | 'skip' | 'dead-letter'
+  deadLetter?: string
   /** End of input stops without draining: open windows stay open (the cron case). */
   noFlush?: boolean
   clock?: Clock
@@ -36,12 +42,15 @@ export interface JobResult {
 }
 
 export async function runJob(stages: Stage[], opts: JobOptions): Promise<JobResult> {
-  const ops = buildOperators(stages)
+  const ops = await buildOperators(stages)
   const inputs = opts.inputs.length > 0 ? opts.inputs : [STDIN]
   checkInputs(inputs)
   const out = opts.output ? await LineSink.file(opts.output) : LineSink.stdout()
   const lateOut = opts.lateOutput ? await LineSink.file(opts.lateOutput) : undefined
-  return new Job(ops, inputs, out, lateOut, opts).run()
+  if ((opts.onError === 'dead-letter') !== (opts.deadLetter !== undefined))
+    throw usageError('--on-error dead-letter and --dead-letter FILE go together')
+  const deadOut = opts.deadLetter ? await LineSink.file(opts.deadLetter) : undefined
+  return new Job(ops, inputs, out, lateOut, deadOut, opts).run()
 }
 
 class Job {
@@ -58,6 +67,7 @@ class Job {
     private readonly inputs: string[],
     private readonly out: LineSink,
     private readonly lateOut: LineSink | undefined,
+    private readonly deadOut: LineSink | undefined,
     private readonly opts: JobOptions,
   ) {
     this.clock = opts.clock ?? wallClock
@@ -75,7 +85,19 @@ class Job {
       },
     })
     const state = new MemoryStateBackend()
-    this.chain.open((op) => ({ uid: op.uid, state, clock: this.clock, stats }))
+    const badRecord = (rec: Rec, why: string) => this.bad(rec.pos, rec.raw ?? JSON.stringify(rec.value), why)
+    this.chain.open((op) => ({ uid: op.uid, state, clock: this.clock, stats, badRecord }))
+  }
+
+  /** The bad-input policy: fail (exit 65), skip (counted) or dead-letter (counted, bytes kept). */
+  private bad(pos: Position, raw: string, why: string): void {
+    const policy = this.opts.onError ?? 'fail'
+    if (policy === 'fail') throw dataError(pos, why)
+    if (policy === 'skip') this.stats.skipped++
+    else {
+      this.stats.deadLettered++
+      this.deadOut!.push(raw)
+    }
   }
 
   async run(): Promise<JobResult> {
@@ -105,6 +127,7 @@ class Job {
   private async closeSinks(): Promise<void> {
     await this.out.close()
     await this.lateOut?.close()
+    await this.deadOut?.close()
   }
 
   private halt(why: NonNullable<JobResult['stopped']>): void {
@@ -123,7 +146,7 @@ class Job {
       try {
         value = JSON.parse(text)
       } catch (e) {
-        throw dataError({ source, line }, `malformed JSON: ${(e as Error).message}`)
+        return this.bad({ source, line }, text, `malformed JSON: ${(e as Error).message}`)
       }
       const rec: Rec = { raw: text, value, pos: { source, line } }
       chain.push(rec)
@@ -168,6 +191,7 @@ class Job {
 
   /** Writes what the batch produced, applies backpressure, and re-arms processing-time timers. */
   private afterBatch(stream: import('node:stream').Readable): void {
+    this.deadOut?.flush()
     const flowing = this.out.flush() && (this.lateOut?.flush() ?? true)
     if (this.out.closedByReader) return this.halt('reader-closed')
     if (!flowing) {

@@ -1,10 +1,35 @@
 // Typed stage configs: what a command line or a spec stage becomes once parsed. pipeline/ never
-// sees argv; commands/ produce these.
+// sees argv; commands/ produce these. They are plain JSON data: the operator uid hashes them.
 import type { KeybyConfig } from '../operators/keyby.js'
 import type { FilterConfig } from '../operators/filter.js'
 import type { MapConfig } from '../operators/map.js'
+import type { TimeConfig } from '../operators/timestamps.js'
+import type { WindowSpec } from '../operators/windows/assigners.js'
+import type { AggSpec } from '../operators/aggregates/row.js'
+import type { EmitMode } from '../operators/aggregate.js'
 
-export type StageConfig = KeybyConfig | FilterConfig | MapConfig
+export interface WindowStageConfig {
+  op: 'window'
+  window: WindowSpec
+  /** How records get their time; absent for count and global windows without --time. */
+  time?: TimeConfig
+  lateness: number
+}
+
+export interface AggregateStageConfig {
+  op: 'aggregate'
+  specs: AggSpec[]
+  emit: EmitMode
+}
+
+export interface ProcessStageConfig {
+  op: 'process'
+  /** absolute path of the module */
+  module: string
+  time?: TimeConfig
+}
+
+export type StageConfig = KeybyConfig | FilterConfig | MapConfig | WindowStageConfig | AggregateStageConfig | ProcessStageConfig
 
 /** A stage config plus how the user wrote it, so errors can name it. */
 export interface Stage {

@@ -10,7 +10,7 @@
 // (decisions.md 22), so mutating an object after `update` behaves the same in every backend.
 import type { Key } from '../stream/key.js'
 
-export type Namespace = string
+export type Namespace = string | number
 
 export interface OperatorState {
   get(key: Key, ns: Namespace): unknown
@@ -18,7 +18,10 @@ export interface OperatorState {
   delete(key: Key, ns: Namespace): void
   /** The namespaces holding state for one key, in insertion order. */
   namespaces(key: Key): Namespace[]
-  /** Every key holding state, in key-group order then canonical key order. */
+  /**
+   * Every key holding state, in canonical key order (decisions.md 9: the output order), whatever
+   * the storage order: a key-group-first store merges its groups' sorted ranges.
+   */
   keys(): Key[]
 }
 

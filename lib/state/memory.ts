@@ -31,12 +31,8 @@ class MemoryOperatorState implements OperatorState {
   }
   keys(): Key[] {
     const out: Key[] = []
-    for (const g of this.groups) {
-      const ks = [...g.values()].map((e) => e.key)
-      ks.sort((a, b) => compareCanon(a.canon, b.canon))
-      out.push(...ks)
-    }
-    return out
+    for (const g of this.groups) for (const e of g.values()) out.push(e.key)
+    return out.sort((a, b) => compareCanon(a.canon, b.canon))
   }
 }
 

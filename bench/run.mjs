@@ -1,0 +1,543 @@
+#!/usr/bin/env node
+// weir's benchmark: the same jobs run by weir and by the tools a user would otherwise reach for
+// (DuckDB, Miller, jq), against a plain-Node floor, on one generated input, in one run. Every
+// output is checked against the others before its time counts. Prints one markdown table and
+// writes it, with the machine it ran on, to bench/RESULTS.md. See bench/README.md.
+//
+//   node bench/run.mjs [--events N] [--keys K] [--runs R] [--timeout S] [--scaling]
+import { parseArgs } from 'node:util'
+import { spawnSync } from 'node:child_process'
+import { createRequire } from 'node:module'
+import {
+  existsSync, mkdirSync, readFileSync, writeFileSync, renameSync, rmSync, statSync, openSync,
+  closeSync, createReadStream,
+} from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { measure, detectRssMethod } from './measure.mjs'
+import { checkJob, canonicalRows } from './check.mjs'
+import { machineInfo, versionOf } from './machine.mjs'
+
+const BENCH = dirname(fileURLToPath(import.meta.url))
+const ROOT = resolve(BENCH, '..')
+const DATA = join(BENCH, '.data')
+const OUT = join(DATA, 'out')
+const WEIR = join(ROOT, 'bin', 'weir')
+const NODE = process.execPath
+
+// ---------------------------------------------------------------------------------------------
+// Options. Flags win over environment variables (handy as `WEIR_BENCH_EVENTS=1e5 npm run bench`).
+
+const { values: opt } = parseArgs({
+  options: {
+    events: { type: 'string', default: process.env.WEIR_BENCH_EVENTS ?? '1000000' },
+    keys: { type: 'string', default: process.env.WEIR_BENCH_KEYS ?? '10000' },
+    rate: { type: 'string', default: process.env.WEIR_BENCH_RATE ?? '1000' },
+    runs: { type: 'string', default: process.env.WEIR_BENCH_RUNS ?? '3' },
+    'startup-runs': { type: 'string', default: process.env.WEIR_BENCH_STARTUP_RUNS ?? '15' },
+    timeout: { type: 'string', default: process.env.WEIR_BENCH_TIMEOUT ?? '120' },
+    scaling: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+})
+if (opt.help) {
+  console.log(`usage: node bench/run.mjs [options]
+  --events N        events in the input (default 1000000; env WEIR_BENCH_EVENTS)
+  --keys K          distinct users (default 10000; env WEIR_BENCH_KEYS)
+  --rate R          mean events per second of event time (default 1000; env WEIR_BENCH_RATE)
+  --runs R          runs per row, the median is reported (default 3; env WEIR_BENCH_RUNS)
+  --startup-runs R  runs per start-up row (default 15, at least 10; env WEIR_BENCH_STARTUP_RUNS)
+  --timeout S       seconds per run before the row is abandoned (default 120; env WEIR_BENCH_TIMEOUT)
+  --scaling         also run the scaling table (weir vs DuckDB over input sizes and key counts)`)
+  process.exit(0)
+}
+const num = (name) => {
+  const n = Number(opt[name])
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number, got ${opt[name]}`)
+  return Math.round(n)
+}
+const EVENTS = num('events')
+const KEYS = num('keys')
+const RATE = num('rate')
+const RUNS = num('runs')
+const STARTUP_RUNS = Math.max(10, num('startup-runs'))
+const TIMEOUT = num('timeout')
+const CORES = (await import('node:os')).availableParallelism()
+
+const log = (...a) => console.error(...a)
+mkdirSync(OUT, { recursive: true })
+
+// ---------------------------------------------------------------------------------------------
+// Peers. The bench never installs anything: a missing tool turns its rows into "skipped" with
+// the command that would install it.
+
+function duckdbModule() {
+  // The project's node_modules first (`npm install --no-save` puts it there, until the next
+  // `npm install` prunes it), then bench/.peers, which no project install touches.
+  for (const base of [join(ROOT, 'package.json'), join(BENCH, '.peers', 'package.json')]) {
+    try {
+      return createRequire(base).resolve('@duckdb/node-api')
+    } catch {
+      // not installed there
+    }
+  }
+  return null
+}
+const DUCKDB = duckdbModule()
+const DUCKDB_JOB = join(BENCH, 'duckdb-job.mjs')
+const peers = {
+  jq: versionOf('jq'),
+  mlr: versionOf('mlr'),
+  duckdb: DUCKDB ? versionOf(NODE, [DUCKDB_JOB, DUCKDB, '--version']) : null,
+  duckdbPkg: DUCKDB ? packageVersion(DUCKDB, '@duckdb/node-api') : null,
+  weir: existsSync(WEIR) ? versionOf(WEIR, ['--version'], { cwd: ROOT }) : null,
+}
+const SKIP = {
+  jq: 'skipped: apt-get install -y jq',
+  mlr: 'skipped: apt-get install -y miller',
+  duckdb: 'skipped: npm install --no-save @duckdb/node-api',
+}
+function packageVersion(entry, name) {
+  // walk up from the entry file to the package's own package.json
+  for (let dir = dirname(entry); dir !== dirname(dir); dir = dirname(dir)) {
+    const p = join(dir, 'package.json')
+    if (existsSync(p)) {
+      const pkg = JSON.parse(readFileSync(p, 'utf8'))
+      if (pkg.name === name) return pkg.version
+    }
+  }
+  return null
+}
+
+const RSS = detectRssMethod()
+
+// ---------------------------------------------------------------------------------------------
+// Input data: made by the project's own generator, deterministic (seed 7), cached in bench/.data.
+
+function inputFile(events, keys) {
+  const file = join(DATA, `events-${events}-k${keys}-r${RATE}-s7.ndjson`)
+  if (existsSync(file)) return file
+  log(`generating ${file} ...`)
+  const tmp = `${file}.partial`
+  const fd = openSync(tmp, 'w')
+  const args = ['--events', events, '--keys', keys, '--max-delay', 5000, '--rate', RATE, '--seed', 7]
+  const r = spawnSync(NODE, [join(ROOT, 'fixtures', 'gen.mjs'), ...args.map(String)], {
+    stdio: ['ignore', fd, 'inherit'],
+  })
+  closeSync(fd)
+  if (r.status !== 0) throw new Error(`fixtures/gen.mjs failed (exit ${r.status})`)
+  // renamed only once complete, so an interrupted run never leaves a short file that looks cached
+  renameSync(tmp, file)
+  return file
+}
+
+/** Reads a file once so that the first timed run does not pay for the disk. */
+async function warmPageCache(file) {
+  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) void chunk
+}
+
+// ---------------------------------------------------------------------------------------------
+// Jobs and the commands that run them.
+
+const sqlString = (s) => `'${s.replaceAll("'", "''")}'`
+
+const WINDOW_FIELDS = ['user', 'window_start', 'window_end', 'count', 'amount_sum']
+const FILTER_FIELDS = ['user', 'amount', 'cents']
+
+function windowSpec(input, out, name = 'bench-window') {
+  return {
+    name,
+    source: { path: input },
+    stages: ['keyby user', 'window tumbling 1m --time ts --max-delay 5s', 'aggregate count sum:amount'],
+    sink: { path: out },
+  }
+}
+function filterSpec(input, out) {
+  return {
+    name: 'bench-filter',
+    source: { path: input },
+    stages: [
+      `filter 'r.event === "purchase"'`,
+      `map '({user: r.user, amount: r.amount, cents: r.amount * 100})'`,
+    ],
+    sink: { path: out },
+  }
+}
+function writeSpec(name, spec) {
+  const file = join(DATA, `${name}.json`)
+  writeFileSync(file, JSON.stringify(spec, null, 2) + '\n')
+  return file
+}
+
+const windowSQL = (input, out) =>
+  `COPY (SELECT user, ts // 60000 * 60000 AS window_start, ts // 60000 * 60000 + 60000 AS window_end, ` +
+  `count(*) AS count, sum(amount) AS amount_sum ` +
+  `FROM read_json(${sqlString(input)}, format='newline_delimited', columns={ts:'BIGINT', user:'VARCHAR', amount:'BIGINT'}) ` +
+  `GROUP BY ALL ORDER BY window_end, window_start, user) TO ${sqlString(out)} (FORMAT json)`
+const filterSQL = (input, out) =>
+  `COPY (SELECT user, amount, amount * 100 AS cents ` +
+  `FROM read_json(${sqlString(input)}, format='newline_delimited', columns={user:'VARCHAR', event:'VARCHAR', amount:'BIGINT'}) ` +
+  `WHERE event = 'purchase') TO ${sqlString(out)} (FORMAT json)`
+
+// Miller's `//` is floor division and keeps integers integers; `/` would give a float for any
+// ts not on a minute boundary, and int() of it is only right because ts is positive.
+const MLR_WINDOW = [
+  'put', '$window_start = $ts // 60000 * 60000',
+  'then', 'stats1', '-a', 'count,sum', '-f', 'amount', '-g', 'user,window_start',
+  'then', 'rename', 'amount_count,count',
+  'then', 'put', '$window_end = $window_start + 60000',
+  'then', 'cut', '-o', '-f', WINDOW_FIELDS.join(','),
+]
+const MLR_FILTER = [
+  'filter', '$event == "purchase"',
+  'then', 'cut', '-o', '-f', 'user,amount',
+  'then', 'put', '$cents = $amount * 100',
+]
+
+const DUCK_N = `DuckDB ${CORES}-thread`
+
+/**
+ * The rows of one job on one input. Each row: { id, tool, rank, cmd, args, stdout?, out, skip? }.
+ * `out` is where the row's output lands (its own sink, or its stdout redirected there); `rank`
+ * orders the candidates for the reference when outputs disagree in a tie (see check.mjs).
+ */
+function windowRows(input, tag = 'window') {
+  const o = (id) => join(OUT, `${tag}-${id}.ndjson`)
+  return [
+    {
+      id: 'weir', tool: 'weir', rank: 9, out: o('weir'),
+      cmd: WEIR, args: ['run', writeSpec(tag, windowSpec(input, o('weir')))],
+      skip: existsSync(WEIR) ? null : 'failed: bin/weir not found (engine not built yet)',
+    },
+    {
+      id: 'duckdb-1', tool: 'DuckDB 1-thread', rank: 2, out: o('duckdb-1'),
+      cmd: NODE, args: [DUCKDB_JOB, DUCKDB, '1', windowSQL(input, o('duckdb-1'))],
+      skip: DUCKDB ? null : SKIP.duckdb,
+    },
+    {
+      id: 'duckdb-n', tool: DUCK_N, rank: 1, out: o('duckdb-n'),
+      cmd: NODE, args: [DUCKDB_JOB, DUCKDB, String(CORES), windowSQL(input, o('duckdb-n'))],
+      skip: DUCKDB ? null : SKIP.duckdb,
+    },
+    {
+      id: 'mlr', tool: 'Miller (stats1)', rank: 3, out: o('mlr'), stdout: o('mlr'),
+      cmd: 'mlr', args: ['--ijsonl', '--ojsonl', ...MLR_WINDOW, input],
+      skip: peers.mlr ? null : SKIP.mlr,
+    },
+    {
+      id: 'jq', tool: 'jq (streaming reduce)', rank: 4, out: o('jq'), stdout: o('jq'),
+      cmd: 'jq', args: ['-nc', '-f', join(BENCH, 'jq', 'window.jq'), input],
+      skip: peers.jq ? null : SKIP.jq,
+    },
+  ]
+}
+
+function filterRows(input) {
+  const o = (id) => join(OUT, `filter-${id}.ndjson`)
+  return [
+    {
+      id: 'weir', tool: 'weir', rank: 9, out: o('weir'),
+      cmd: WEIR, args: ['run', writeSpec('filter', filterSpec(input, o('weir')))],
+      skip: existsSync(WEIR) ? null : 'failed: bin/weir not found (engine not built yet)',
+    },
+    {
+      id: 'duckdb-1', tool: 'DuckDB 1-thread', rank: 1, out: o('duckdb-1'),
+      cmd: NODE, args: [DUCKDB_JOB, DUCKDB, '1', filterSQL(input, o('duckdb-1'))],
+      skip: DUCKDB ? null : SKIP.duckdb,
+    },
+    {
+      id: 'mlr', tool: 'Miller', rank: 2, out: o('mlr'), stdout: o('mlr'),
+      cmd: 'mlr', args: ['--ijsonl', '--ojsonl', ...MLR_FILTER, input],
+      skip: peers.mlr ? null : SKIP.mlr,
+    },
+    {
+      id: 'jq', tool: 'jq', rank: 3, out: o('jq'), stdout: o('jq'),
+      cmd: 'jq', args: ['-c', '-f', join(BENCH, 'jq', 'filter.jq'), input],
+      skip: peers.jq ? null : SKIP.jq,
+    },
+  ]
+}
+
+function passthroughRows(input) {
+  const o = (id) => join(OUT, `passthrough-${id}.ndjson`)
+  return [
+    { id: 'floor', tool: 'Node floor (bench/floor.mjs)', rank: 1, out: o('floor'), stdout: o('floor'),
+      cmd: NODE, args: [join(BENCH, 'floor.mjs'), input] },
+    { id: 'ndjson', tool: 'ndjson npm package parse()', rank: 2, out: o('ndjson'), stdout: o('ndjson'),
+      cmd: NODE, args: [join(BENCH, 'ndjson-pkg.mjs'), input] },
+  ]
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running and checking.
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b)
+  const m = s.length >> 1
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
+}
+
+/**
+ * Runs a row `runs` times; the first failure or time-out ends it, since a tool that fails once
+ * has no meaningful median. Adds { status, wallS, rssKB, error } to the row.
+ */
+async function runRow(row, runs, label, { quiet = false } = {}) {
+  if (row.skip) {
+    log(`${label} ${row.tool}: ${row.skip}`)
+    return Object.assign(row, { status: row.skip.startsWith('failed') ? 'failed' : 'skipped', error: row.skip })
+  }
+  const walls = []
+  const rsss = []
+  for (let i = 0; i < runs; i++) {
+    // a stale output from an earlier run must not pass the check for a run that wrote nothing
+    rmSync(row.out, { force: true })
+    const r = await measure(RSS, row.cmd, row.args, { stdout: row.stdout, cwd: ROOT, timeoutS: TIMEOUT })
+    if (r.timedOut) {
+      log(`${label} ${row.tool}: did not finish in ${TIMEOUT} s`)
+      return Object.assign(row, { status: 'timeout' })
+    }
+    if (!r.ok) {
+      log(`${label} ${row.tool}: failed: ${r.error}`)
+      return Object.assign(row, { status: 'failed', error: r.error })
+    }
+    walls.push(r.wallS)
+    if (r.rssKB != null) rsss.push(r.rssKB)
+    if (!quiet) log(`${label} ${row.tool}: run ${i + 1}/${runs} ${r.wallS.toFixed(3)} s, ${mb(r.rssKB)} MB peak RSS`)
+  }
+  if (quiet) log(`${label} ${row.tool}: median of ${runs} runs ${(median(walls) * 1000).toFixed(1)} ms`)
+  if (!existsSync(row.out)) return Object.assign(row, { status: 'failed', error: `wrote no output to ${row.out}` })
+  return Object.assign(row, { status: 'ran', wallS: median(walls), rssKB: rsss.length ? median(rsss) : null })
+}
+
+/** Checks the rows that ran against each other; extra candidates (e.g. the input) join in. */
+async function checkRows(rows, fields, extra = []) {
+  const ran = rows.filter((r) => r.status === 'ran')
+  const { referenceId, results } = await checkJob(
+    [...extra, ...ran.map((r) => ({ id: r.id, file: r.out, rank: r.rank }))], fields)
+  for (const r of ran) {
+    const c = results.get(r.id)
+    r.check = c
+    if (c.status === 'wrong' || c.status === 'error') {
+      r.status = 'wrong'
+      log(`  ${r.tool}: WRONG OUTPUT: ${c.detail}`)
+    }
+  }
+  const ref = [...extra, ...rows].find((r) => r.id === referenceId)
+  return ref ? (ref.tool ?? ref.id) : null
+}
+
+async function runJob(name, rows, fields, runs, extra = []) {
+  for (const row of rows) await runRow(row, runs, `[${name}]`)
+  const reference = await checkRows(rows, fields, extra)
+  return { name, rows, reference }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Formatting.
+
+const mb = (kb) => (kb == null ? '—' : ((kb * 1024) / 1e6).toFixed(0))
+const cell = (s) => String(s).replaceAll('|', '\\|').replaceAll('\n', ' ')
+const fmtRatio = (x) => (x >= 10 ? x.toFixed(0) : x >= 1 ? x.toFixed(1) : x.toFixed(2)) + '×'
+const thousands = (n) => Math.round(n).toLocaleString('en-US')
+// Error lines name the spec's absolute path; relative to the repo they leave room for the cause.
+const clip = (s, n = 140) => {
+  s = s.replaceAll(ROOT + '/', '')
+  return s.length > n ? s.slice(0, n - 1) + '…' : s
+}
+
+/** The median-time cell for a row that did not produce a time. */
+function statusCell(row) {
+  switch (row.status) {
+    case 'skipped':
+      return row.error
+    case 'failed':
+      return row.error.startsWith('failed') ? clip(row.error) : `failed: ${clip(row.error)}`
+    case 'timeout':
+      return `did not finish in ${TIMEOUT} s`
+    case 'wrong':
+      return row.check?.differ != null ? `WRONG OUTPUT (${row.check.differ} rows differ)` : `WRONG OUTPUT (${row.check?.detail})`
+    default:
+      return null
+  }
+}
+
+function tableRow(job, row, { events, bytes, floor, duck }) {
+  const bad = statusCell(row)
+  if (bad) return `| ${job} | ${cell(row.tool)} | ${cell(bad)} | — | — | — | — | — |`
+  const s = row.wallS
+  const unchecked = row.check?.status === 'unchecked' ? ' (unchecked: no other tool ran)' : ''
+  const vsFloor = floor ? fmtRatio(floor / s) : '—'
+  const vsDuck = duck ? fmtRatio(duck / s) : '—'
+  return `| ${job} | ${cell(row.tool)} | ${s.toFixed(3)}${unchecked} | ${thousands(events / s)} | ` +
+    `${(bytes / 1e6 / s).toFixed(1)} | ${mb(row.rssKB)} | ${vsFloor} | ${vsDuck} |`
+}
+
+// ---------------------------------------------------------------------------------------------
+// Start-up: how long before a one-record job is done, next to bare Node.
+
+async function startup(input) {
+  const one = join(DATA, 'one.ndjson')
+  const first = readFileSync(input, 'utf8').slice(0, 4096).split('\n')[0]
+  writeFileSync(one, first + '\n')
+  const oneOut = join(OUT, 'startup-window-weir.ndjson')
+  const spec = writeSpec('startup-window', windowSpec(one, oneOut, 'bench-startup'))
+  const weirSkip = existsSync(WEIR) ? null : 'failed: bin/weir not found (engine not built yet)'
+  const so = (id) => join(OUT, `startup-${id}.stdout`)
+  const rows = [
+    { id: 'node', tool: 'node -e 0', cmd: NODE, args: ['-e', '0'], out: so('node'), stdout: so('node') },
+    { id: 'weir-version', tool: 'weir --version', cmd: WEIR, args: ['--version'],
+      out: so('weir-version'), stdout: so('weir-version'), skip: weirSkip },
+    { id: 'weir-one', tool: 'weir run (1-record window job)', cmd: WEIR, args: ['run', spec],
+      out: oneOut, skip: weirSkip },
+  ]
+  for (const row of rows) {
+    // one untimed run first, so that the first timed run does not pay for cold files
+    if (!row.skip) await measure(RSS, row.cmd, row.args, { cwd: ROOT, timeoutS: TIMEOUT })
+    await runRow(row, STARTUP_RUNS, '[start-up]', { quiet: true })
+  }
+  // the one-record job must produce the one window it implies
+  const weirOne = rows[2]
+  if (weirOne.status === 'ran') {
+    const rec = JSON.parse(first)
+    const start = Math.floor(rec.ts / 60000) * 60000
+    const expected = [{ user: rec.user, window_start: start, window_end: start + 60000, count: 1, amount_sum: rec.amount }]
+    writeFileSync(join(OUT, 'startup-window-expected.ndjson'), expected.map((e) => JSON.stringify(e) + '\n').join(''))
+    const got = await canonicalRows(oneOut, WINDOW_FIELDS)
+    const want = await canonicalRows(join(OUT, 'startup-window-expected.ndjson'), WINDOW_FIELDS)
+    if (got.join('\n') !== want.join('\n')) {
+      weirOne.status = 'wrong'
+      weirOne.check = { differ: null, detail: `got ${got.length} rows, expected ${want[0]}` }
+    }
+  }
+  return rows
+}
+
+function startupRow(row, nodeS) {
+  const bad = statusCell(row)
+  if (bad) return `| start-up | ${cell(row.tool)} | ${cell(bad)} | — | — | — | — | — |`
+  const ratio = nodeS ? `${fmtRatio(row.wallS / nodeS)} the time of node -e 0` : '—'
+  return `| start-up | ${cell(row.tool)} | ${row.wallS.toFixed(4)} (${(row.wallS * 1000).toFixed(1)} ms) | — | — | ` +
+    `${mb(row.rssKB)} | ${ratio} | — |`
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scaling: weir against DuckDB on all cores as the input grows and as the key count grows.
+
+async function scaling() {
+  const configs = [
+    [100_000, 10_000], [1_000_000, 10_000], [5_000_000, 10_000], // events grow, keys fixed
+    [1_000_000, 1_000], [1_000_000, 100_000], [1_000_000, 1_000_000], // keys grow, events fixed
+  ]
+  const lines = [
+    `| events | keys | input MB | weir s | weir peak RSS MB | ${DUCK_N} s | DuckDB peak RSS MB | weir vs DuckDB (throughput) |`,
+    '|---:|---:|---:|---|---:|---|---:|---:|',
+  ]
+  for (const [events, keys] of configs) {
+    const input = inputFile(events, keys)
+    await warmPageCache(input)
+    const tag = `scaling-${events}-k${keys}`
+    const rows = windowRows(input, tag).filter((r) => r.id === 'weir' || r.id === 'duckdb-n')
+    await runJob(tag, rows, WINDOW_FIELDS, RUNS)
+    const [weir, duck] = rows
+    const t = (r) => statusCell(r) ?? r.wallS.toFixed(3)
+    const rss = (r) => (statusCell(r) ? '—' : mb(r.rssKB))
+    const vs = !statusCell(weir) && !statusCell(duck) ? fmtRatio(duck.wallS / weir.wallS) : '—'
+    lines.push(`| ${thousands(events)} | ${thousands(keys)} | ${(statSync(input).size / 1e6).toFixed(0)} | ` +
+      `${cell(t(weir))} | ${rss(weir)} | ${cell(t(duck))} | ${rss(duck)} | ${vs} |`)
+    for (const r of rows) rmSync(r.out, { force: true })
+  }
+  return lines.join('\n')
+}
+
+// ---------------------------------------------------------------------------------------------
+// Main.
+
+const input = inputFile(EVENTS, KEYS)
+const bytes = statSync(input).size
+await warmPageCache(input)
+log(`input: ${input} (${EVENTS} events, ${KEYS} keys, ${(bytes / 1e6).toFixed(1)} MB); ` +
+  `${RUNS} run(s) per row, timeout ${TIMEOUT} s; peak RSS via ${RSS.kind}`)
+
+const pass = await runJob('pass-through', passthroughRows(input), null, RUNS,
+  [{ id: 'input', tool: 'the input file', file: input, rank: 0 }])
+const win = await runJob('window', windowRows(input), WINDOW_FIELDS, RUNS)
+const filt = await runJob('filter+map', filterRows(input), FILTER_FIELDS, RUNS)
+const starts = await startup(input)
+
+const floorRow = pass.rows.find((r) => r.id === 'floor')
+const floorS = floorRow.status === 'ran' ? floorRow.wallS : null
+const duckRow = win.rows.find((r) => r.id === 'duckdb-n')
+const duckS = duckRow.status === 'ran' ? duckRow.wallS : null
+const ctx = { events: EVENTS, bytes, floor: floorS }
+
+// Short job names keep the table readable; RESULTS.md and README.md spell out each job.
+const JOBS = { pass: 'pass-through', win: 'window', filt: 'filter+map' }
+const table = [
+  `| job | tool | median s | events/s | MB/s | peak RSS MB | vs Node floor (throughput ratio) | vs ${DUCK_N} (window job) |`,
+  '|---|---|---:|---:|---:|---:|---:|---:|',
+  ...pass.rows.map((r) => tableRow(JOBS.pass, r, ctx)),
+  ...win.rows.map((r) => tableRow(JOBS.win, r, { ...ctx, duck: duckS })),
+  ...filt.rows.map((r) => tableRow(JOBS.filt, r, ctx)),
+  ...starts.map((r) => startupRow(r, starts[0].status === 'ran' ? starts[0].wallS : null)),
+].join('\n')
+
+const scalingTable = opt.scaling ? await scaling() : null
+
+console.log(table)
+if (scalingTable) console.log('\n' + scalingTable)
+
+// ---------------------------------------------------------------------------------------------
+// RESULTS.md: the table with everything needed to read it.
+
+const m = machineInfo()
+const args = process.argv.slice(2).join(' ')
+const refNote = (job) => `${job.name}: ${job.reference ?? 'none (nothing ran)'}`
+const wrongNotes = [...pass.rows, ...win.rows, ...filt.rows, ...starts]
+  .filter((r) => r.status === 'wrong' && r.check?.detail)
+  .map((r) => `- ${r.tool} (${r.id}): ${r.check.detail}`)
+const results = `# weir benchmark results
+
+Run on ${m.date} with \`node bench/run.mjs${args ? ' ' + args : ''}\`.
+
+| machine | |
+|---|---|
+| CPU | ${m.cpu} |
+| cores | ${m.cores} |
+| RAM | ${m.ramGiB} GiB |
+| OS | ${m.os} |
+| node | ${m.node} |
+| jq | ${peers.jq ?? 'not installed'} |
+| Miller | ${peers.mlr ?? 'not installed'} |
+| DuckDB | ${peers.duckdb ? `${peers.duckdb} (@duckdb/node-api ${peers.duckdbPkg})` : 'not installed'} |
+| weir | ${peers.weir ?? 'bin/weir --version did not run'} |
+| peak RSS measured with | ${RSS.describe} |
+
+Input: \`node fixtures/gen.mjs --events ${EVENTS} --keys ${KEYS} --max-delay 5000 --rate ${RATE} --seed 7\`
+(${(bytes / 1e6).toFixed(1)} MB).
+
+Each figure is the median of ${RUNS} run${RUNS > 1 ? 's' : ''} of a whole process, from spawn to
+exit, with its output written to a file; start-up rows are the median of ${STARTUP_RUNS} runs after
+one untimed warm-up. MB = 10^6 bytes. Ratios are throughput ratios: above 1× is faster than the
+row compared with. Start-up rows compare times instead: above 1× is slower than \`node -e 0\`.
+
+Jobs:
+- pass-through: read, split, parse and re-serialise every record (what any NDJSON tool must do).
+- window: per-user 1-minute tumbling event-time windows, count and sum(amount) per window.
+- filter+map: keep \`event == "purchase"\`, output \`{user, amount, cents: amount * 100}\`.
+- start-up: bare Node, \`weir --version\`, and \`weir run\` of the window job on a 1-record file.
+
+${table}
+
+Outputs were compared as multisets of normalised rows before any time was counted; the reference
+for each job (the output most tools agreed on) was:
+${[pass, win, filt].map((j) => `- ${refNote(j)}`).join('\n')}
+${wrongNotes.length ? '\nDifferences found:\n' + wrongNotes.join('\n') + '\n' : ''}${scalingTable ? `
+## Scaling
+
+Window job only, weir against ${DUCK_N}; median of ${RUNS} run(s) each. Inputs from the same
+generator: the event count grows at 10,000 keys, then the key count grows at 1,000,000 events.
+
+${scalingTable}
+` : ''}`
+writeFileSync(join(BENCH, 'RESULTS.md'), results)
+log(`\nwrote ${join(BENCH, 'RESULTS.md')}`)

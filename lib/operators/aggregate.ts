@@ -1,0 +1,53 @@
+// A running aggregate per key, for `aggregate` with no window before it: one row per key at the
+// end of the input (in key order), or the key's updated row after every record (--emit updates).
+// Directly after a window stage, `aggregate` is fused into the window operator instead (window.ts).
+import { NO_KEY } from '../stream/key.js'
+import type { OperatorState } from '../state/backend.js'
+import type { Operator, OperatorContext, Output } from './operator.js'
+import { RowAggregator, type AggSpec } from './aggregates/row.js'
+import type { Key } from '../stream/key.js'
+import type { Position } from '../stream/errors.js'
+
+export type EmitMode = 'final' | 'updates'
+
+export interface RunningAggregateConfig {
+  specs: AggSpec[]
+  emit: EmitMode
+  keyNames: string[]
+}
+
+const ACC = 'a'
+
+export function runningAggregate(cfg: RunningAggregateConfig, uid: string): Operator {
+  const agg = new RowAggregator(cfg.specs)
+  let state: OperatorState
+  let ctx: OperatorContext
+  let seq = 0
+
+  function emit(key: Key, accs: unknown[], pos: Position, out: Output): void {
+    const row: Record<string, unknown> = {}
+    for (let i = 0; i < cfg.keyNames.length; i++) row[cfg.keyNames[i]!] = key.values[i]
+    agg.results(accs, row)
+    out.record({ raw: undefined, value: row, key, pos })
+  }
+
+  return {
+    uid,
+    open(c) {
+      ctx = c
+      state = c.state.operator(uid)
+    },
+    processRecord(rec, out) {
+      const key = rec.key ?? NO_KEY
+      let accs = state.get(key, ACC) as unknown[] | undefined
+      if (!accs) state.put(key, ACC, (accs = agg.create()))
+      agg.add(accs, rec.value, seq++, rec.pos)
+      ctx.stats.consumed++
+      if (cfg.emit === 'updates') emit(key, accs, rec.pos, out)
+    },
+    endInput(out) {
+      if (cfg.emit === 'updates') return
+      for (const key of state.keys()) emit(key, state.get(key, ACC) as unknown[], { source: 'aggregate', line: 0 }, out)
+    },
+  }
+}

@@ -1,0 +1,78 @@
+// A row of aggregates: the specs of one `aggregate` stage (FUNC[:FIELD][=NAME]), compiled once,
+// and their accumulators for one (key, window).
+import { compilePath } from '../../expr/path.js'
+import { dataError, usageError, type Position } from '../../stream/errors.js'
+import { AGGREGATES, NotANumber, findAggregate, type AggregateFunction } from './table.js'
+
+export interface AggSpec {
+  func: string
+  field?: string
+  /** output field name */
+  name: string
+}
+
+/** Output names are FIELD_FUNC with '-' and other non-identifier characters as '_', so jq reads them unquoted. */
+export function defaultName(func: string, field: string | undefined): string {
+  const f = func.replace(/-/g, '_')
+  if (field === undefined) return f
+  return `${field.replace(/[^A-Za-z0-9_]+/g, '_').replace(/^_+|_+$/g, '')}_${f}`
+}
+
+export function parseAggSpec(text: string): AggSpec {
+  const m = /^([A-Za-z][\w.-]*)(?::([^=]+))?(?:=(.+))?$/.exec(text)
+  if (!m) throw usageError(`aggregate '${text}': expected FUNC[:FIELD][=NAME], e.g. count, sum:amount, p95:latency=p95`)
+  const [, func, field, name] = m
+  const fn = findAggregate(func!)
+  if (!fn)
+    throw usageError(`aggregate '${text}': unknown function '${func}' (one of ${AGGREGATES.map((a) => a.name).join(', ')}, pN)`)
+  if (fn.field === 'required' && field === undefined) throw usageError(`aggregate '${text}': ${func} needs a field: ${func}:FIELD`)
+  if (fn.field === 'none' && field !== undefined) throw usageError(`aggregate '${text}': ${func} takes no field`)
+  if (field !== undefined) compilePath(field)
+  return { func: func!, field, name: name ?? defaultName(func!, field) }
+}
+
+export class RowAggregator {
+  private readonly fns: AggregateFunction[]
+  private readonly getters: (((r: unknown) => unknown) | undefined)[]
+  readonly names: string[]
+
+  constructor(private readonly specs: AggSpec[]) {
+    this.fns = specs.map((s) => findAggregate(s.func)!)
+    this.getters = specs.map((s) => (s.field === undefined ? undefined : compilePath(s.field)))
+    this.names = specs.map((s) => s.name)
+    const dup = this.names.find((n, i) => this.names.indexOf(n) !== i)
+    if (dup) throw usageError(`two aggregates are named '${dup}': name one with =NAME`)
+  }
+
+  create(): unknown[] {
+    return this.fns.map((f) => f.create())
+  }
+
+  add(accs: unknown[], value: unknown, seq: number, pos: Position): void {
+    const fns = this.fns
+    for (let i = 0; i < fns.length; i++) {
+      const get = this.getters[i]
+      if (get === undefined) {
+        accs[i] = fns[i]!.add(accs[i], null, seq)
+        continue
+      }
+      const v = get(value)
+      if (v === undefined || v === null) continue
+      try {
+        accs[i] = fns[i]!.add(accs[i], v, seq)
+      } catch (e) {
+        if (e instanceof NotANumber) throw dataError(pos, `${this.specs[i]!.func}:${this.specs[i]!.field}: ${e.message}`)
+        throw e
+      }
+    }
+  }
+
+  merge(a: unknown[], b: unknown[]): unknown[] {
+    return this.fns.map((f, i) => f.merge(a[i], b[i]))
+  }
+
+  /** Writes name → result into row, in spec order. */
+  results(accs: unknown[], row: Record<string, unknown>): void {
+    for (let i = 0; i < this.fns.length; i++) row[this.names[i]!] = this.fns[i]!.result(accs[i])
+  }
+}

@@ -1,0 +1,205 @@
+// User code with keyed state and timers, modelled on Flink's KeyedProcessFunction. A module
+// exports processElement(record, ctx) and optionally onTimer(timestamp, ctx) and open(ctx).
+// ctx gives the current key, keyed value/list/map state, event- and processing-time timers, the
+// current watermark, and emit. State wrappers copy values on read and write (decisions.md 22):
+// mutating an object after update() does not change state, in memory as in LMDB.
+import { WeirError, at, type Position } from '../stream/errors.js'
+import { NO_KEY, compareCanon, type Key } from '../stream/key.js'
+import { MAX_WATERMARK, MIN_WATERMARK, type Rec } from '../stream/record.js'
+import type { OperatorState } from '../state/backend.js'
+import { TimerQueue } from '../time/timers.js'
+import type { Operator, OperatorContext, Output } from './operator.js'
+
+export interface ProcessFunctionModule {
+  processElement: (record: unknown, ctx: ProcessContext) => void
+  onTimer?: (timestamp: number, ctx: ProcessContext) => void
+  open?: (ctx: { emit: (v: unknown) => void }) => void
+}
+
+export interface ValueState<T = unknown> {
+  value(): T | undefined
+  update(v: T): void
+  clear(): void
+}
+export interface ListState<T = unknown> {
+  get(): T[]
+  add(v: T): void
+  update(vs: T[]): void
+  clear(): void
+}
+export interface MapState<V = unknown> {
+  get(k: string): V | undefined
+  put(k: string, v: V): void
+  has(k: string): boolean
+  remove(k: string): void
+  keys(): string[]
+  entries(): [string, V][]
+  clear(): void
+}
+export interface TimerService {
+  currentWatermark(): number
+  currentProcessingTime(): number
+  registerEventTimeTimer(ts: number): void
+  deleteEventTimeTimer(ts: number): void
+  registerProcessingTimeTimer(ts: number): void
+  deleteProcessingTimeTimer(ts: number): void
+}
+export interface ProcessContext {
+  /** The key's value (an array for a compound key); null when the stream is not keyed. */
+  key: unknown
+  /** The record's time (event, ingestion or processing), or the timer's time in onTimer. */
+  timestamp: number | undefined
+  /** 'event' or 'processing' in onTimer; undefined in processElement. */
+  timeDomain: 'event' | 'processing' | undefined
+  state: { value<T>(name: string): ValueState<T>; list<T>(name: string): ListState<T>; map<V>(name: string): MapState<V> }
+  timerService: TimerService
+  emit(value: unknown): void
+}
+
+export interface ProcessConfig {
+  module: ProcessFunctionModule
+  /** shown in errors */
+  name: string
+}
+
+const copy = <T>(v: T): T => (v === undefined ? v : structuredClone(v))
+
+export function processOperator(cfg: ProcessConfig, uid: string): Operator {
+  const fn = cfg.module
+  const eventTimers = new TimerQueue<null>()
+  const procTimers = new TimerQueue<null>()
+  const live = new Set<string>() // registered and not deleted: `${domain}|${time}|${canon}`
+  let state: OperatorState
+  let ctx: OperatorContext
+  let wm = MIN_WATERMARK
+  let key: Key = NO_KEY
+  let out: Output
+  let pos: Position = { source: cfg.name, line: 0 }
+  const pc: ProcessContext = {
+    key: null,
+    timestamp: undefined,
+    timeDomain: undefined,
+    state: {
+      value: <T>(name: string): ValueState<T> => {
+        const ns = 'v:' + name
+        return {
+          value: () => copy(state.get(key, ns) as T | undefined),
+          update: (v) => (v === undefined ? state.delete(key, ns) : state.put(key, ns, copy(v))),
+          clear: () => state.delete(key, ns),
+        }
+      },
+      list: <T>(name: string): ListState<T> => {
+        const ns = 'l:' + name
+        const cur = () => (state.get(key, ns) as T[] | undefined) ?? []
+        return {
+          get: () => copy(cur()),
+          add: (v) => state.put(key, ns, [...cur(), copy(v)]),
+          update: (vs) => (vs.length === 0 ? state.delete(key, ns) : state.put(key, ns, copy(vs))),
+          clear: () => state.delete(key, ns),
+        }
+      },
+      map: <V>(name: string): MapState<V> => {
+        const ns = 'm:' + name
+        const cur = () => (state.get(key, ns) as Record<string, V> | undefined) ?? {}
+        const save = (m: Record<string, V>) => (Object.keys(m).length === 0 ? state.delete(key, ns) : state.put(key, ns, m))
+        return {
+          get: (k) => copy(cur()[k]),
+          put: (k, v) => save({ ...cur(), [k]: copy(v) }),
+          has: (k) => Object.prototype.hasOwnProperty.call(cur(), k),
+          remove: (k) => {
+            const m = { ...cur() }
+            delete m[k]
+            save(m)
+          },
+          keys: () => Object.keys(cur()).sort(),
+          entries: () => copy(Object.entries(cur()).sort(([a], [b]) => compareCanon(a, b))),
+          clear: () => state.delete(key, ns),
+        }
+      },
+    },
+    timerService: {
+      currentWatermark: () => wm,
+      currentProcessingTime: () => ctx.clock.now(),
+      registerEventTimeTimer: (ts) => register('e', eventTimers, ts),
+      deleteEventTimeTimer: (ts) => live.delete(`e|${ts}|${key.canon}`),
+      registerProcessingTimeTimer: (ts) => register('p', procTimers, ts),
+      deleteProcessingTimeTimer: (ts) => live.delete(`p|${ts}|${key.canon}`),
+    },
+    emit(value) {
+      if (value === undefined) throw new Error('emit(undefined): emit a JSON value')
+      out.record({ raw: undefined, value: copy(value), key, time: pc.timestamp, pos })
+    },
+  }
+
+  function register(domain: 'e' | 'p', q: TimerQueue<null>, ts: number): void {
+    if (!Number.isFinite(ts)) throw new Error(`timer time must be a number, got ${ts}`)
+    const id = `${domain}|${ts}|${key.canon}`
+    if (live.has(id)) return // one timer per (key, time), as Flink
+    live.add(id)
+    q.add({ time: ts, order: 0, key, payload: null })
+  }
+
+  function call(what: string, f: () => void): void {
+    try {
+      f()
+    } catch (e) {
+      if (e instanceof WeirError) throw e
+      throw new WeirError('user-code', `${at(pos)}process ${cfg.name}: ${what} threw: ${(e as Error)?.message ?? e}`)
+    }
+  }
+
+  function fire(domain: 'e' | 'p', q: TimerQueue<null>, limit: number, o: Output): void {
+    if (!fn.onTimer) return
+    for (let t = q.pollUpTo(limit); t; t = q.pollUpTo(limit)) {
+      const id = `${domain}|${t.time}|${t.key.canon}`
+      if (!live.delete(id)) continue // deleted
+      out = o
+      key = t.key
+      pc.key = keyValue(t.key)
+      pc.timestamp = t.time
+      pc.timeDomain = domain === 'e' ? 'event' : 'processing'
+      pos = { source: cfg.name, line: 0 }
+      call('onTimer', () => fn.onTimer!(t.time, pc))
+    }
+  }
+
+  return {
+    uid,
+    open(c) {
+      ctx = c
+      state = c.state.operator(uid)
+      if (fn.open) call('open', () => fn.open!({ emit: () => { throw new Error('emit is not available in open') } }))
+    },
+    processRecord(rec: Rec, o: Output) {
+      out = o
+      key = rec.key ?? NO_KEY
+      pc.key = keyValue(key)
+      pc.timestamp = rec.time
+      pc.timeDomain = undefined
+      pos = rec.pos
+      call('processElement', () => fn.processElement(copy(rec.value), pc))
+      ctx.stats.consumed++
+    },
+    processWatermark(t, o) {
+      if (t <= wm) return
+      wm = t
+      fire('e', eventTimers, t, o)
+      o.watermark(t)
+    },
+    endInput(o) {
+      // Flink fires event-time timers at the final watermark; processing-time timers that have
+      // not come due are dropped, as there is no more processing time for a finished input.
+      wm = MAX_WATERMARK
+      fire('e', eventTimers, MAX_WATERMARK, o)
+    },
+    nextProcessingTime: () => procTimers.peekTime(),
+    onProcessingTime(now, o) {
+      fire('p', procTimers, now, o)
+    },
+  }
+}
+
+function keyValue(k: Key): unknown {
+  if (k.values.length === 0) return null
+  return k.values.length === 1 ? k.values[0] : [...k.values]
+}

@@ -1,0 +1,87 @@
+// Assigns each record its time and generates watermarks, as Flink's
+// assignTimestampsAndWatermarks: event time from a field with bounded out-of-orderness,
+// ingestion time (stamped when read, watermark following the wall clock), or processing time
+// (stamped when processed; no watermarks: windows fire on the wall clock).
+import type { Rec } from '../stream/record.js'
+import { BoundedOutOfOrderness } from '../time/watermarks.js'
+import { timeExtractor, type TimeFormat, type TimeUnit } from '../time/timestamps.js'
+import type { Operator, OperatorContext, Output } from './operator.js'
+
+export type TimeConfig =
+  | { mode: 'event'; field: string; unit: TimeUnit; maxDelay: number; idleTimeout?: number }
+  | { mode: 'ingestion' }
+  | { mode: 'processing' }
+
+/** Shared with the window operator, which writes window bounds in the input's own format. */
+export interface TimeInfo {
+  format: TimeFormat | undefined
+}
+
+/** How often ingestion time moves the watermark while the input is quiet (Flink's default is 200 ms). */
+export const INGESTION_WATERMARK_INTERVAL = 200
+
+export function timestamps(cfg: TimeConfig, info: TimeInfo, uid: string): Operator {
+  let ctx: OperatorContext
+  if (cfg.mode === 'event') {
+    const extract = timeExtractor(cfg.field, cfg.unit)
+    const wm = new BoundedOutOfOrderness(cfg.maxDelay, cfg.idleTimeout)
+    return {
+      uid,
+      open(c) {
+        ctx = c
+      },
+      processRecord(rec: Rec, out: Output) {
+        const t = extract(rec.value)
+        if (typeof t === 'string') return ctx.badRecord(rec, t)
+        info.format ??= t.format
+        rec.time = t.ms
+        out.record(rec)
+        const advanced = wm.onEvent(t.ms, ctx.clock.now())
+        if (advanced !== undefined) out.watermark(advanced)
+      },
+      nextProcessingTime: () => wm.nextIdleCheck(ctx.clock.now()),
+      onProcessingTime(now, out) {
+        const advanced = wm.onIdleCheck(now)
+        if (advanced !== undefined) out.watermark(advanced)
+      },
+    }
+  }
+  info.format = 'ms'
+  if (cfg.mode === 'processing') {
+    return {
+      uid,
+      open(c) {
+        ctx = c
+      },
+      processRecord(rec, out) {
+        rec.time = ctx.clock.now()
+        out.record(rec)
+      },
+    }
+  }
+  // ingestion time: monotonic by construction, so the watermark is simply "now − 1"
+  let current = Number.MIN_SAFE_INTEGER
+  let lastTick = 0
+  const advance = (now: number, out: Output) => {
+    lastTick = now
+    if (now - 1 > current) {
+      current = now - 1
+      out.watermark(current)
+    }
+  }
+  return {
+    uid,
+    open(c) {
+      ctx = c
+      lastTick = c.clock.now()
+    },
+    processRecord(rec, out) {
+      const now = ctx.clock.now()
+      rec.time = now
+      out.record(rec)
+      advance(now, out)
+    },
+    nextProcessingTime: () => lastTick + INGESTION_WATERMARK_INTERVAL,
+    onProcessingTime: (now, out) => advance(now, out),
+  }
+}

@@ -1,0 +1,287 @@
+// The window operator: the glue of Flink's WindowOperator. The assigner says which windows a
+// record belongs to (windows/assigners.ts); state holds each window's contents, namespaced by
+// window; timers (time/timers.ts) fire a window when the watermark reaches end − 1 and clean it
+// up at end − 1 + lateness; records too late for all their windows go to the side output.
+//
+// What a firing computes is the window function: either a row of aggregates (window followed by
+// aggregate, fused in one operator), or the records themselves with their window added (window
+// alone, as Flink SQL's window table functions). Tumbling and sliding windows emit records at
+// once, one line per window; session, count and global windows when the window fires, since only
+// then are the bounds known (decisions.md 7).
+import { type Key, NO_KEY } from '../stream/key.js'
+import { MAX_WATERMARK, MIN_WATERMARK, type Rec, type Window } from '../stream/record.js'
+import type { OperatorState } from '../state/backend.js'
+import { TimerQueue, type Timer } from '../time/timers.js'
+import { formatTime } from '../time/timestamps.js'
+import { dataError } from '../stream/errors.js'
+import type { Operator, OperatorContext, Output } from './operator.js'
+import { RowAggregator, type AggSpec } from './aggregates/row.js'
+import { cover, intersects, sliding, tumbling, type WindowSpec } from './windows/assigners.js'
+import type { TimeInfo } from './timestamps.js'
+
+export interface WindowOperatorConfig {
+  spec: WindowSpec
+  /** Allowed lateness in ms (event time only). */
+  lateness: number
+  timeMode: 'event' | 'ingestion' | 'processing'
+  /** Output names of the key fields, in keyby order; empty when the stream is not keyed. */
+  keyNames: string[]
+  timeInfo: TimeInfo
+  /** The fused aggregate; absent when window stands alone. */
+  aggregate?: AggSpec[]
+}
+
+interface TimerPayload {
+  w: Window
+  fire: boolean
+  cleanup: boolean
+}
+
+/** A window's contents: accumulators when aggregating, records otherwise. */
+interface Pane {
+  accs?: unknown[]
+  recs?: Rec[]
+}
+interface Session extends Pane, Window {}
+interface CountPane extends Pane {
+  n: number
+}
+
+const SESSIONS = 's'
+const GLOBAL = 'g'
+const COUNT = 'c'
+
+export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator {
+  const spec = cfg.spec
+  const agg = cfg.aggregate ? new RowAggregator(cfg.aggregate) : undefined
+  const eventTime = cfg.timeMode !== 'processing'
+  const lateness = eventTime ? cfg.lateness : 0
+  const timers = new TimerQueue<TimerPayload>()
+  let state: OperatorState
+  let ctx: OperatorContext
+  let wm = MIN_WATERMARK
+  let seq = 0
+  let lastPos = { source: 'window', line: 0 }
+
+  const isLate = (w: Window) => eventTime && w.end - 1 + lateness <= wm
+  const hasFired = (w: Window) => eventTime && w.end - 1 <= wm
+
+  function newPane(): Pane {
+    return agg ? { accs: agg.create() } : { recs: [] }
+  }
+
+  function addTo(pane: Pane, rec: Rec, s: number): void {
+    if (agg) agg.add(pane.accs!, rec.value, s, rec.pos)
+    else pane.recs!.push(rec)
+  }
+
+  function mergePanes(a: Pane, b: Pane): Pane {
+    if (agg) return { accs: agg.merge(a.accs!, b.accs!) }
+    // records keep arrival order: both lists are in arrival order, so merge by sequence
+    const out: Rec[] = []
+    const x = a.recs!
+    const y = b.recs!
+    let i = 0
+    let j = 0
+    while (i < x.length || j < y.length) {
+      if (j >= y.length || (i < x.length && seqOf(x[i]!) < seqOf(y[j]!))) out.push(x[i++]!)
+      else out.push(y[j++]!)
+    }
+    return { recs: out }
+  }
+  const seqs = new WeakMap<Rec, number>()
+  const seqOf = (r: Rec) => seqs.get(r) ?? 0
+
+  function registerTimers(key: Key, w: Window): void {
+    const fireAt = w.end - 1
+    if (!eventTime) {
+      timers.add({ time: fireAt, order: w.start, key, payload: { w, fire: true, cleanup: true } })
+      return
+    }
+    const cleanupAt = lateness > 0 ? Math.min(MAX_WATERMARK, fireAt + lateness) : fireAt
+    const fireNeeded = fireAt > wm
+    if (fireNeeded && cleanupAt === fireAt) {
+      timers.add({ time: fireAt, order: w.start, key, payload: { w, fire: true, cleanup: true } })
+      return
+    }
+    if (fireNeeded) timers.add({ time: fireAt, order: w.start, key, payload: { w, fire: true, cleanup: false } })
+    timers.add({ time: cleanupAt, order: w.start, key, payload: { w, fire: false, cleanup: true } })
+  }
+
+  // ---- emission --------------------------------------------------------------------------
+
+  function fmt(ms: number): number | string {
+    return formatTime(ms, cfg.timeInfo.format ?? 'ms')
+  }
+
+  function emitPane(key: Key, w: Window | undefined, pane: Pane, out: Output): void {
+    if (agg) {
+      const row: Record<string, unknown> = {}
+      for (let i = 0; i < cfg.keyNames.length; i++) row[cfg.keyNames[i]!] = key.values[i]
+      if (w) {
+        row.window_start = fmt(w.start)
+        row.window_end = fmt(w.end)
+      }
+      agg.results(pane.accs!, row)
+      out.record({ raw: undefined, value: row, key, time: w ? w.end - 1 : undefined, window: w, pos: lastPos })
+    } else {
+      for (const r of pane.recs!) out.record(w ? withWindow(r, w) : r)
+    }
+  }
+
+  /** The record with window_start and window_end added, keeping its original bytes otherwise. */
+  function withWindow(rec: Rec, w: Window): Rec {
+    const v = rec.value
+    if (v === null || typeof v !== 'object' || Array.isArray(v))
+      throw dataError(rec.pos, 'window: a record must be a JSON object to carry window_start and window_end')
+    const ws = fmt(w.start)
+    const we = fmt(w.end)
+    const o = v as Record<string, unknown>
+    const value = { ...o, window_start: ws, window_end: we }
+    let raw: string | undefined
+    if (rec.raw !== undefined && !('window_start' in o) && !('window_end' in o)) {
+      const close = rec.raw.lastIndexOf('}')
+      let k = close - 1
+      while (k >= 0 && /\s/.test(rec.raw[k]!)) k--
+      const empty = rec.raw[k] === '{'
+      raw = `${rec.raw.slice(0, close)}${empty ? '' : ','}"window_start":${JSON.stringify(ws)},"window_end":${JSON.stringify(we)}}`
+    }
+    return { raw, value, key: rec.key, time: rec.time, window: w, pos: rec.pos }
+  }
+
+  // ---- timers ------------------------------------------------------------------------------
+
+  function onTimer(t: Timer<TimerPayload>, out: Output): void {
+    const { w, fire, cleanup } = t.payload
+    if (spec.kind === 'session') {
+      const list = state.get(t.key, SESSIONS) as Session[] | undefined
+      const i = list ? list.findIndex((s) => s.start === w.start && s.end === w.end) : -1
+      if (i < 0) return // merged into a larger session since: that one has its own timers
+      if (fire) emitPane(t.key, w, list![i]!, out)
+      if (cleanup) {
+        list!.splice(i, 1)
+        if (list!.length === 0) state.delete(t.key, SESSIONS)
+        else state.put(t.key, SESSIONS, list)
+      }
+      return
+    }
+    const pane = state.get(t.key, w.start) as Pane | undefined
+    if (!pane) return
+    if (fire) emitPane(t.key, w, pane, out)
+    if (cleanup) state.delete(t.key, w.start)
+  }
+
+  function fireUpTo(limit: number, out: Output): void {
+    for (let t = timers.pollUpTo(limit); t; t = timers.pollUpTo(limit)) onTimer(t, out)
+  }
+
+  // ---- records -----------------------------------------------------------------------------
+
+  function processTimeWindows(rec: Rec, key: Key, s: number, out: Output): void {
+    const ts = rec.time!
+    const windows = spec.kind === 'tumbling' ? [tumbling(ts, spec.size, spec.offset)] : sliding(ts, (spec as { size: number }).size, (spec as { slide: number }).slide, (spec as { offset: number }).offset)
+    let accepted = false
+    for (const w of windows) {
+      if (isLate(w)) continue
+      accepted = true
+      if (!agg) {
+        out.record(withWindow(rec, w))
+        continue
+      }
+      let pane = state.get(key, w.start) as Pane | undefined
+      if (!pane) {
+        pane = newPane()
+        state.put(key, w.start, pane)
+        registerTimers(key, w)
+      }
+      addTo(pane, rec, s)
+      if (hasFired(w)) emitPane(key, w, pane, out) // a late record within the lateness: updated result at once
+    }
+    if (!accepted) out.late(rec)
+    else if (agg) ctx.stats.consumed++
+  }
+
+  function processSession(rec: Rec, key: Key, s: number, out: Output): void {
+    const ts = rec.time!
+    const w: Window = { start: ts, end: ts + (spec as { gap: number }).gap }
+    const list = (state.get(key, SESSIONS) as Session[] | undefined) ?? []
+    const overlapping = list.filter((x) => intersects(x, w))
+    if (overlapping.length === 0 && isLate(w)) return out.late(rec)
+    let merged: Window = w
+    let pane = newPane()
+    for (const o of overlapping) {
+      merged = cover(merged, o)
+      pane = mergePanes(pane, o)
+    }
+    addTo(pane, rec, s)
+    const session: Session = { start: merged.start, end: merged.end, accs: pane.accs, recs: pane.recs }
+    const rest = list.filter((x) => !overlapping.includes(x))
+    rest.push(session)
+    rest.sort((a, b) => a.start - b.start)
+    state.put(key, SESSIONS, rest)
+    const grew = overlapping.length !== 1 || overlapping[0]!.start !== merged.start || overlapping[0]!.end !== merged.end
+    if (grew) registerTimers(key, merged)
+    if (hasFired(merged)) emitPane(key, merged, session, out)
+    ctx.stats.consumed++
+  }
+
+  function processUnbounded(rec: Rec, key: Key, s: number, out: Output): void {
+    if (spec.kind === 'global') {
+      let pane = state.get(key, GLOBAL) as Pane | undefined
+      if (!pane) state.put(key, GLOBAL, (pane = newPane()))
+      addTo(pane, rec, s)
+    } else {
+      let pane = state.get(key, COUNT) as CountPane | undefined
+      if (!pane) state.put(key, COUNT, (pane = { ...newPane(), n: 0 }))
+      addTo(pane, rec, s)
+      pane.n++
+      if (pane.n >= (spec as { size: number }).size) {
+        emitPane(key, undefined, pane, out)
+        state.delete(key, COUNT)
+      }
+    }
+    ctx.stats.consumed++
+  }
+
+  return {
+    uid,
+    open(c) {
+      ctx = c
+      state = c.state.operator(uid)
+    },
+    processRecord(rec, out) {
+      const key = rec.key ?? NO_KEY
+      const s = seq++
+      lastPos = rec.pos
+      if (!agg && (spec.kind === 'session' || spec.kind === 'count' || spec.kind === 'global')) seqs.set(rec, s)
+      if (spec.kind === 'tumbling' || spec.kind === 'sliding') processTimeWindows(rec, key, s, out)
+      else if (spec.kind === 'session') processSession(rec, key, s, out)
+      else processUnbounded(rec, key, s, out)
+    },
+    processWatermark(t, out) {
+      if (t <= wm) return
+      wm = t
+      if (eventTime) fireUpTo(t, out)
+      out.watermark(t)
+    },
+    endInput(out) {
+      wm = MAX_WATERMARK
+      fireUpTo(MAX_WATERMARK, out)
+      if (spec.kind === 'global' || spec.kind === 'count') {
+        // Unlike Flink, a partial count window and the global window fire at the end of a
+        // bounded input: a shell user expects the remainder (decisions.md 8).
+        const ns = spec.kind === 'global' ? GLOBAL : COUNT
+        for (const key of state.keys()) {
+          const pane = state.get(key, ns) as Pane | undefined
+          if (!pane) continue
+          emitPane(key, undefined, pane, out)
+          state.delete(key, ns)
+        }
+      }
+    },
+    nextProcessingTime: () => (eventTime ? undefined : timers.peekTime()),
+    onProcessingTime(now, out) {
+      if (!eventTime) fireUpTo(now, out)
+    },
+  }
+}

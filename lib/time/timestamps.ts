@@ -1,0 +1,44 @@
+// Reading a record's time. Timestamps are integer epoch milliseconds within ±2^53 (decisions.md 3).
+// An ISO-8601 string must carry Z or an offset: Date.parse reads a zone-less string in the local
+// zone and accepts "Jan 1 2024", so anything else is bad input, not a guess.
+import { compilePath } from '../expr/path.js'
+
+export type TimeUnit = 'ms' | 's'
+/** How times are written in the input, so window bounds can be written the same way. */
+export type TimeFormat = 'ms' | 's' | 'iso'
+
+const ISO = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|z|[+-]\d{2}(?::?\d{2})?)$/
+
+export interface ExtractedTime {
+  ms: number
+  format: TimeFormat
+}
+
+/** Returns the time, or a string saying why the field cannot be read. */
+export function timeExtractor(field: string, unit: TimeUnit): (r: unknown) => ExtractedTime | string {
+  const get = compilePath(field)
+  const scale = unit === 's' ? 1000 : 1
+  return (r) => {
+    const v = get(r)
+    if (typeof v === 'number') {
+      const ms = unit === 's' ? Math.round(v * scale) : v
+      if (!Number.isInteger(ms) || !Number.isSafeInteger(ms))
+        return `time field '${field}' is ${v}, expected integer epoch ${unit === 's' ? 'seconds' : 'milliseconds'}`
+      return { ms, format: unit }
+    }
+    if (typeof v === 'string') {
+      if (!ISO.test(v)) return `time field '${field}' is "${v}", expected ISO-8601 with Z or an offset, or epoch ${unit}`
+      const ms = Date.parse(v.replace(' ', 'T'))
+      if (Number.isNaN(ms)) return `time field '${field}' is "${v}", not a valid date`
+      return { ms, format: 'iso' }
+    }
+    return v === undefined ? `time field '${field}' is missing` : `time field '${field}' is ${JSON.stringify(v)}, expected a time`
+  }
+}
+
+/** Writes a time (window bounds) the way the input wrote its times: numbers stay numbers, ISO stays ISO. */
+export function formatTime(ms: number, format: TimeFormat): number | string {
+  if (format === 'iso') return new Date(ms).toISOString()
+  if (format === 's') return ms / 1000
+  return ms
+}
