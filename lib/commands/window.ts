@@ -32,7 +32,7 @@ export const builder = (y: Argv) =>
       a.windowParams = params.slice(0, n)
       a.files = [...params.slice(n), ...((a.files as string[] | undefined) ?? [])]
     })
-    .option('offset', { type: 'string', default: '0ms', describe: 'shift tumbling/sliding windows, e.g. --offset -5h for days in UTC−5' })
+    .option('offset', { type: 'string', default: '0ms', describe: 'shift tumbling/sliding windows, e.g. --offset 5h for days of UTC−5 (as Flink, the offset is minus the zone: --offset=-8h for UTC+8)' })
     .option('lateness', { type: 'string', default: '0ms', describe: 'allowed lateness: keep a fired window until watermark ≥ end − 1 + lateness' })
     .option('late-output', { type: 'string', describe: 'write records too late for every window to FILE (else they are counted and dropped)' })
     .option('flush', { type: 'boolean', default: true, describe: 'fire open windows at the end of a bounded input (--no-flush: stop without firing)' })

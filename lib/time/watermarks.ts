@@ -13,6 +13,7 @@ export class BoundedOutOfOrderness {
   private maxTs = MIN_WATERMARK
   private wm = MIN_WATERMARK
   private lastArrival: number | undefined
+  private lastIdleCheck = Number.MIN_SAFE_INTEGER
 
   constructor(
     private readonly maxDelay: number,
@@ -35,13 +36,15 @@ export class BoundedOutOfOrderness {
     if (this.idleTimeout === undefined || this.lastArrival === undefined) return undefined
     const idleAt = this.lastArrival + this.idleTimeout
     // once idle, keep advancing in steps, so a window closes within a step of its end
-    return idleAt > now ? idleAt : now + Math.max(10, Math.min(this.idleTimeout, 1000))
+    const step = Math.max(10, Math.min(this.idleTimeout, 1000))
+    return Math.max(idleAt, this.lastIdleCheck + step)
   }
 
   onIdleCheck(now: number): number | undefined {
     if (this.idleTimeout === undefined || this.lastArrival === undefined) return undefined
     const elapsed = now - this.lastArrival
     if (elapsed < this.idleTimeout) return undefined
+    this.lastIdleCheck = now
     return this.advanceTo(this.maxTs + elapsed - this.maxDelay - 1)
   }
 
