@@ -22,7 +22,8 @@ export interface OperatorHarness {
   out: string[]
   late: string[]
   /** Emitted values. */
-  values(): unknown[]
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  values(): any[]
   stats: ReturnType<typeof newStats>
   clock: ManualClock
 }
