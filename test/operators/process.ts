@@ -1,0 +1,111 @@
+import t from 'tap'
+import { harness } from '../harness/operator.js'
+import { weir, records } from '../harness/cli.js'
+
+const fail = (user: string, ts: number) => ({ user, ts, event: 'login_failed' })
+
+t.test('failed-logins example: three failures within a minute raise one alert', async (t) => {
+  const h = await harness('keyby user then process fixtures/fn/failed-logins.mjs --time ts --max-delay 1s')
+  h.push(fail('a', 0))
+  h.push(fail('b', 1_000))
+  h.push(fail('a', 30_000))
+  h.push({ user: 'a', ts: 31_000, event: 'view' })
+  t.same(h.values(), [], 'two failures are not enough')
+  h.push(fail('a', 59_000))
+  t.same(h.values(), [{ user: 'a', alert: 'failed_logins', count: 3, first: 0, last: 59_000 }])
+  h.push(fail('b', 70_000)) // b's first failure aged out (its timer at 61 s cleared it)
+  h.push(fail('b', 80_000))
+  h.end()
+  t.equal(h.values().length, 1, 'b never had three within a minute')
+})
+
+t.test('session-summary example: a summary after 10 minutes of inactivity, per user', async (t) => {
+  const h = await harness('keyby user then process fixtures/fn/session-summary.mjs --time ts')
+  const min = 60_000
+  h.push({ user: 'a', ts: 0, event: 'view' })
+  h.push({ user: 'a', ts: 5 * min, event: 'purchase', amount: 7 })
+  h.push({ user: 'b', ts: 6 * min, event: 'view' })
+  h.push({ user: 'a', ts: 9 * min, event: 'view' }) // extends a's session: its timer moves to 19 min
+  h.push({ user: 'b', ts: 18 * min, event: 'view' }) // watermark 18 min − 1: b's timer (16 min) fires
+  t.same(h.values(), [{ user: 'b', session_start: 6 * min, session_end: 6 * min, events: 1, purchases: 0, amount: 0 }])
+  h.push({ user: 'c', ts: 40 * min, event: 'view' }) // closes a's session (19 min) and b's second (28 min), in time order
+  t.same(h.values().slice(1), [
+    { user: 'a', session_start: 0, session_end: 9 * min, events: 3, purchases: 1, amount: 7 },
+    { user: 'b', session_start: 18 * min, session_end: 18 * min, events: 1, purchases: 0, amount: 0 },
+  ])
+  h.end()
+  t.same(h.values()[3], { user: 'c', session_start: 40 * min, session_end: 40 * min, events: 1, purchases: 0, amount: 0 }, 'end of input fires the rest')
+})
+
+t.test('state is copied: mutating an object after update() does not change state', async (t) => {
+  const dir = t.testdir({
+    'fn.mjs': `
+      export function processElement(r, ctx) {
+        const s = ctx.state.value('s')
+        const o = s.value() ?? { n: 0, seen: [] }
+        o.n++
+        s.update(o)
+        o.n = 1000          // after update: must not reach state
+        o.seen.push('oops')
+        const m = ctx.state.map('m')
+        m.put(String(r.x), { x: r.x })
+        ctx.emit({ key: ctx.key, n: s.value().n, seen: s.value().seen.length, keys: m.keys() })
+      }`,
+  })
+  const h = await harness(`keyby k then process ${dir}/fn.mjs`)
+  h.push({ k: 'a', x: 2 })
+  h.push({ k: 'a', x: 1 })
+  h.push({ k: 'b', x: 3 })
+  t.same(h.values(), [
+    { key: 'a', n: 1, seen: 0, keys: ['2'] },
+    { key: 'a', n: 2, seen: 0, keys: ['1', '2'] },
+    { key: 'b', n: 1, seen: 0, keys: ['3'] },
+  ])
+})
+
+t.test('processing-time timers fire on the clock; timers are per key and deduplicated', async (t) => {
+  const dir = t.testdir({
+    'fn.mjs': `
+      export function processElement(r, ctx) {
+        const now = ctx.timerService.currentProcessingTime()
+        ctx.timerService.registerProcessingTimeTimer(now + 100)
+        ctx.timerService.registerProcessingTimeTimer(now + 100)
+      }
+      export function onTimer(ts, ctx) { ctx.emit({ key: ctx.key, ts, domain: ctx.timeDomain }) }`,
+  })
+  const h = await harness(`keyby k then process ${dir}/fn.mjs`, { now: 1000 })
+  h.push({ k: 'x' })
+  h.push({ k: 'y' })
+  h.tick(1099)
+  t.same(h.values(), [])
+  h.tick(1100)
+  t.same(h.values(), [
+    { key: 'x', ts: 1100, domain: 'processing' },
+    { key: 'y', ts: 1100, domain: 'processing' },
+  ])
+})
+
+t.test('a process function that throws is an error with the line number (exit 1)', async (t) => {
+  const dir = t.testdir({ 'fn.mjs': `export function processElement(r) { if (r.bad) throw new Error('no good') }` })
+  const r = await weir(['process', `${dir}/fn.mjs`], { stdin: '{"a":1}\n{"bad":true}\n' })
+  t.equal(r.code, 1)
+  t.match(r.stderr, /^weir: stdin:2: process .*fn\.mjs: processElement threw: no good\n$/)
+})
+
+t.test('a module without processElement is refused before reading (exit 64); a missing one exits 66', async (t) => {
+  const dir = t.testdir({ 'fn.mjs': `export const x = 1` })
+  const r = await weir(['process', `${dir}/fn.mjs`], { stdin: '{"a":1}\n' })
+  t.equal(r.code, 64)
+  t.match(r.stderr, /must export a function processElement/)
+  const m = await weir(['process', `${dir}/nope.mjs`], { stdin: '' })
+  t.equal(m.code, 66)
+})
+
+t.test('the examples run on the fixtures through the CLI', async (t) => {
+  const r = await weir(['keyby', 'user', 'then', 'process', 'fixtures/fn/session-summary.mjs', '--time', 'ts', '--max-delay', '5s', 'fixtures/clicks.ndjson'])
+  t.equal(r.code, 0, r.stderr)
+  const rows = records(r.stdout)
+  t.ok(rows.length >= 40, `${rows.length} sessions`)
+  const events = rows.reduce((s, x) => s + (x.events as number), 0)
+  t.equal(events, 3000, 'every event is in exactly one session summary')
+})
