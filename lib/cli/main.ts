@@ -23,25 +23,45 @@ export async function main(argv: string[]): Promise<void> {
   }
 }
 
+/** Options about the job's inputs and outputs: in a `then` chain they may stand in any span. */
+const JOB_OPTIONS_WITH_VALUE = new Map([
+  ['-o', 'output'],
+  ['--output', 'output'],
+  ['--late-output', 'late-output'],
+  ['--dead-letter', 'dead-letter'],
+  ['--on-error', 'on-error'],
+])
+const JOB_FLAGS = new Map([
+  ['-v', 'verbose'],
+  ['--verbose', 'verbose'],
+  ['--no-flush', 'no-flush'],
+])
+
 /** `weir keyby user then window … then aggregate count FILE`: one process, as Miller's `then`. */
 async function planChain(argv: string[]): Promise<JobPlan> {
+  const io: IoArgs & Record<string, unknown> = { files: [] }
   const spans: string[][] = [[]]
-  for (const w of argv) {
+  for (let i = 0; i < argv.length; i++) {
+    const w = argv[i]!
+    const eq = w.indexOf('=')
+    const flag = w.startsWith('--') && eq > 0 ? w.slice(0, eq) : w
     if (w === THEN) spans.push([])
-    else spans[spans.length - 1]!.push(w)
+    else if (JOB_OPTIONS_WITH_VALUE.has(flag)) {
+      const value = flag !== w ? w.slice(eq + 1) : argv[++i]
+      if (value === undefined) throw usageError(`${w} needs a value`)
+      io[JOB_OPTIONS_WITH_VALUE.get(flag)!] = value
+    } else if (JOB_FLAGS.has(w)) {
+      if (w === '--no-flush') io.flush = false
+      else io.verbose = true
+    } else spans[spans.length - 1]!.push(w)
   }
   const stages: Stage[] = []
-  const io: IoArgs = { files: [] }
   for (let i = 0; i < spans.length; i++) {
     const span = spans[i]!
     if (span.length === 0) throw usageError(`empty stage ${i + 1} in a 'then' chain`)
     const p = await parseStage(span, `stage ${i + 1} (${span[0]})`)
     stages.push(p.stage)
-    const a = p.args as IoArgs
-    io.files!.push(...(a.files ?? []))
-    for (const k of ['output', 'late-output', 'verbose', 'dead-letter'] as const) if (a[k] !== undefined) (io as Record<string, unknown>)[k] = a[k]
-    if (a.flush === false) io.flush = false
-    if (a['on-error'] !== undefined && a['on-error'] !== 'fail') io['on-error'] = a['on-error']
+    io.files!.push(...((p.args as IoArgs).files ?? []))
   }
   return { stages, options: jobOptions(io), verbose: !!io.verbose }
 }
@@ -95,6 +115,11 @@ async function execute(plan: JobPlan): Promise<void> {
     signalCode = sig === 'SIGINT' ? EXIT_SIGINT : EXIT_SIGTERM
     ac.abort()
   }
+  const last = plan.stages[plan.stages.length - 1]?.config.op
+  if (last === 'keyby' && !process.stdout.isTTY && process.stderr.isTTY)
+    process.stderr.write(
+      "weir: note: the key does not travel through a pipe yet; a later weir stage keys nothing. Chain stages with 'then' or 'weir run'\n",
+    )
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
   try {

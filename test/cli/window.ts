@@ -1,0 +1,131 @@
+import t from 'tap'
+import { spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { weir, sh, lines, records, WEIR, ROOT } from '../harness/cli.js'
+
+const chain = ['keyby', 'user', 'then', 'window', 'tumbling', '1m', '--time', 'ts', '--max-delay', '5s', '--lateness', '2s', 'then', 'aggregate', 'count', 'sum:amount', 'avg:amount', 'p95:latency', 'distinct:page']
+
+t.test('the spec form and the then chain give identical output', async (t) => {
+  const dir = t.testdir({})
+  const viaSpec = await weir(['run', 'fixtures/jobs/clicks-per-minute.json', '-o', `${dir}/spec.ndjson`])
+  t.equal(viaSpec.code, 0, viaSpec.stderr)
+  const viaChain = await weir([...chain, 'fixtures/clicks.ndjson', '--late-output', `${dir}/late.ndjson`])
+  t.equal(viaChain.code, 0)
+  t.equal(viaChain.stdout, readFileSync(`${dir}/spec.ndjson`, 'utf8'))
+  const rows = records(viaChain.stdout)
+  t.ok(rows.length > 800)
+  t.same(Object.keys(rows[0]!), ['user', 'window_start', 'window_end', 'count', 'amount_sum', 'amount_avg', 'latency_p95', 'page_distinct'])
+  const late = lines(readFileSync(`${dir}/late.ndjson`, 'utf8'))
+  t.equal(late.length, 1, 'one record is later than 5 s + 2 s')
+  const input = new Set(lines(readFileSync(`${ROOT}/fixtures/clicks.ndjson`, 'utf8')))
+  t.ok(input.has(late[0]!), 'late records are written as their original bytes')
+})
+
+t.test('dropped late records are counted: one warning line, exit 0', async (t) => {
+  const r = await weir(['keyby', 'user', 'then', 'window', 'tumbling', '1m', '--time', 'ts', '--max-delay', '5s', 'then', 'aggregate', 'count', 'fixtures/clicks.ndjson'])
+  t.equal(r.code, 0)
+  t.equal(r.stderr, 'weir: warning: 2 late record(s) dropped (keep them with --late-output FILE)\n')
+})
+
+t.test('quiet off a terminal on success; --verbose prints the accounting', async (t) => {
+  const quiet = await weir([...chain, 'fixtures/clicks.ndjson', '--late-output', '/dev/null'])
+  t.equal(quiet.stderr, '')
+  const loud = await weir([...chain, 'fixtures/clicks.ndjson', '--late-output', '/dev/null', '-v'])
+  t.equal(loud.stderr, 'weir: read 3000, wrote 879, aggregated 2999, late 1\n')
+})
+
+t.test('--no-flush stops at the end of input without firing open windows', async (t) => {
+  const input = '{"u":"a","t":0}\n{"u":"a","t":70000}\n'
+  const flushed = await weir(['keyby', 'u', 'then', 'window', 'tumbling', '1m', '--time', 't', 'then', 'aggregate', 'count'], { stdin: input })
+  t.equal(lines(flushed.stdout).length, 2)
+  const kept = await weir(['keyby', 'u', 'then', 'window', 'tumbling', '1m', '--time', 't', 'then', 'aggregate', 'count', '--no-flush'], { stdin: input })
+  t.equal(kept.code, 0)
+  t.same(records(kept.stdout), [{ u: 'a', window_start: 0, window_end: 60000, count: 1 }], 'only the window the watermark closed')
+})
+
+t.test('window alone adds window_start and window_end, keeping the bytes', async (t) => {
+  const r = await weir(['window', 'tumbling', '1m', '--time', 'ts'], { stdin: '{"ts":"2024-05-01T10:00:30Z", "n":1.50}\n' })
+  t.equal(r.stdout, '{"ts":"2024-05-01T10:00:30Z", "n":1.50,"window_start":"2024-05-01T10:00:00.000Z","window_end":"2024-05-01T10:01:00.000Z"}\n')
+})
+
+t.test('a missing time field names the line (exit 65); --on-error skip counts and goes on', async (t) => {
+  const input = '{"ts":1}\n{"x":2}\n{"ts":3}\n'
+  const r = await weir(['window', 'tumbling', '1s', '--time', 'ts'], { stdin: input })
+  t.equal(r.code, 65)
+  t.equal(r.stderr, "weir: stdin:2: time field 'ts' is missing\n")
+  const s = await weir(['window', 'tumbling', '1s', '--time', 'ts', '--on-error', 'skip'], { stdin: input })
+  t.equal(s.code, 0)
+  t.equal(lines(s.stdout).length, 2)
+  t.equal(s.stderr, 'weir: warning: 1 bad record(s) skipped\n')
+  const dir = t.testdir({})
+  const d = await weir(['window', 'tumbling', '1s', '--time', 'ts', '--on-error', 'dead-letter', '--dead-letter', `${dir}/dead.ndjson`], { stdin: input })
+  t.equal(d.code, 0)
+  t.equal(readFileSync(`${dir}/dead.ndjson`, 'utf8'), '{"x":2}\n')
+})
+
+t.test('usage errors: a time window without a time, a bad duration, an unknown aggregate', async (t) => {
+  for (const [args, msg] of [
+    [['window', 'tumbling', '1m'], /need a time: --time FIELD/],
+    [['window', 'tumbling', '1x', '--time', 't'], /expected a number with a unit/],
+    [['window', 'sliding', '1m', '2m', '--time', 't'], /slide 2m is longer than size 1m/],
+    [['aggregate', 'cnt'], /unknown function 'cnt'/],
+    [['aggregate', 'sum'], /sum needs a field/],
+  ] as const) {
+    const r = await weir([...args], { stdin: '' })
+    t.equal(r.code, 64, args.join(' '))
+    t.match(r.stderr, msg)
+  }
+})
+
+t.test('idle timeout: on a live input, a window closes while the input is quiet', async (t) => {
+  // stdin stays open: only the idle timeout can close the window
+  const child = spawn(process.execPath, [WEIR, 'window', 'tumbling', '100ms', '--time', 't', '--idle-timeout', '300ms', 'then', 'aggregate', 'count'], {
+    env: { ...process.env, NODE_OPTIONS: '' },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  })
+  let out = ''
+  child.stdout.setEncoding('utf8')
+  const firstLine = new Promise<string>((resolve) =>
+    child.stdout.on('data', (d) => {
+      out += d
+      if (out.includes('\n')) resolve(out)
+    }),
+  )
+  child.stdin.write('{"t":1000}\n{"t":1050}\n')
+  const got = await firstLine
+  t.same(JSON.parse(got.split('\n')[0]!), { window_start: 1000, window_end: 1100, count: 2 })
+  child.stdin.end()
+  await new Promise((r) => child.on('close', r))
+})
+
+t.test('output is not held back on a live input: each result reaches stdout at once', async (t) => {
+  const child = spawn(process.execPath, [WEIR, 'filter', 'r.n % 2 === 0'], { env: { ...process.env, NODE_OPTIONS: '' }, stdio: ['pipe', 'pipe', 'pipe'] })
+  child.stdout.setEncoding('utf8')
+  const seen: string[] = []
+  const next = () => new Promise<string>((resolve) => child.stdout.once('data', resolve))
+  for (const n of [2, 4]) {
+    const p = next()
+    child.stdin.write(`{"n":${n - 1}}\n{"n":${n}}\n`)
+    seen.push(await p)
+  }
+  t.same(seen, ['{"n":2}\n', '{"n":4}\n'])
+  child.stdin.end()
+  await new Promise((r) => child.on('close', r))
+})
+
+t.test('running aggregate without a window: one row per key at the end, or updates', async (t) => {
+  const input = '{"u":"b","x":1}\n{"u":"a","x":2}\n{"u":"b","x":null}\n{"u":"b","x":4}\n'
+  const r = await weir(['keyby', 'u', 'then', 'aggregate', 'count', 'sum:x', 'count:x'], { stdin: input })
+  t.same(records(r.stdout), [
+    { u: 'a', count: 1, x_sum: 2, x_count: 1 },
+    { u: 'b', count: 3, x_sum: 5, x_count: 2 },
+  ])
+  const u = await weir(['keyby', 'u', 'then', 'aggregate', 'sum:x=total', '--emit', 'updates'], { stdin: input })
+  t.same(records(u.stdout), [{ u: 'b', total: 1 }, { u: 'a', total: 2 }, { u: 'b', total: 1 }, { u: 'b', total: 5 }])
+})
+
+t.test('pipe chain of separate processes: stateless stages compose through real pipes', async (t) => {
+  const r = await sh('cat fixtures/clicks.ndjson | "$WEIR" keyby user | "$WEIR" filter \'r.event === "purchase"\' | "$WEIR" window tumbling 1m --time ts | wc -l')
+  t.equal(r.code, 0, r.stderr)
+  t.ok(Number(r.stdout.trim()) > 100)
+})
