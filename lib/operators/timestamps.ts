@@ -25,6 +25,7 @@ export function timestamps(cfg: TimeConfig, info: TimeInfo, uid: string): Operat
   if (cfg.mode === 'event') {
     const extract = timeExtractor(cfg.field, cfg.unit)
     const wm = new BoundedOutOfOrderness(cfg.maxDelay, cfg.idleTimeout)
+    const idle = cfg.idleTimeout !== undefined
     return {
       uid,
       open(c) {
@@ -36,7 +37,8 @@ export function timestamps(cfg: TimeConfig, info: TimeInfo, uid: string): Operat
         info.format ??= t.format
         rec.time = t.ms
         out.record(rec)
-        const advanced = wm.onEvent(t.ms, ctx.clock.now())
+        // the wall clock is read only when idleness needs it: it costs more than the rest of this stage
+        const advanced = wm.onEvent(t.ms, idle ? ctx.clock.now() : 0)
         if (advanced !== undefined) out.watermark(advanced)
       },
       nextProcessingTime: () => wm.nextIdleCheck(ctx.clock.now()),

@@ -179,26 +179,33 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
 
   function processTimeWindows(rec: Rec, key: Key, s: number, out: Output): void {
     const ts = rec.time!
-    const windows = spec.kind === 'tumbling' ? [tumbling(ts, spec.size, spec.offset)] : sliding(ts, (spec as { size: number }).size, (spec as { slide: number }).slide, (spec as { offset: number }).offset)
-    let accepted = false
-    for (const w of windows) {
-      if (isLate(w)) continue
-      accepted = true
-      if (!agg) {
-        out.record(withWindow(rec, w))
-        continue
+    if (spec.kind === 'tumbling') {
+      // the common case, without allocating a list of windows
+      const w = tumbling(ts, spec.size, spec.offset)
+      if (isLate(w)) return out.late(rec)
+      addToTimeWindow(rec, key, s, w, out)
+    } else if (spec.kind === 'sliding') {
+      let accepted = false
+      for (const w of sliding(ts, spec.size, spec.slide, spec.offset)) {
+        if (isLate(w)) continue
+        accepted = true
+        addToTimeWindow(rec, key, s, w, out)
       }
-      let pane = state.get(key, w.start) as Pane | undefined
-      if (!pane) {
-        pane = newPane()
-        state.put(key, w.start, pane)
-        registerTimers(key, w)
-      }
-      addTo(pane, rec, s)
-      if (hasFired(w)) emitPane(key, w, pane, out) // a late record within the lateness: updated result at once
+      if (!accepted) return out.late(rec)
     }
-    if (!accepted) out.late(rec)
-    else if (agg) ctx.stats.consumed++
+    if (agg) ctx.stats.consumed++
+  }
+
+  function addToTimeWindow(rec: Rec, key: Key, s: number, w: Window, out: Output): void {
+    if (!agg) return out.record(withWindow(rec, w))
+    let pane = state.get(key, w.start) as Pane | undefined
+    if (pane === undefined) {
+      pane = newPane()
+      state.put(key, w.start, pane)
+      registerTimers(key, w)
+    }
+    agg.add(pane.accs!, rec.value, s, rec.pos)
+    if (hasFired(w)) emitPane(key, w, pane, out) // a late record within the lateness: updated result at once
   }
 
   function processSession(rec: Rec, key: Key, s: number, out: Output): void {

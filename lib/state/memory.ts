@@ -1,38 +1,40 @@
 import { MAX_KEY_GROUPS, compareCanon, type Key } from '../stream/key.js'
 import type { KeyedStateBackend, Namespace, OperatorState } from './backend.js'
 
-interface KeyEntry {
-  key: Key
-  spaces: Map<Namespace, unknown>
-}
-
 class MemoryOperatorState implements OperatorState {
-  private readonly groups: Map<string, KeyEntry>[] = Array.from({ length: MAX_KEY_GROUPS }, () => new Map())
+  // [keyGroup] → canonical key → namespace → value; the Key objects are kept apart for keys()
+  private readonly groups: Map<string, Map<Namespace, unknown>>[] = Array.from({ length: MAX_KEY_GROUPS }, () => new Map())
+  private readonly keyObjects = new Map<string, Key>()
 
   get(key: Key, ns: Namespace): unknown {
-    return this.groups[key.group]!.get(key.canon)?.spaces.get(ns)
+    const spaces = this.groups[key.group]!.get(key.canon)
+    return spaces === undefined ? undefined : spaces.get(ns)
   }
   put(key: Key, ns: Namespace, value: unknown): void {
     const g = this.groups[key.group]!
-    let e = g.get(key.canon)
-    if (!e) g.set(key.canon, (e = { key, spaces: new Map() }))
-    e.spaces.set(ns, value)
+    let spaces = g.get(key.canon)
+    if (spaces === undefined) {
+      g.set(key.canon, (spaces = new Map()))
+      this.keyObjects.set(key.canon, key)
+    }
+    spaces.set(ns, value)
   }
   delete(key: Key, ns: Namespace): void {
     const g = this.groups[key.group]!
-    const e = g.get(key.canon)
-    if (!e) return
-    e.spaces.delete(ns)
-    if (e.spaces.size === 0) g.delete(key.canon)
+    const spaces = g.get(key.canon)
+    if (spaces === undefined) return
+    spaces.delete(ns)
+    if (spaces.size === 0) {
+      g.delete(key.canon)
+      this.keyObjects.delete(key.canon)
+    }
   }
   namespaces(key: Key): Namespace[] {
-    const e = this.groups[key.group]!.get(key.canon)
-    return e ? [...e.spaces.keys()] : []
+    const spaces = this.groups[key.group]!.get(key.canon)
+    return spaces ? [...spaces.keys()] : []
   }
   keys(): Key[] {
-    const out: Key[] = []
-    for (const g of this.groups) for (const e of g.values()) out.push(e.key)
-    return out.sort((a, b) => compareCanon(a.canon, b.canon))
+    return [...this.keyObjects.values()].sort((a, b) => compareCanon(a.canon, b.canon))
   }
 }
 
