@@ -3,7 +3,7 @@
 // process.exit(): it sets process.exitCode and lets stdout drain (decisions.md 14).
 import yargs, { type Argv } from 'yargs'
 import { COMMANDS, findCommand } from '../commands/table.js'
-import { jobOptions, type IoArgs, type JobPlan } from '../commands/common.js'
+import { jobOptions, type IoArgs, type JobPlan, protectDash, restoreDash } from '../commands/common.js'
 import { parseStage } from '../commands/parse-stage.js'
 import { runJob } from '../pipeline/run.js'
 import type { Stage } from '../pipeline/stages.js'
@@ -70,7 +70,7 @@ async function planCommand(argv: string[]): Promise<JobPlan | undefined> {
   const entry = findCommand(argv[0] ?? '')
   if (!entry && argv[0] !== undefined && !argv[0].startsWith('-'))
     throw usageError(`unknown command '${argv[0]}' (see 'weir --help')`)
-  const y = base(yargs(argv))
+  const y = base(yargs(protectDash(argv)))
   if (!entry) {
     for (const c of COMMANDS) y.command(c.name, c.describe)
     await y
@@ -89,7 +89,7 @@ async function planCommand(argv: string[]): Promise<JobPlan | undefined> {
   y.middleware((a) => {
     if (a.help) helped = true
   }, true)
-  const args = (await y.parseAsync()) as Record<string, unknown>
+  const args = restoreDash((await y.parseAsync()) as Record<string, unknown>)
   if (helped || args.help) return undefined
   if (mod.toJob) return mod.toJob(args)
   const a = args as IoArgs & Record<string, unknown>

@@ -24,6 +24,20 @@ export function withIo<T>(y: Argv<T>): Argv<T & IoArgs> {
   >
 }
 
+/**
+ * yargs drops a bare '-' from variadic positionals (yargs/yargs#1312: it re-parses them as
+ * `--files -`, and '-' looks like an option). It crosses yargs as this token instead.
+ */
+const DASH = '\u0000-'
+export const protectDash = (argv: string[]): string[] => argv.map((w) => (w === '-' ? DASH : w))
+export function restoreDash(args: Record<string, unknown>): Record<string, unknown> {
+  for (const [k, v] of Object.entries(args)) {
+    if (v === DASH) args[k] = '-'
+    else if (Array.isArray(v)) args[k] = v.map((x) => (x === DASH ? '-' : x))
+  }
+  return args
+}
+
 /** The shape every command module has; `run` and `then` chains parse stages through it. */
 export interface StageCommand {
   command: string

@@ -2,6 +2,7 @@
 // chain) and a spec stage string. Each command's own yargs builder defines its options once.
 import yargs from 'yargs'
 import { usageError } from '../stream/errors.js'
+import { protectDash, restoreDash } from './common.js'
 import type { Stage } from '../pipeline/stages.js'
 import { findCommand, type CommandModule } from './table.js'
 
@@ -32,7 +33,8 @@ export async function parseStage(words: string[], label: string, uid?: string): 
       .fail((msg, err) => {
         throw err ?? usageError(msg)
       })
-      .parseSync(words) as Record<string, unknown>
+      .parseSync(protectDash(words)) as Record<string, unknown>
+    restoreDash(args)
   } catch (e) {
     throw usageError(`${label}: ${(e as Error).message}`)
   }

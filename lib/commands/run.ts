@@ -24,11 +24,17 @@ export async function toJob(a: Record<string, unknown>): Promise<JobPlan> {
   const specPath = String(a.spec)
   const spec = readSpec(specPath)
   const stages = []
+  let onError: JobPlan['options']['onError']
+  let noFlush = false
   for (const s of spec.stages) {
     const words = typeof s.words === 'string' ? shellWords(s.words) : s.words
     const label = `${specPath}: stage ${s.index} (${typeof s.words === 'string' ? s.words : s.words.join(' ')})`
     const parsed = await parseStage(words, label, s.uid)
     rejectIoInStage(parsed)
+    // job policies, as in a then chain: they apply to the whole job
+    const oe = parsed.args['on-error'] as typeof onError
+    if (oe !== undefined && oe !== 'fail') onError = oe
+    if (parsed.args.flush === false) noFlush = true
     stages.push(parsed.stage)
   }
   const files = (a.files as string[] | undefined) ?? []
@@ -38,6 +44,8 @@ export async function toJob(a: Record<string, unknown>): Promise<JobPlan> {
       inputs: files.length > 0 ? files : spec.inputs,
       output: (a.output as string | undefined) ?? spec.output,
       lateOutput: spec.lateOutput,
+      onError,
+      noFlush,
     },
     verbose: !!a.verbose,
   }

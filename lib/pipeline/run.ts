@@ -45,7 +45,7 @@ export async function runJob(stages: Stage[], opts: JobOptions): Promise<JobResu
   const ops = await buildOperators(stages)
   const inputs = opts.inputs.length > 0 ? opts.inputs : [STDIN]
   checkInputs(inputs)
-  const out = opts.output ? await LineSink.file(opts.output) : LineSink.stdout()
+  const out = opts.output && opts.output !== STDIN ? await LineSink.file(opts.output) : LineSink.stdout()
   const lateOut = opts.lateOutput ? await LineSink.file(opts.lateOutput) : undefined
   if ((opts.onError === 'dead-letter') !== (opts.deadLetter !== undefined))
     throw usageError('--on-error dead-letter and --dead-letter FILE go together')

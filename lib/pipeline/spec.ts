@@ -48,6 +48,7 @@ export function readSpec(path: string): Spec {
     if (typeof s === 'string' || isStringArray(s)) return { index, words: s }
     if (s && typeof s === 'object' && !Array.isArray(s)) {
       const so = s as Record<string, unknown>
+      for (const k of Object.keys(so)) if (k !== 'stage' && k !== 'uid') throw fail(`stage ${index}: unknown field "${k}" (expected stage, uid)`)
       const words = so.stage
       if (typeof words === 'string' || isStringArray(words)) {
         if (so.uid !== undefined && typeof so.uid !== 'string') throw fail(`stage ${index}: "uid" must be a string`)
@@ -73,6 +74,8 @@ function pathsOf(x: unknown, field: string, fail: (w: string) => Error): string[
   if (x === undefined) return []
   if (x && typeof x === 'object' && !Array.isArray(x)) {
     const o = x as Record<string, unknown>
+    const allowed = field === 'source' ? ['path', 'paths'] : ['path']
+    for (const k of Object.keys(o)) if (!allowed.includes(k)) throw fail(`"${field}": unknown field "${k}" (expected ${allowed.join(' or ')})`)
     if (typeof o.path === 'string' && o.path !== '') return [o.path]
     if (field === 'source' && isStringArray(o.paths)) return o.paths
   }
@@ -82,9 +85,34 @@ function pathsOf(x: unknown, field: string, fail: (w: string) => Error): string[
 /** V8 names the character position of a JSON error; turn it into ":line". */
 function lineOfJsonError(text: string, e: Error): string {
   const m = /position (\d+)/.exec(e.message)
-  if (!m) return ''
-  const pos = Number(m[1])
+  const pos = m ? Number(m[1]) : firstBadChar(text)
   let line = 1
   for (let i = 0; i < pos && i < text.length; i++) if (text.charCodeAt(i) === 10) line++
   return `:${line}`
+}
+
+/**
+ * Some V8 messages ("Unexpected token ']', … is not valid JSON") give no position. A prefix of
+ * the text that could still become valid JSON fails only at its end, so the shortest prefix
+ * that fails earlier ends with the offending character: binary search for it.
+ */
+function firstBadChar(text: string): number {
+  const viable = (k: number) => {
+    try {
+      JSON.parse(text.slice(0, k))
+      return true
+    } catch (e) {
+      const msg = (e as Error).message
+      const p = /position (\d+)/.exec(msg)
+      return /end of JSON input/.test(msg) || (p !== null && Number(p[1]) >= k)
+    }
+  }
+  let lo = 0 // viable
+  let hi = text.length // not viable
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >> 1
+    if (viable(mid)) lo = mid
+    else hi = mid
+  }
+  return hi - 1
 }

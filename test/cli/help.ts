@@ -50,6 +50,9 @@ function section(help: string, title: string): string[] {
   return all.slice(start + 1, end < 0 ? undefined : end)
 }
 
+// Pages still to be written with their commands; remove a name when its page lands.
+const PENDING_PAGES = new Set<string>()
+
 t.test('the command table is not empty and has no duplicates', async (t) => {
   t.ok(COMMANDS.length >= 4)
   const names = COMMANDS.map((c) => c.name)
@@ -83,7 +86,8 @@ for (const entry of COMMANDS) {
     t.ok(examples.filter((l) => /^ {2}\S/.test(l) && l.includes('weir')).length >= 2, 'at least two example command lines')
 
     const page = `man/weir-${entry.name}.1`
-    t.ok(existsSync(`${ROOT}/${page}`), `${page} exists`)
+    const pending = PENDING_PAGES.has(entry.name) ? { todo: `${page} is not written yet` } : {}
+    t.ok(existsSync(`${ROOT}/${page}`), `${page} exists`, pending)
     if (existsSync(`${ROOT}/${page}`)) {
       const roff = readFileSync(`${ROOT}/${page}`, 'utf8')
       const text = roff.replace(/\\-/g, '-').replace(/\\f[BIRP]/g, '')
@@ -92,9 +96,7 @@ for (const entry of COMMANDS) {
       t.ok(/^\.SH EXAMPLES/m.test(roff), `${page} has EXAMPLES`)
     }
     const man = Array.isArray(pkg.man) ? pkg.man : pkg.man ? [pkg.man] : []
-    t.ok(man.includes(`./${page}`) || man.includes(page), `package.json "man" lists ${page}`, {
-      todo: 'package.json "man" is still empty',
-    })
+    t.ok(man.includes(`./${page}`) || man.includes(page), `package.json "man" lists ${page}`)
   })
 }
 
@@ -109,7 +111,7 @@ t.test('the overview pages exist and are listed in package.json', async (t) => {
   const man = Array.isArray(pkg.man) ? pkg.man : pkg.man ? [pkg.man] : []
   for (const page of ['man/weir.1', 'man/weir-spec.5']) {
     t.ok(existsSync(`${ROOT}/${page}`), page)
-    t.ok(man.includes(`./${page}`) || man.includes(page), `package.json "man" lists ${page}`, { todo: 'package.json "man" is still empty' })
+    t.ok(man.includes(`./${page}`) || man.includes(page), `package.json "man" lists ${page}`)
   }
   const overview = readFileSync(`${ROOT}/man/weir.1`, 'utf8').replace(/\\-/g, '-').replace(/\\f[BIRP]/g, '')
   for (const c of COMMANDS) t.ok(overview.includes(`weir-${c.name}(1)`) || overview.includes(`weir-${c.name}\n`) || overview.includes(`weir-${c.name} (1)`), `weir(1) refers to weir-${c.name}(1)`)
@@ -153,4 +155,20 @@ t.test('an unknown option is a usage error that points at the command help', asy
   t.equal(r.code, 64)
   t.equal(r.stdout, '')
   t.match(r.stderr, /^weir: Unknown argument: bogus \(see 'weir filter --help'\)\n$/)
+})
+
+t.test('every man page renders without warnings', async (t) => {
+  const { spawnSync } = await import('node:child_process')
+  const { readdirSync } = await import('node:fs')
+  if (spawnSync('groff', ['--version']).error) {
+    t.pass('groff is not installed: nothing to check', { skip: true })
+    return
+  }
+  const pages = readdirSync(`${ROOT}/man`).filter((f) => /\.[1-8]$/.test(f))
+  t.ok(pages.length >= 6)
+  for (const page of pages) {
+    const r = spawnSync('groff', ['-man', '-ww', '-z', `${ROOT}/man/${page}`], { encoding: 'utf8' })
+    t.equal(r.status, 0, page)
+    t.equal(r.stderr, '', `${page}: no warnings`)
+  }
 })

@@ -87,7 +87,7 @@ t.test('keyby without fields is a usage error', async (t) => {
   t.match(r.stderr, /^weir: /)
 })
 
-t.test("'-' among files reads stdin at that place", { todo: "yargs drops a bare '-' from variadic positionals (yargs/yargs#1312)" }, async (t) => {
+t.test("'-' among files reads stdin at that place", async (t) => {
   const dir = t.testdir({ 'a.ndjson': '{"user":"a"}\n' })
   const r = await weir(['keyby', 'user', `${dir}/a.ndjson`, '-'], { stdin: '{"user":"b"}\n' })
   t.equal(r.code, 0)
