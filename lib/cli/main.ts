@@ -19,7 +19,7 @@ export async function main(argv: string[]): Promise<void> {
     plan = argv.includes(THEN) && findCommand(argv[0] ?? '') ? await planChain(argv) : await planCommand(argv)
     if (plan) await execute(plan)
   } catch (e) {
-    await report(e, argv[0])
+    await report(e, argv.includes(THEN) ? undefined : argv[0])
   }
 }
 

@@ -35,6 +35,9 @@ export function restoreDash(args: Record<string, unknown>): Record<string, unkno
     if (v === DASH) args[k] = '-'
     else if (Array.isArray(v)) args[k] = v.map((x) => (x === DASH ? '-' : x))
   }
+  // words after `--` are files, as for cat: `weir aggregate count -- count` reads the file "count"
+  const rest = Array.isArray(args._) ? args._.slice(1).map(String) : []
+  if (rest.length > 0) args.files = [...((args.files as string[] | undefined) ?? []), ...rest]
   return args
 }
 

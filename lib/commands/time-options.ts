@@ -19,8 +19,12 @@ export function withTime<T>(y: Argv<T>): Argv<T> {
 export function timeConfigOf(a: Record<string, unknown>, required: boolean): TimeConfig | undefined {
   const modes = [a.time !== undefined, !!a['ingestion-time'], !!a['processing-time']].filter(Boolean).length
   if (modes > 1) throw usageError('choose one of --time FIELD, --ingestion-time, --processing-time')
-  if (a['ingestion-time']) return { mode: 'ingestion' }
-  if (a['processing-time']) return { mode: 'processing' }
+  if (a['ingestion-time'] || a['processing-time']) {
+    for (const o of ['idle-timeout', 'time-unit'] as const)
+      if (a[o] !== undefined && !(o === 'time-unit' && a[o] === 'ms')) throw usageError(`--${o} applies to --time FIELD only`)
+    if (a['max-delay'] !== undefined && a['max-delay'] !== '0ms') throw usageError('--max-delay applies to --time FIELD only')
+    return a['ingestion-time'] ? { mode: 'ingestion' } : { mode: 'processing' }
+  }
   if (a.time === undefined) {
     if (required) throw usageError('time windows need a time: --time FIELD, --ingestion-time or --processing-time')
     return undefined

@@ -81,6 +81,10 @@ export function toStage(a: Record<string, unknown>): WindowStageConfig {
   const timed = kind !== 'count' && kind !== 'global'
   const time = timeConfigOf(a, timed)
   const lateness = parseDuration(String(a.lateness ?? '0ms'), '--lateness')
+  // options that would change nothing are refused rather than silently ignored
+  if (!timed && (time || lateness > 0)) throw usageError(`${kind} windows do not use time: drop --time, --ingestion-time, --processing-time and --lateness`)
+  if ((kind === 'session' || !timed) && offset !== 0) throw usageError(`--offset applies to tumbling and sliding windows`)
+  if (time?.mode === 'processing' && lateness > 0) throw usageError('--lateness applies to event time: processing-time windows have no late records')
   return { op: 'window', window: spec, ...(time ? { time } : {}), lateness }
 }
 

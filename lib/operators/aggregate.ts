@@ -38,6 +38,8 @@ export function runningAggregate(cfg: RunningAggregateConfig, uid: string): Oper
       state = c.state.operator(uid)
     },
     processRecord(rec, out) {
+      const why = agg.check(rec.value)
+      if (why !== undefined) return ctx.badRecord(rec, why)
       const key = rec.key ?? NO_KEY
       let accs = state.get(key, ACC) as unknown[] | undefined
       if (!accs) state.put(key, ACC, (accs = agg.create()))

@@ -13,7 +13,6 @@ import { MAX_WATERMARK, MIN_WATERMARK, type Rec, type Window } from '../stream/r
 import type { OperatorState } from '../state/backend.js'
 import { TimerQueue, type Timer } from '../time/timers.js'
 import { formatTime } from '../time/timestamps.js'
-import { dataError } from '../stream/errors.js'
 import type { Operator, OperatorContext, Output } from './operator.js'
 import { RowAggregator, type AggSpec } from './aggregates/row.js'
 import { cover, intersects, sliding, tumbling, type WindowSpec } from './windows/assigners.js'
@@ -132,8 +131,6 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
   /** The record with window_start and window_end added, keeping its original bytes otherwise. */
   function withWindow(rec: Rec, w: Window): Rec {
     const v = rec.value
-    if (v === null || typeof v !== 'object' || Array.isArray(v))
-      throw dataError(rec.pos, 'window: a record must be a JSON object to carry window_start and window_end')
     const ws = fmt(w.start)
     const we = fmt(w.end)
     const o = v as Record<string, unknown>
@@ -257,6 +254,14 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
       state = c.state.operator(uid)
     },
     processRecord(rec, out) {
+      if (agg) {
+        const why = agg.check(rec.value)
+        if (why !== undefined) return ctx.badRecord(rec, why)
+      } else if (spec.kind === 'tumbling' || spec.kind === 'sliding' || spec.kind === 'session') {
+        const v = rec.value
+        if (v === null || typeof v !== 'object' || Array.isArray(v))
+          return ctx.badRecord(rec, 'window: a record must be a JSON object to carry window_start and window_end')
+      }
       const key = rec.key ?? NO_KEY
       const s = seq++
       lastPos = rec.pos

@@ -1,6 +1,7 @@
 // StageConfig → Operators. Adding an operator is one case here and one file in operators/.
 // The build walks the stages in order and carries what later stages need to know about the
 // stream: the names of the key fields (for output rows) and how times are written.
+import { existsSync } from 'node:fs'
 import { pathToFileURL } from 'node:url'
 import { pathLeafName } from '../expr/path.js'
 import { runningAggregate } from '../operators/aggregate.js'
@@ -51,6 +52,7 @@ export async function buildOperators(stages: Stage[]): Promise<Operator[]> {
   if (dup) throw usageError(`two stages have the uid '${dup}'`)
   const ops: Operator[] = []
   let names: string[] = []
+  let unfusedWindow = false // a window stage whose records are not yet aggregated
   for (let i = 0; i < stages.length; i++) {
     const s = stages[i]!
     const c = s.config
@@ -72,6 +74,7 @@ export async function buildOperators(stages: Stage[]): Promise<Operator[]> {
           if (c.time) ops.push(timestamps(c.time, info, uid + '/time'))
           const next = stages[i + 1]?.config
           const fused = next?.op === 'aggregate' ? next : undefined
+          if (fused) checkRowNames(names, fused.specs.map((x) => x.name), c.window.kind !== 'count' && c.window.kind !== 'global')
           if (fused && fused.emit !== 'final') throw usageError('--emit updates is for running aggregates; after a window, rows are emitted when windows fire')
           ops.push(
             windowOperator(
@@ -80,11 +83,13 @@ export async function buildOperators(stages: Stage[]): Promise<Operator[]> {
             ),
           )
           if (fused) i++ // window + aggregate run as one operator
+          else unfusedWindow = true
           break
         }
         case 'aggregate':
-          if (stages.slice(0, i).some((p) => p.config.op === 'window'))
+          if (unfusedWindow)
             throw usageError('aggregate must come directly after its window stage; move the stages between them before the window')
+          checkRowNames(names, c.specs.map((x) => x.name), false)
           ops.push(runningAggregate({ specs: c.specs, emit: c.emit, keyNames: names }, uid))
           break
         case 'process': {
@@ -103,18 +108,23 @@ export async function buildOperators(stages: Stage[]): Promise<Operator[]> {
   return ops
 }
 
+/** Output rows hold key fields, window bounds and aggregates: no name may hide another (8). */
+function checkRowNames(keys: string[], aggs: string[], bounds: boolean): void {
+  const taken = new Set([...keys, ...(bounds ? ['window_start', 'window_end'] : [])])
+  for (const a of aggs)
+    if (taken.has(a)) throw usageError(`aggregate name '${a}' is also a key field or window bound; rename it with =NAME`)
+}
+
 function assertNeverConfig(c: never): never {
   throw new Error('unknown stage ' + JSON.stringify(c as StageConfig))
 }
 
 async function loadProcessModule(path: string): Promise<ProcessFunctionModule> {
+  if (!existsSync(path)) throw new WeirError('no-input', `${path}: no such module`)
   let mod: Record<string, unknown>
   try {
     mod = (await import(pathToFileURL(path).href)) as Record<string, unknown>
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code
-    if (code === 'ERR_MODULE_NOT_FOUND' && String((e as Error).message).includes(path))
-      throw new WeirError('no-input', `${path}: no such module`)
     throw new WeirError('usage', `${path}: cannot load: ${(e as Error).message}`)
   }
   const m = (mod.default && typeof mod.default === 'object' ? mod.default : mod) as Record<string, unknown>

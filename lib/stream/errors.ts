@@ -27,7 +27,8 @@ export interface Position {
 }
 
 export function at(pos: Position | undefined): string {
-  return pos ? `${pos.source}:${pos.line}: ` : ''
+  // line 0 is not in any input (a timer, a firing): say nothing rather than a wrong place
+  return pos && pos.line > 0 ? `${pos.source}:${pos.line}: ` : ''
 }
 
 export function dataError(pos: Position | undefined, message: string): WeirError {

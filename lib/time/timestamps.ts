@@ -7,7 +7,7 @@ export type TimeUnit = 'ms' | 's'
 /** How times are written in the input, so window bounds can be written the same way. */
 export type TimeFormat = 'ms' | 's' | 'iso'
 
-const ISO = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|z|[+-]\d{2}(?::?\d{2})?)$/
+const ISO = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(Z|z|([+-])(\d{2}):?(\d{2}))$/
 
 export interface ExtractedTime {
   ms: number
@@ -27,13 +27,27 @@ export function timeExtractor(field: string, unit: TimeUnit): (r: unknown) => Ex
       return { ms, format: unit }
     }
     if (typeof v === 'string') {
-      if (!ISO.test(v)) return `time field '${field}' is "${v}", expected ISO-8601 with Z or an offset, or epoch ${unit}`
+      const m = ISO.exec(v)
+      if (!m) return `time field '${field}' is "${v}", expected ISO-8601 with Z or an offset (+02:00), or epoch ${unit}`
       const ms = Date.parse(v.replace(' ', 'T'))
-      if (Number.isNaN(ms)) return `time field '${field}' is "${v}", not a valid date`
+      if (Number.isNaN(ms) || !sameFields(ms, m)) return `time field '${field}' is "${v}", not a valid date`
       return { ms, format: 'iso' }
     }
     return v === undefined ? `time field '${field}' is missing` : `time field '${field}' is ${JSON.stringify(v)}, expected a time`
   }
+}
+
+/** Date.parse rolls 2024-02-30 over to March 1: check that the fields read back unchanged. */
+function sameFields(ms: number, m: RegExpExecArray): boolean {
+  const offsetMin = m[8] === undefined ? 0 : (m[8] === '-' ? -1 : 1) * (Number(m[9]) * 60 + Number(m[10]))
+  const d = new Date(ms + offsetMin * 60_000)
+  return (
+    d.getUTCFullYear() === Number(m[1]) &&
+    d.getUTCMonth() + 1 === Number(m[2]) &&
+    d.getUTCDate() === Number(m[3]) &&
+    d.getUTCHours() === Number(m[4]) &&
+    d.getUTCMinutes() === Number(m[5])
+  )
 }
 
 /** Writes a time (window bounds) the way the input wrote its times: numbers stay numbers, ISO stays ISO. */

@@ -129,3 +129,47 @@ t.test('pipe chain of separate processes: stateless stages compose through real 
   t.equal(r.code, 0, r.stderr)
   t.ok(Number(r.stdout.trim()) > 100)
 })
+
+t.test('bad input found by aggregate or window obeys --on-error too', async (t) => {
+  const s = await weir(['aggregate', 'sum:x', '--on-error', 'skip'], { stdin: '{"x":"a"}\n{"x":2}\n' })
+  t.same(records(s.stdout), [{ x_sum: 2 }], 'the bad record changes no accumulator')
+  t.equal(s.stderr, 'weir: warning: 1 bad record(s) skipped\n')
+  const f = await weir(['aggregate', 'sum:x'], { stdin: '{"x":1}\n{"x":"a"}\n' })
+  t.equal(f.code, 65)
+  t.equal(f.stderr, 'weir: stdin:2: sum:x: expected a number, got "a"\n')
+  const w = await weir(['window', 'tumbling', '1s', '--time', 't', '--on-error', 'skip'], { stdin: '5\n{"t":1}\n' })
+  t.equal(lines(w.stdout).length, 1)
+})
+
+t.test('ISO times: an offset needs minutes; impossible dates are bad input', async (t) => {
+  for (const bad of ['2024-05-01T10:00:30+02', '2024-02-30T10:00:30Z', '2024-13-01T00:00:00Z']) {
+    const r = await weir(['window', 'tumbling', '1m', '--time', 't'], { stdin: JSON.stringify({ t: bad }) + '\n' })
+    t.equal(r.code, 65, bad)
+  }
+  const ok = await weir(['window', 'tumbling', '1m', '--time', 't', 'then', 'aggregate', 'count'], { stdin: '{"t":"2024-02-29T23:59:59-05:00"}\n' })
+  t.same(records(ok.stdout), [{ window_start: '2024-03-01T04:59:00.000Z', window_end: '2024-03-01T05:00:00.000Z', count: 1 }])
+})
+
+t.test('options that would change nothing are refused', async (t) => {
+  for (const args of [
+    ['window', 'count', '5', '--time', 't'],
+    ['window', 'session', '1m', '--time', 't', '--offset', '1m'],
+    ['window', 'tumbling', '1m', '--processing-time', '--lateness', '5s'],
+    ['window', 'tumbling', '1m', '--ingestion-time', '--max-delay', '5s'],
+  ]) {
+    const r = await weir(args, { stdin: '' })
+    t.equal(r.code, 64, args.join(' '))
+  }
+  const clash = await weir(['keyby', 'count', 'then', 'aggregate', 'count'], { stdin: '{"count":"k"}\n' })
+  t.equal(clash.code, 64)
+  t.match(clash.stderr, /rename it with =NAME/)
+})
+
+t.test('a second aggregate after a windowed one aggregates its rows; words after -- are files', async (t) => {
+  const r = await weir(['keyby', 'u', 'then', 'window', 'tumbling', '10ms', '--time', 't', 'then', 'aggregate', 'count', 'then', 'aggregate', 'max:count'], {
+    stdin: '{"u":"a","t":1}\n{"u":"a","t":2}\n{"u":"a","t":15}\n',
+  })
+  t.same(records(r.stdout), [{ u: 'a', count_max: 2 }])
+  const d = await weir(['aggregate', 'count', '--', 'fixtures/clicks.ndjson'], { stdin: '{"a":1}\n' })
+  t.same(records(d.stdout), [{ count: 3000 }])
+})

@@ -13,7 +13,7 @@ export interface AggSpec {
 
 /** Output names are FIELD_FUNC with '-' and other non-identifier characters as '_', so jq reads them unquoted. */
 export function defaultName(func: string, field: string | undefined): string {
-  const f = func.replace(/-/g, '_')
+  const f = func.replace(/[^A-Za-z0-9_]+/g, '_')
   if (field === undefined) return f
   return `${field.replace(/[^A-Za-z0-9_]+/g, '_').replace(/^_+|_+$/g, '')}_${f}`
 }
@@ -46,6 +46,21 @@ export class RowAggregator {
 
   create(): unknown[] {
     return this.fns.map((f) => f.create())
+  }
+
+  /**
+   * Why the record cannot be aggregated (a non-number for a numeric function), or undefined.
+   * Operators ask before adding, so a bad record changes no accumulator and the job's bad-input
+   * policy (fail, skip, dead-letter) decides what happens to it.
+   */
+  check(value: unknown): string | undefined {
+    for (let i = 0; i < this.fns.length; i++) {
+      if (!this.fns[i]!.numeric) continue
+      const v = this.getters[i]!(value)
+      if (v !== undefined && v !== null && typeof v !== 'number')
+        return `${this.specs[i]!.func}:${this.specs[i]!.field}: expected a number, got ${JSON.stringify(v)}`
+    }
+    return undefined
   }
 
   add(accs: unknown[], value: unknown, seq: number, pos: Position): void {

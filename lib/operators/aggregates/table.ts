@@ -12,6 +12,8 @@ export interface AggregateFunction {
   describe: string
   /** 'none': takes no field (count); 'optional': count:FIELD counts non-null values */
   field: 'required' | 'none' | 'optional'
+  /** takes JSON numbers only */
+  numeric?: boolean
   create(): unknown
   /** v is never null/undefined here; seq is the arrival number of the record */
   add(acc: unknown, v: unknown, seq: number): unknown
@@ -35,6 +37,7 @@ const sumLike = (name: string, describe: string, combine: (a: number, b: number)
   name,
   describe,
   field: 'required',
+  numeric: true,
   create: (): Box => ({ v: 0, n: 0 }),
   add(acc, v) {
     const a = acc as Box
@@ -57,6 +60,7 @@ const welford = (name: string, describe: string, finish: (w: Welford) => number 
   name,
   describe,
   field: 'required',
+  numeric: true,
   create: (): Welford => ({ n: 0, mean: 0, m2: 0 }),
   add(acc, v) {
     const w = acc as Welford
@@ -92,6 +96,7 @@ export function percentile(p: number, name: string): AggregateFunction {
     name,
     describe: p === 50 ? 'median, exact (nearest rank, as Miller)' : `${p}th percentile, exact (nearest rank, as Miller)`,
     field: 'required',
+    numeric: true,
     create: (): number[] => [],
     add(acc, v) {
       ;(acc as number[]).push(num(v))
@@ -125,11 +130,13 @@ const byArrival = (name: string, describe: string, keepLater: boolean): Aggregat
   result: (acc) => (acc as Seqd).v,
 })
 
+/** Distinct values by canonical JSON, as keys: {"a":1,"b":2} and {"b":2,"a":1} are one value. */
 function canonical(v: unknown): string {
-  return typeof v === 'string' ? 's' + v : 'j' + JSON.stringify(v)
+  return typeof v === 'string' ? 's' + v : 'j' + canonicalJson(v)
 }
 
 import { HyperLogLog } from './hyperloglog.js'
+import { canonicalJson } from '../../stream/key.js'
 
 const BASE: AggregateFunction[] = [
   {
