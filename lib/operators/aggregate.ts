@@ -28,7 +28,7 @@ export function runningAggregate(cfg: RunningAggregateConfig, uid: string): Oper
     const row: Record<string, unknown> = {}
     for (let i = 0; i < cfg.keyNames.length; i++) row[cfg.keyNames[i]!] = key.values[i]
     agg.results(accs, row)
-    out.record({ raw: undefined, value: row, key, pos })
+    out.record({ raw: undefined, value: row, key, source: pos.source, line: pos.line })
   }
 
   return {
@@ -43,9 +43,9 @@ export function runningAggregate(cfg: RunningAggregateConfig, uid: string): Oper
       const key = rec.key ?? NO_KEY
       let accs = state.get(key, ACC) as unknown[] | undefined
       if (!accs) state.put(key, ACC, (accs = agg.create()))
-      agg.add(accs, rec.value, seq++, rec.pos)
+      agg.add(accs, rec.value, seq++, rec)
       ctx.stats.consumed++
-      if (cfg.emit === 'updates') emit(key, accs, rec.pos, out)
+      if (cfg.emit === 'updates') emit(key, accs, rec, out)
     },
     endInput(out) {
       if (cfg.emit === 'updates') return

@@ -20,7 +20,7 @@ export function filter(cfg: FilterConfig, uid: string): Operator {
       try {
         keep = test(rec.value)
       } catch (e) {
-        throw new WeirError('user-code', `${at(rec.pos)}filter '${cfg.expr}' threw: ${(e as Error)?.message ?? e}`)
+        throw new WeirError('user-code', `${at(rec)}filter '${cfg.expr}' threw: ${(e as Error)?.message ?? e}`)
       }
       if (keep) out.record(rec)
       else ctx.stats.filtered++

@@ -17,10 +17,10 @@ export function map(cfg: MapConfig, uid: string): Operator {
       try {
         v = f(rec.value)
       } catch (e) {
-        throw new WeirError('user-code', `${at(rec.pos)}map '${cfg.expr}' threw: ${(e as Error)?.message ?? e}`)
+        throw new WeirError('user-code', `${at(rec)}map '${cfg.expr}' threw: ${(e as Error)?.message ?? e}`)
       }
       if (v === undefined || typeof v === 'function' || typeof v === 'bigint' || typeof v === 'symbol')
-        throw new WeirError('user-code', `${at(rec.pos)}map '${cfg.expr}' returned ${typeof v}, not a JSON value`)
+        throw new WeirError('user-code', `${at(rec)}map '${cfg.expr}' returned ${typeof v}, not a JSON value`)
       rec.value = v
       rec.raw = undefined
       out.record(rec)

@@ -127,7 +127,7 @@ export function processOperator(cfg: ProcessConfig, uid: string): Operator {
     },
     emit(value) {
       if (value === undefined) throw new Error('emit(undefined): emit a JSON value')
-      out.record({ raw: undefined, value: copy(value), key, time: pc.timestamp, pos })
+      out.record({ raw: undefined, value: copy(value), key, time: pc.timestamp, source: pos.source, line: pos.line })
     },
   }
 
@@ -176,7 +176,7 @@ export function processOperator(cfg: ProcessConfig, uid: string): Operator {
       pc.key = keyValue(key)
       pc.timestamp = rec.time
       pc.timeDomain = undefined
-      pos = rec.pos
+      pos = rec
       call('processElement', () => fn.processElement(copy(rec.value), pc))
       ctx.stats.consumed++
     },

@@ -32,13 +32,13 @@ export function timestamps(cfg: TimeConfig, info: TimeInfo, uid: string): Operat
         ctx = c
       },
       processRecord(rec: Rec, out: Output) {
-        const t = extract(rec.value)
-        if (typeof t === 'string') return ctx.badRecord(rec, t)
-        info.format ??= t.format
-        rec.time = t.ms
+        const ms = extract.ms(rec.value)
+        if (ms !== ms) return ctx.badRecord(rec, extract.why(rec.value)) // NaN: unreadable
+        info.format ??= extract.format(rec.value)
+        rec.time = ms
         out.record(rec)
         // the wall clock is read only when idleness needs it: it costs more than the rest of this stage
-        const advanced = wm.onEvent(t.ms, idle ? ctx.clock.now() : 0)
+        const advanced = wm.onEvent(ms, idle ? ctx.clock.now() : 0)
         if (advanced !== undefined) out.watermark(advanced)
       },
       nextProcessingTime: () => wm.nextIdleCheck(ctx.clock.now()),

@@ -14,8 +14,9 @@ import type { OperatorState } from '../state/backend.js'
 import { TimerQueue, type Timer } from '../time/timers.js'
 import { formatTime } from '../time/timestamps.js'
 import type { Operator, OperatorContext, Output } from './operator.js'
+import type { Position } from '../stream/errors.js'
 import { RowAggregator, type AggSpec } from './aggregates/row.js'
-import { cover, intersects, sliding, tumbling, type WindowSpec } from './windows/assigners.js'
+import { cover, intersects, sliding, windowStart, type WindowSpec } from './windows/assigners.js'
 import type { TimeInfo } from './timestamps.js'
 
 export interface WindowOperatorConfig {
@@ -60,7 +61,7 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
   let ctx: OperatorContext
   let wm = MIN_WATERMARK
   let seq = 0
-  let lastPos = { source: 'window', line: 0 }
+  let lastPos: Position = { source: 'window', line: 0 }
 
   const isLate = (w: Window) => eventTime && w.end - 1 + lateness <= wm
   const hasFired = (w: Window) => eventTime && w.end - 1 <= wm
@@ -70,7 +71,7 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
   }
 
   function addTo(pane: Pane, rec: Rec, s: number): void {
-    if (agg) agg.add(pane.accs!, rec.value, s, rec.pos)
+    if (agg) agg.add(pane.accs!, rec.value, s, rec)
     else pane.recs!.push(rec)
   }
 
@@ -122,7 +123,7 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
         row.window_end = fmt(w.end)
       }
       agg.results(pane.accs!, row)
-      out.record({ raw: undefined, value: row, key, time: w ? w.end - 1 : undefined, window: w, pos: lastPos })
+      out.record({ raw: undefined, value: row, key, time: w ? w.end - 1 : undefined, window: w, source: lastPos.source, line: lastPos.line })
     } else {
       for (const r of pane.recs!) out.record(w ? withWindow(r, w) : r)
     }
@@ -143,7 +144,7 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
       const empty = rec.raw[k] === '{'
       raw = `${rec.raw.slice(0, close)}${empty ? '' : ','}"window_start":${JSON.stringify(ws)},"window_end":${JSON.stringify(we)}}`
     }
-    return { raw, value, key: rec.key, time: rec.time, window: w, pos: rec.pos }
+    return { raw, value, key: rec.key, time: rec.time, window: w, source: rec.source, line: rec.line }
   }
 
   // ---- timers ------------------------------------------------------------------------------
@@ -177,10 +178,21 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
   function processTimeWindows(rec: Rec, key: Key, s: number, out: Output): void {
     const ts = rec.time!
     if (spec.kind === 'tumbling') {
-      // the common case, without allocating a list of windows
-      const w = tumbling(ts, spec.size, spec.offset)
-      if (isLate(w)) return out.late(rec)
-      addToTimeWindow(rec, key, s, w, out)
+      // the common case, without allocating a window unless a new pane needs one
+      const start = windowStart(ts, spec.offset, spec.size)
+      const end = start + spec.size
+      if (eventTime && end - 1 + lateness <= wm) return out.late(rec)
+      if (!agg) out.record(withWindow(rec, { start, end }))
+      else {
+        let pane = state.get(key, start) as Pane | undefined
+        if (pane === undefined) {
+          pane = newPane()
+          state.put(key, start, pane)
+          registerTimers(key, { start, end })
+        }
+        agg.add(pane.accs!, rec.value, s, rec)
+        if (eventTime && end - 1 <= wm) emitPane(key, { start, end }, pane, out) // late, within the lateness
+      }
     } else if (spec.kind === 'sliding') {
       let accepted = false
       for (const w of sliding(ts, spec.size, spec.slide, spec.offset)) {
@@ -201,7 +213,7 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
       state.put(key, w.start, pane)
       registerTimers(key, w)
     }
-    agg.add(pane.accs!, rec.value, s, rec.pos)
+    agg.add(pane.accs!, rec.value, s, rec)
     if (hasFired(w)) emitPane(key, w, pane, out) // a late record within the lateness: updated result at once
   }
 
@@ -264,7 +276,7 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
       }
       const key = rec.key ?? NO_KEY
       const s = seq++
-      lastPos = rec.pos
+      lastPos = rec
       if (!agg && (spec.kind === 'session' || spec.kind === 'count' || spec.kind === 'global')) seqs.set(rec, s)
       if (spec.kind === 'tumbling' || spec.kind === 'sliding') processTimeWindows(rec, key, s, out)
       else if (spec.kind === 'session') processSession(rec, key, s, out)
@@ -273,7 +285,8 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
     processWatermark(t, out) {
       if (t <= wm) return
       wm = t
-      if (eventTime) fireUpTo(t, out)
+      const next = timers.peekTime()
+      if (eventTime && next !== undefined && next <= t) fireUpTo(t, out)
       out.watermark(t)
     },
     endInput(out) {

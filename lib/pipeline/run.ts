@@ -85,7 +85,7 @@ class Job {
       },
     })
     const state = new MemoryStateBackend()
-    const badRecord = (rec: Rec, why: string) => this.bad(rec.pos, rec.raw ?? JSON.stringify(rec.value), why)
+    const badRecord = (rec: Rec, why: string) => this.bad(rec, rec.raw ?? JSON.stringify(rec.value), why)
     this.chain.open((op) => ({ uid: op.uid, state, clock: this.clock, stats, badRecord }))
   }
 
@@ -148,7 +148,7 @@ class Job {
       } catch (e) {
         return this.bad({ source, line }, text, `malformed JSON: ${(e as Error).message}`)
       }
-      const rec: Rec = { raw: text, value, pos: { source, line } }
+      const rec: Rec = { raw: text, value, source, line }
       chain.push(rec)
     }
     return new Promise<void>((resolve) => {

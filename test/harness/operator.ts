@@ -43,14 +43,14 @@ export async function harness(chain: string | string[][], opts: { now?: number }
     late: (r: Rec) => late.push(recordText(r)),
   })
   const state = new MemoryStateBackend()
-  c.open((op) => ({ uid: op.uid, state, clock, stats, badRecord: (r, why) => { throw dataError(r.pos, why) } }))
+  c.open((op) => ({ uid: op.uid, state, clock, stats, badRecord: (r, why) => { throw dataError(r, why) } }))
   let line = 0
   return {
     push(value) {
       line++
       stats.read++
       const raw = typeof value === 'string' ? value : JSON.stringify(value)
-      c.push({ raw, value: JSON.parse(raw), pos: { source: 'test', line } })
+      c.push({ raw, value: JSON.parse(raw), source: 'test', line })
     },
     watermark: (t) => c.watermark(t),
     tick(now) {

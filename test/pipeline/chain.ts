@@ -14,7 +14,7 @@ import { newStats } from '../../lib/stream/stats.js'
 import { ManualClock } from '../../lib/time/clock.js'
 
 /** A chain over a collecting sink, opened with a context whose bad-input policy is `onBad`. */
-function harness(ops: Operator[], onBad: (rec: Rec, why: string) => void = (rec, why) => { throw dataError(rec.pos, why) }) {
+function harness(ops: Operator[], onBad: (rec: Rec, why: string) => void = (rec, why) => { throw dataError(rec, why) }) {
   const records: Rec[] = []
   const watermarks: number[] = []
   const late: Rec[] = []
@@ -26,7 +26,7 @@ function harness(ops: Operator[], onBad: (rec: Rec, why: string) => void = (rec,
   let line = 0
   const push = (raw: string) => {
     line++
-    chain.push({ raw, value: JSON.parse(raw), pos: { source: 'in.ndjson', line } })
+    chain.push({ raw, value: JSON.parse(raw), source: 'in.ndjson', line })
   }
   return { chain, push, records, watermarks, late, stats, out: () => records.map(recordText) }
 }
@@ -43,7 +43,7 @@ t.test('filter, keyby and map in one chain', async (t) => {
   t.same(h.out(), ['{"user":"a","cents":150}', '{"user":"c","cents":200}'])
   t.equal(h.stats.filtered, 1, 'filtered records are counted')
   t.same(h.records.map((r) => r.key?.canon), ['"a"', '"c"'], 'the key set by keyby survives map')
-  t.same(h.records.map((r) => r.pos.line), [1, 3], 'positions survive')
+  t.same(h.records.map((r) => r.line), [1, 3], 'positions survive')
   h.chain.end()
   t.equal(h.records.length, 2, 'ending a chain of stateless operators emits nothing more')
 })
@@ -76,7 +76,7 @@ t.test('a missing key field goes to the bad-input policy', async (t) => {
 
   const bad: string[] = []
   const skip = harness([keyby({ op: 'keyby', fields: ['user'] }, 'k'), map({ op: 'map', expr: 'r.user' }, 'm')], (rec, why) => {
-    bad.push(`${rec.pos.line}: ${why}`)
+    bad.push(`${rec.line}: ${why}`)
   })
   skip.push('{"user":"a"}')
   skip.push('{"name":"b"}')
