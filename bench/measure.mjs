@@ -15,7 +15,10 @@ import { tmpdir } from 'node:os'
 const PY_WRAPPER = `
 import resource, subprocess, sys, time
 t0 = time.perf_counter()
-rc = subprocess.call(sys.argv[2:])
+try:
+    rc = subprocess.call(sys.argv[2:])
+except OSError as e:
+    sys.exit('cannot run %s: %s' % (sys.argv[2], e.strerror))
 wall = time.perf_counter() - t0
 with open(sys.argv[1], 'w') as f:
     f.write('%d %.6f' % (resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, wall))

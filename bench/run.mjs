@@ -10,10 +10,11 @@ import { spawnSync } from 'node:child_process'
 import { createRequire } from 'node:module'
 import {
   existsSync, mkdirSync, readFileSync, writeFileSync, renameSync, rmSync, statSync, openSync,
-  closeSync, createReadStream,
+  closeSync, readSync, createReadStream,
 } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { availableParallelism, loadavg } from 'node:os'
 import { measure, detectRssMethod } from './measure.mjs'
 import { checkJob, canonicalRows } from './check.mjs'
 import { machineInfo, versionOf } from './machine.mjs'
@@ -62,9 +63,14 @@ const RATE = num('rate')
 const RUNS = num('runs')
 const STARTUP_RUNS = Math.max(10, num('startup-runs'))
 const TIMEOUT = num('timeout')
-const CORES = (await import('node:os')).availableParallelism()
+const CORES = availableParallelism()
 
 const log = (...a) => console.error(...a)
+
+// Two cores are easily shared with a test run or a build; the load average before and after goes
+// into RESULTS.md so that a reader can tell a slow tool from a busy machine.
+const LOAD_BEFORE = loadavg()[0]
+if (LOAD_BEFORE > 0.5) log(`warning: load average is ${LOAD_BEFORE.toFixed(2)}; times will be inflated`)
 mkdirSync(OUT, { recursive: true })
 
 // ---------------------------------------------------------------------------------------------
@@ -83,6 +89,19 @@ function duckdbModule() {
   }
   return null
 }
+
+function packageVersion(entry, name) {
+  // walk up from the entry file to the package's own package.json
+  for (let dir = dirname(entry); dir !== dirname(dir); dir = dirname(dir)) {
+    const p = join(dir, 'package.json')
+    if (existsSync(p)) {
+      const pkg = JSON.parse(readFileSync(p, 'utf8'))
+      if (pkg.name === name) return pkg.version
+    }
+  }
+  return null
+}
+
 const DUCKDB = duckdbModule()
 const DUCKDB_JOB = join(BENCH, 'duckdb-job.mjs')
 const peers = {
@@ -96,17 +115,6 @@ const SKIP = {
   jq: 'skipped: apt-get install -y jq',
   mlr: 'skipped: apt-get install -y miller',
   duckdb: 'skipped: npm install --no-save @duckdb/node-api',
-}
-function packageVersion(entry, name) {
-  // walk up from the entry file to the package's own package.json
-  for (let dir = dirname(entry); dir !== dirname(dir); dir = dirname(dir)) {
-    const p = join(dir, 'package.json')
-    if (existsSync(p)) {
-      const pkg = JSON.parse(readFileSync(p, 'utf8'))
-      if (pkg.name === name) return pkg.version
-    }
-  }
-  return null
 }
 
 const RSS = detectRssMethod()
@@ -377,7 +385,10 @@ function tableRow(job, row, { events, bytes, floor, duck }) {
 
 async function startup(input) {
   const one = join(DATA, 'one.ndjson')
-  const first = readFileSync(input, 'utf8').slice(0, 4096).split('\n')[0]
+  const fd = openSync(input, 'r')
+  const head = Buffer.alloc(4096)
+  const first = head.subarray(0, readSync(fd, head, 0, head.length, 0)).toString('utf8').split('\n')[0]
+  closeSync(fd)
   writeFileSync(one, first + '\n')
   const oneOut = join(OUT, 'startup-window-weir.ndjson')
   const spec = writeSpec('startup-window', windowSpec(one, oneOut, 'bench-startup'))
@@ -510,6 +521,7 @@ Run on ${m.date} with \`node bench/run.mjs${args ? ' ' + args : ''}\`.
 | Miller | ${peers.mlr ?? 'not installed'} |
 | DuckDB | ${peers.duckdb ? `${peers.duckdb} (@duckdb/node-api ${peers.duckdbPkg})` : 'not installed'} |
 | weir | ${peers.weir ?? 'bin/weir --version did not run'} |
+| load average (1 min) | ${LOAD_BEFORE.toFixed(2)} before, ${loadavg()[0].toFixed(2)} after; the bench alone adds up to ~1 (~2 for DuckDB on 2 threads) |
 | peak RSS measured with | ${RSS.describe} |
 
 Input: \`node fixtures/gen.mjs --events ${EVENTS} --keys ${KEYS} --max-delay 5000 --rate ${RATE} --seed 7\`
@@ -534,7 +546,7 @@ ${[pass, win, filt].map((j) => `- ${refNote(j)}`).join('\n')}
 ${wrongNotes.length ? '\nDifferences found:\n' + wrongNotes.join('\n') + '\n' : ''}${scalingTable ? `
 ## Scaling
 
-Window job only, weir against ${DUCK_N}; median of ${RUNS} run(s) each. Inputs from the same
+Window job only, weir against ${DUCK_N}; median of ${RUNS} run${RUNS > 1 ? 's' : ''} each. Inputs from the same
 generator: the event count grows at 10,000 keys, then the key count grows at 1,000,000 events.
 
 ${scalingTable}
