@@ -1,10 +1,11 @@
 // The CLI: argv → a job plan (through the command modules) → run it with signals, a summary and an
 // exit status. The only importer of yargs (besides the stage parser) and chalk. It never calls
 // process.exit(): it sets process.exitCode and lets stdout drain (decisions.md 14).
-import yargs, { type Argv } from 'yargs'
-import { COMMANDS, findCommand } from '../commands/table.js'
+import type { Argv } from 'yargs'
+import { COMMANDS, findCommand, type CommandModule } from '../commands/table.js'
 import { jobOptions, type IoArgs, type JobPlan, protectDash, restoreDash } from '../commands/common.js'
 import { parseStage } from '../commands/parse-stage.js'
+import { fastParse } from '../commands/fast-parse.js'
 import { runJob } from '../pipeline/run.js'
 import type { Stage } from '../pipeline/stages.js'
 import { WeirError, usageError } from '../stream/errors.js'
@@ -70,6 +71,13 @@ async function planCommand(argv: string[]): Promise<JobPlan | undefined> {
   const entry = findCommand(argv[0] ?? '')
   if (!entry && argv[0] !== undefined && !argv[0].startsWith('-'))
     throw usageError(`unknown command '${argv[0]}' (see 'weir --help')`)
+  if (entry) {
+    // the common case, without loading yargs (see commands/fast-parse.ts)
+    const mod = await entry.load()
+    const fast = fastParse(mod, protectDash(argv))
+    if (fast) return planFrom(mod, entry.name, restoreDash(fast))
+  }
+  const { default: yargs } = await import('yargs')
   const y = base(yargs(protectDash(argv)))
   if (!entry) {
     for (const c of COMMANDS) y.command(c.name, c.describe)
@@ -91,9 +99,13 @@ async function planCommand(argv: string[]): Promise<JobPlan | undefined> {
   }, true)
   const args = restoreDash((await y.parseAsync()) as Record<string, unknown>)
   if (helped || args.help) return undefined
+  return planFrom(mod, entry.name, args)
+}
+
+function planFrom(mod: CommandModule, name: string, args: Record<string, unknown>): Promise<JobPlan> | JobPlan {
   if (mod.toJob) return mod.toJob(args)
   const a = args as IoArgs & Record<string, unknown>
-  return { stages: [{ config: mod.toStage!(args), label: entry.name }], options: jobOptions(a), verbose: !!a.verbose }
+  return { stages: [{ config: mod.toStage!(args), label: name }], options: jobOptions(a), verbose: !!a.verbose }
 }
 
 function base(y: Argv): Argv {

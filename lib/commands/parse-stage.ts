@@ -1,7 +1,7 @@
 // One parser for both forms of a stage: a command line (`weir window …`, or a span of a `then`
 // chain) and a spec stage string. Each command's own yargs builder defines its options once.
-import yargs from 'yargs'
 import { usageError } from '../stream/errors.js'
+import { fastParse } from './fast-parse.js'
 import { protectDash, restoreDash } from './common.js'
 import type { Stage } from '../pipeline/stages.js'
 import { findCommand, type CommandModule } from './table.js'
@@ -22,6 +22,19 @@ export async function loadStageCommand(name: string | undefined, label: string):
 /** Parses `words` (command name first) with that command's builder. */
 export async function parseStage(words: string[], label: string, uid?: string): Promise<ParsedStage> {
   const mod = await loadStageCommand(words[0], label)
+  let args: Record<string, unknown> | undefined = fastParse(mod, protectDash(words))
+  if (args) restoreDash(args)
+  else args = await parseWithYargs(mod, words, label)
+  try {
+    return { stage: { config: mod.toStage!(args), label, uid }, args }
+  } catch (e) {
+    throw usageError(`${label}: ${(e as Error).message}`)
+  }
+}
+
+/** The reference parser, loaded only when the fast path declines (help, errors, odd input). */
+async function parseWithYargs(mod: CommandModule, words: string[], label: string): Promise<Record<string, unknown>> {
+  const { default: yargs } = await import('yargs')
   let args: Record<string, unknown>
   try {
     args = yargs()
@@ -38,11 +51,7 @@ export async function parseStage(words: string[], label: string, uid?: string): 
   } catch (e) {
     throw usageError(`${label}: ${(e as Error).message}`)
   }
-  try {
-    return { stage: { config: mod.toStage!(args), label, uid }, args }
-  } catch (e) {
-    throw usageError(`${label}: ${(e as Error).message}`)
-  }
+  return args
 }
 
 /** Spec stages carry no inputs or outputs of their own: those belong to the spec's source/sink. */
