@@ -12,6 +12,10 @@ import { type Rec, recordText } from '../stream/record.js'
 import { newStats, type Stats } from '../stream/stats.js'
 import { type Clock, wallClock } from '../time/clock.js'
 import { buildOperators } from './build.js'
+import { fieldsNeeded } from './fields.js'
+import { Worker } from 'node:worker_threads'
+import { statSync } from 'node:fs'
+import type { ParsedBatch, WorkerMessage } from '../io/parse-worker.js'
 import { Chain } from './chain.js'
 import type { Stage } from './stages.js'
 
@@ -50,7 +54,33 @@ export async function runJob(stages: Stage[], opts: JobOptions): Promise<JobResu
   if ((opts.onError === 'dead-letter') !== (opts.deadLetter !== undefined))
     throw usageError('--on-error dead-letter and --dead-letter FILE go together')
   const deadOut = opts.deadLetter ? await LineSink.file(opts.deadLetter) : undefined
-  return new Job(ops, inputs, out, lateOut, deadOut, opts).run()
+  return new Job(ops, inputs, out, lateOut, deadOut, opts, parseInWorker(stages, inputs)).run()
+}
+
+/** Below this much input, starting a worker (~30 ms) costs more than it saves. */
+const WORKER_MIN_BYTES = 8 << 20
+
+/**
+ * The fields to parse on the second core, when that pays: every stage names the fields it reads,
+ * the inputs are files (a worker cannot share stdin), and there is enough input.
+ * WEIR_PARSE_WORKER=0 turns it off, =1 forces it (tests compare both paths).
+ */
+function parseInWorker(stages: Stage[], inputs: string[]): string[] | undefined {
+  const setting = process.env.WEIR_PARSE_WORKER
+  if (setting === '0') return undefined
+  const fields = fieldsNeeded(stages)
+  if (!fields || inputs.some((p) => p === STDIN)) return undefined
+  if (setting === '1') return fields
+  let bytes = 0
+  for (const p of inputs) bytes += statSync(p).size
+  return bytes >= WORKER_MIN_BYTES ? fields : undefined
+}
+
+/** What the driver needs of a source to apply backpressure and stop it. */
+interface Pausable {
+  pause(): void
+  resume(): void
+  destroy(): void
 }
 
 class Job {
@@ -60,7 +90,7 @@ class Job {
   private timer: NodeJS.Timeout | undefined
   private stopped: JobResult['stopped']
   private failure: unknown
-  private current: import('node:stream').Readable | undefined
+  private current: Pausable | undefined
 
   constructor(
     ops: Operator[],
@@ -69,6 +99,7 @@ class Job {
     private readonly lateOut: LineSink | undefined,
     private readonly deadOut: LineSink | undefined,
     private readonly opts: JobOptions,
+    private readonly workerFields?: string[],
   ) {
     this.clock = opts.clock ?? wallClock
     const stats = this.stats
@@ -104,11 +135,15 @@ class Job {
     const onAbort = () => this.halt('signal')
     this.opts.signal?.addEventListener('abort', onAbort)
     try {
-      for (const input of this.inputs) {
-        if (this.stopped) break
-        await this.pump(input)
+      if (this.workerFields) {
+        await this.pumpParsed(this.workerFields)
         if (this.failure) throw this.failure
-      }
+      } else
+        for (const input of this.inputs) {
+          if (this.stopped) break
+          await this.pump(input)
+          if (this.failure) throw this.failure
+        }
       this.clearTimer()
       if (this.stopped || this.opts.noFlush) this.chain.stop()
       else this.chain.end()
@@ -189,8 +224,80 @@ class Job {
     })
   }
 
+  /** Reads every input through the parse worker (io/parse-worker.ts): the same records, fewer fields. */
+  private pumpParsed(fields: string[]): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const worker = new Worker(new URL('../io/parse-worker.js', import.meta.url), { workerData: { paths: this.inputs, fields }, resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 24 } })
+      let done = false
+      let paused = false
+      let owed = 0 // acknowledgements held back while the output drains
+      const finish = () => {
+        if (done) return
+        done = true
+        this.current = undefined
+        void worker.terminate()
+        resolve()
+      }
+      const fail = (e: unknown) => {
+        this.failure ??= e
+        finish()
+      }
+      const handle: Pausable = {
+        pause: () => (paused = true),
+        resume: () => {
+          paused = false
+          for (; owed > 0; owed--) worker.postMessage('ack')
+        },
+        destroy: finish,
+      }
+      this.current = handle
+      worker.on('message', (m: WorkerMessage) => {
+        if (done) return
+        if ('batch' in m) {
+          try {
+            this.onParsedBatch(m.batch, fields)
+          } catch (e) {
+            return fail(e)
+          }
+          this.afterBatch(handle)
+          if (paused) owed++
+          else worker.postMessage('ack')
+        } else if ('error' in m) fail(new WeirError('io', `${m.source}: read failed: ${m.error}`))
+        else finish()
+      })
+      worker.on('error', (e) => fail(new WeirError('internal', `parse worker failed: ${e.message}`)))
+      worker.on('exit', () => {
+        if (!done) fail(new WeirError('internal', 'parse worker stopped before the end of the input'))
+      })
+    })
+  }
+
+  private onParsedBatch(batch: ParsedBatch, fields: string[]): void {
+    const { source, raws, lines, cols, bad } = batch
+    const stats = this.stats
+    const chain = this.chain
+    const nf = fields.length
+    for (let i = 0; i < raws.length; i++) {
+      if (this.stopped) return
+      stats.read++
+      const raw = raws[i]!
+      const line = lines[i]!
+      const why = bad[i]
+      if (why !== undefined) {
+        this.bad({ source, line }, raw, `malformed JSON: ${why}`)
+        continue
+      }
+      const value: Record<string, unknown> = {}
+      for (let f = 0; f < nf; f++) {
+        const v = cols[f]![i]
+        if (v !== undefined) value[fields[f]!] = v
+      }
+      chain.push({ raw, value, source, line })
+    }
+  }
+
   /** Writes what the batch produced, applies backpressure, and re-arms processing-time timers. */
-  private afterBatch(stream: import('node:stream').Readable): void {
+  private afterBatch(stream: Pausable): void {
     this.deadOut?.flush()
     const flowing = this.out.flush() && (this.lateOut?.flush() ?? true)
     if (this.out.closedByReader) return this.halt('reader-closed')

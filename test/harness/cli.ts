@@ -32,11 +32,11 @@ export function weir(args: string[], opts: { stdin?: string; cwd?: string; env?:
 }
 
 /** Runs a shell pipeline (bash -c), for tests of real pipes between processes. */
-export function sh(script: string, opts: { cwd?: string } = {}): Promise<RunResult> {
+export function sh(script: string, opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn('bash', ['-o', 'pipefail', '-c', script], {
       cwd: opts.cwd ?? ROOT,
-      env: { ...process.env, NODE_OPTIONS: '', WEIR },
+      env: { ...process.env, NODE_OPTIONS: '', WEIR, ...opts.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     let stdout = ''

@@ -1,0 +1,36 @@
+// Which top-level fields of a record a job reads. When every stage names the fields it reads
+// (keyby, window --time, aggregate), records need only those fields parsed into values, and the
+// parsing can move to another core (io/parse-worker.ts). A stage that may read anything (filter,
+// map, process, window alone, which copies the record) makes the answer "all" (undefined).
+import { parsePath } from '../expr/path.js'
+import type { Stage } from './stages.js'
+
+export function fieldsNeeded(stages: Stage[]): string[] | undefined {
+  const fields = new Set<string>()
+  const add = (path: string): boolean => {
+    const first = parsePath(path)[0]
+    if (typeof first !== 'string' || first === '__proto__') return false
+    fields.add(first)
+    return true
+  }
+  for (let i = 0; i < stages.length; i++) {
+    const c = stages[i]!.config
+    switch (c.op) {
+      case 'keyby':
+        if (!c.fields.every(add)) return undefined
+        break
+      case 'window': {
+        if (c.time?.mode === 'event' && !add(c.time.field)) return undefined
+        const next = stages[i + 1]?.config
+        if (next?.op !== 'aggregate') return undefined // window alone writes whole records
+        break
+      }
+      case 'aggregate':
+        for (const s of c.specs) if (s.field !== undefined && !add(s.field)) return undefined
+        break
+      default:
+        return undefined
+    }
+  }
+  return stages.length > 0 ? [...fields] : undefined
+}

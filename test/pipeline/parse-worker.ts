@@ -1,0 +1,75 @@
+// Parsing on the second core (io/parse-worker.ts) must change nothing a user can see: the same
+// rows, late records, dead letters, errors and counts as parsing on the main thread.
+import t from 'tap'
+import { readFileSync } from 'node:fs'
+import { weir, sh } from '../harness/cli.js'
+import { fieldsNeeded } from '../../lib/pipeline/fields.js'
+import { parseStage } from '../../lib/commands/parse-stage.js'
+
+async function stagesOf(...spans: string[][]) {
+  const out = []
+  for (const s of spans) out.push((await parseStage(s, s[0]!)).stage)
+  return out
+}
+
+t.test('fieldsNeeded: only when every stage names what it reads', async (t) => {
+  t.same(
+    fieldsNeeded(await stagesOf(['keyby', 'user,device.os'], ['window', 'tumbling', '1m', '--time', 'ts'], ['aggregate', 'count', 'sum:amount'])),
+    ['user', 'device', 'ts', 'amount'],
+  )
+  t.same(fieldsNeeded(await stagesOf(['keyby', 'user'], ['aggregate', 'count'])), ['user'])
+  t.equal(fieldsNeeded(await stagesOf(['filter', 'r.a'])), undefined, 'an expression may read anything')
+  t.equal(fieldsNeeded(await stagesOf(['window', 'tumbling', '1m', '--time', 'ts'])), undefined, 'window alone writes whole records')
+  t.equal(fieldsNeeded(await stagesOf(['keyby', '[0]'])), undefined, 'a top-level array index')
+})
+
+const job = (dir: string, files: string[]) => [
+  'keyby', 'user', 'then', 'window', 'tumbling', '1m', '--time', 'ts', '--max-delay', '5s', '--lateness', '2s',
+  'then', 'aggregate', 'count', 'sum:amount', 'distinct:page', ...files,
+  '--late-output', `${dir}/late.ndjson`, '--on-error', 'dead-letter', '--dead-letter', `${dir}/dead.ndjson`, '-v',
+]
+
+t.test('the same output, late records, dead letters and counts with and without the worker', async (t) => {
+  const dir = t.testdir({
+    'bad.ndjson': '{"user":"x","ts":1732521600000,"amount":1}\nnot json\n{"user":"y","amount":2}\n{"user":"z","ts":1732521600500,"amount":"3"}\n',
+  })
+  const files = ['fixtures/clicks.ndjson', `${dir}/bad.ndjson`, 'fixtures/clicks.ndjson']
+  const results = []
+  for (const w of ['0', '1']) {
+    const r = await weir(job(dir, files), { env: { WEIR_PARSE_WORKER: w } })
+    results.push({
+      code: r.code,
+      stdout: r.stdout,
+      stderr: r.stderr,
+      late: readFileSync(`${dir}/late.ndjson`, 'utf8'),
+      dead: readFileSync(`${dir}/dead.ndjson`, 'utf8'),
+    })
+  }
+  t.equal(results[0]!.code, 0)
+  t.equal(results[0]!.dead.split('\n').length - 1, 3, 'three bad lines: not JSON, no time, a string amount')
+  t.ok(results[0]!.late.length > 0)
+  t.same(results[1], results[0])
+})
+
+t.test('a malformed line fails with the same message, after the same output', async (t) => {
+  const dir = t.testdir({ 'in.ndjson': '{"u":"a","t":1}\n{"u":"a","t":70000}\n{"u":\n{"u":"b","t":1}\n' })
+  const args = ['keyby', 'u', 'then', 'window', 'tumbling', '1m', '--time', 't', 'then', 'aggregate', 'count', `${dir}/in.ndjson`]
+  const main = await weir(args, { env: { WEIR_PARSE_WORKER: '0' } })
+  const worker = await weir(args, { env: { WEIR_PARSE_WORKER: '1' } })
+  t.equal(main.code, 65)
+  t.match(main.stderr, /in\.ndjson:3: malformed JSON/)
+  t.same(worker, main)
+})
+
+t.test('backpressure through the worker: a slow reader still gets every row', async (t) => {
+  const r = await sh(
+    'node fixtures/gen.mjs --events 60000 --keys 3000 --rate 50 > "$TMPDIR/big.ndjson" && ' +
+      'WEIR_PARSE_WORKER=1 "$WEIR" keyby user then window tumbling 1s --time ts --max-delay 5s then aggregate count "$TMPDIR/big.ndjson" | (sleep 1; cat) | wc -l && ' +
+      'WEIR_PARSE_WORKER=0 "$WEIR" keyby user then window tumbling 1s --time ts --max-delay 5s then aggregate count "$TMPDIR/big.ndjson" | wc -l',
+    { env: { TMPDIR: t.testdir({}) } },
+  )
+  t.equal(r.code, 0, r.stderr)
+  const [a, b] = r.stdout.trim().split('\n').map(Number)
+  t.ok(a! > 10000)
+  t.equal(a, b)
+})
