@@ -12,31 +12,51 @@ export interface Timer<P> {
   payload: P
 }
 
-function before<P>(a: Timer<P>, b: Timer<P>): boolean {
-  if (a.time !== b.time) return a.time < b.time
-  if (a.order !== b.order) return a.order < b.order
-  return compareCanon(a.key.canon, b.key.canon) < 0
+function compareTimers<P>(a: Timer<P>, b: Timer<P>): number {
+  return a.order - b.order || compareCanon(a.key.canon, b.key.canon)
 }
 
-/** A binary min-heap of timers. Stale timers are dropped by the caller when they fire. */
+/**
+ * Timers grouped by time: a min-heap of distinct times, and for each time its timers. Windows of
+ * many keys end together, so one time typically holds thousands of timers: they are sorted once
+ * when their time comes, rather than compared key by key on every heap operation. A timer added
+ * for a time that is being fired fires after the ones already sorted. Stale timers are dropped by
+ * the caller when they fire.
+ */
 export class TimerQueue<P> {
-  private heap: Timer<P>[] = []
+  private times: number[] = []
+  private readonly buckets = new Map<number, Timer<P>[]>()
+  private draining: Timer<P>[] = []
+  private drainIndex = 0
+  private count = 0
 
   get size(): number {
-    return this.heap.length
+    return this.count
   }
 
   peekTime(): number | undefined {
-    return this.heap[0]?.time
+    const heapTop = this.times[0]
+    if (this.drainIndex < this.draining.length) {
+      const t = this.draining[this.drainIndex]!.time
+      return heapTop !== undefined && heapTop < t ? heapTop : t
+    }
+    return heapTop
   }
 
   add(t: Timer<P>): void {
-    const h = this.heap
-    h.push(t)
+    this.count++
+    const bucket = this.buckets.get(t.time)
+    if (bucket) {
+      bucket.push(t)
+      return
+    }
+    this.buckets.set(t.time, [t])
+    const h = this.times
+    h.push(t.time)
     let i = h.length - 1
     while (i > 0) {
       const p = (i - 1) >> 1
-      if (!before(h[i]!, h[p]!)) break
+      if (h[p]! <= h[i]!) break
       ;[h[i], h[p]] = [h[p]!, h[i]!]
       i = p
     }
@@ -44,8 +64,25 @@ export class TimerQueue<P> {
 
   /** Removes and returns the first timer if its time is ≤ limit. */
   pollUpTo(limit: number): Timer<P> | undefined {
-    const h = this.heap
-    if (h.length === 0 || h[0]!.time > limit) return undefined
+    if (this.drainIndex >= this.draining.length) {
+      const h = this.times
+      if (h.length === 0 || h[0]! > limit) return undefined
+      const time = this.popTime()
+      const bucket = this.buckets.get(time)!
+      this.buckets.delete(time)
+      bucket.sort(compareTimers)
+      this.draining = bucket
+      this.drainIndex = 0
+    }
+    const t = this.draining[this.drainIndex]!
+    if (t.time > limit) return undefined
+    this.draining[this.drainIndex++] = undefined as unknown as Timer<P> // let it be collected
+    this.count--
+    return t
+  }
+
+  private popTime(): number {
+    const h = this.times
     const top = h[0]!
     const last = h.pop()!
     if (h.length > 0) {
@@ -55,8 +92,8 @@ export class TimerQueue<P> {
         const l = 2 * i + 1
         const r = l + 1
         let m = i
-        if (l < h.length && before(h[l]!, h[m]!)) m = l
-        if (r < h.length && before(h[r]!, h[m]!)) m = r
+        if (l < h.length && h[l]! < h[m]!) m = l
+        if (r < h.length && h[r]! < h[m]!) m = r
         if (m === i) break
         ;[h[i], h[m]] = [h[m]!, h[i]!]
         i = m
