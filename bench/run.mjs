@@ -218,6 +218,13 @@ function windowRows(input, tag = 'window') {
       skip: existsSync(WEIR) ? null : 'failed: bin/weir not found (engine not built yet)',
     },
     {
+      // the same job with parsing kept on the main thread: what the second core buys, and its memory
+      id: 'weir-1core', tool: 'weir, one core (WEIR_PARSE_WORKER=0)', rank: 10, out: o('weir-1core'),
+      cmd: WEIR, args: ['run', writeSpec(`${tag}-1core`, windowSpec(input, o('weir-1core')))],
+      env: { WEIR_PARSE_WORKER: '0' },
+      skip: existsSync(WEIR) ? null : 'failed: bin/weir not found (engine not built yet)',
+    },
+    {
       id: 'duckdb-1', tool: 'DuckDB 1-thread', rank: 2, out: o('duckdb-1'),
       cmd: NODE, args: [DUCKDB_JOB, DUCKDB, '1', windowSQL(input, o('duckdb-1'))],
       skip: DUCKDB ? null : SKIP.duckdb,
@@ -299,7 +306,7 @@ async function runRow(row, runs, label, { quiet = false } = {}) {
   for (let i = 0; i < runs; i++) {
     // a stale output from an earlier run must not pass the check for a run that wrote nothing
     rmSync(row.out, { force: true })
-    const r = await measure(RSS, row.cmd, row.args, { stdout: row.stdout, cwd: ROOT, timeoutS: TIMEOUT })
+    const r = await measure(RSS, row.cmd, row.args, { stdout: row.stdout, cwd: ROOT, timeoutS: TIMEOUT, env: row.env ? { ...process.env, ...row.env } : undefined })
     if (r.timedOut) {
       log(`${label} ${row.tool}: did not finish in ${TIMEOUT} s`)
       return Object.assign(row, { status: 'timeout' })
