@@ -31,11 +31,12 @@ export interface WindowOperatorConfig {
   aggregate?: AggSpec[]
 }
 
-interface TimerPayload {
-  w: Window
-  fire: boolean
-  cleanup: boolean
-}
+/**
+ * A timer's payload is its window's end (its start is the timer's order). Whether it fires the
+ * window, cleans it up, or both follows from its time: end − 1 fires, end − 1 + lateness cleans
+ * up. One number instead of two objects per timer keeps the heap small with many keys.
+ */
+type TimerPayload = number
 
 /** A window's contents: accumulators when aggregating, records otherwise. */
 interface Pane {
@@ -92,20 +93,14 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
   const seqs = new WeakMap<Rec, number>()
   const seqOf = (r: Rec) => seqs.get(r) ?? 0
 
+  const cleanupTime = (end: number) => (lateness > 0 ? Math.min(MAX_WATERMARK, end - 1 + lateness) : end - 1)
+
   function registerTimers(key: Key, w: Window): void {
     const fireAt = w.end - 1
-    if (!eventTime) {
-      timers.add({ time: fireAt, order: w.start, key, payload: { w, fire: true, cleanup: true } })
-      return
-    }
-    const cleanupAt = lateness > 0 ? Math.min(MAX_WATERMARK, fireAt + lateness) : fireAt
-    const fireNeeded = fireAt > wm
-    if (fireNeeded && cleanupAt === fireAt) {
-      timers.add({ time: fireAt, order: w.start, key, payload: { w, fire: true, cleanup: true } })
-      return
-    }
-    if (fireNeeded) timers.add({ time: fireAt, order: w.start, key, payload: { w, fire: true, cleanup: false } })
-    timers.add({ time: cleanupAt, order: w.start, key, payload: { w, fire: false, cleanup: true } })
+    const cleanupAt = cleanupTime(w.end)
+    // a window created within its lateness, after its end, has fired already: it only needs cleaning up
+    if (!eventTime || fireAt > wm) timers.add({ time: fireAt, order: w.start, key, payload: w.end })
+    if (cleanupAt !== fireAt) timers.add({ time: cleanupAt, order: w.start, key, payload: w.end })
   }
 
   // ---- emission --------------------------------------------------------------------------
@@ -150,7 +145,9 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
   // ---- timers ------------------------------------------------------------------------------
 
   function onTimer(t: Timer<TimerPayload>, out: Output): void {
-    const { w, fire, cleanup } = t.payload
+    const w: Window = { start: t.order, end: t.payload }
+    const fire = t.time === w.end - 1
+    const cleanup = t.time === cleanupTime(w.end)
     if (spec.kind === 'session') {
       const list = state.get(t.key, SESSIONS) as Session[] | undefined
       const i = list ? list.findIndex((s) => s.start === w.start && s.end === w.end) : -1

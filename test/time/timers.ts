@@ -1,25 +1,25 @@
 import t from 'tap'
-import { TimerQueue } from '../../lib/time/timers.js'
+import { TimerQueue, type Timer } from '../../lib/time/timers.js'
 import { makeKey, compareCanon } from '../../lib/stream/key.js'
 
 t.test('timers fire by time, then window start, then key, up to the limit', async (t) => {
   let seed = 7
   const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31)
   const q = new TimerQueue<number>()
-  const all = []
+  const all: Timer<number>[] = []
   for (let i = 0; i < 3000; i++) {
     const tm = { time: Math.floor(rand() * 20), order: Math.floor(rand() * 3), key: makeKey(['k' + Math.floor(rand() * 500), i % 2 ? 'é' : '😀']), payload: i }
     q.add(tm)
     all.push(tm)
   }
   all.sort((a, b) => a.time - b.time || a.order - b.order || compareCanon(a.key.canon, b.key.canon))
-  const got = []
+  const got: Timer<number>[] = []
   for (let x = q.pollUpTo(9); x; x = q.pollUpTo(9)) got.push(x)
   t.ok(got.every((x) => x.time <= 9))
   t.equal(q.peekTime(), 10)
   for (let x = q.pollUpTo(Infinity); x; x = q.pollUpTo(Infinity)) got.push(x)
   t.equal(q.size, 0)
-  const key = (x: (typeof all)[number]) => `${x.time}|${x.order}|${x.key.canon}`
+  const key = (x: Timer<number>) => `${x.time}|${x.order}|${x.key.canon}`
   t.same(got.map(key), all.map(key))
 })
 
@@ -31,7 +31,7 @@ t.test('a timer added while its time is firing still fires; an earlier one is se
   q.add({ time: 5, order: 0, key: makeKey(['0']), payload: 'late' })
   q.add({ time: 3, order: 0, key: makeKey(['c']), payload: 'earlier' })
   t.equal(q.peekTime(), 3)
-  const rest = []
+  const rest: string[] = []
   for (let x = q.pollUpTo(5); x; x = q.pollUpTo(5)) rest.push(x.payload)
   t.same(rest.sort(), ['b', 'earlier', 'late'])
 })
