@@ -110,18 +110,19 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
   }
 
   function emitPane(key: Key, w: Window | undefined, pane: Pane, out: Output): void {
-    if (agg) {
-      const row: Record<string, unknown> = {}
-      for (let i = 0; i < cfg.keyNames.length; i++) row[cfg.keyNames[i]!] = key.values[i]
-      if (w) {
-        row.window_start = fmt(w.start)
-        row.window_end = fmt(w.end)
-      }
-      agg.results(pane.accs!, row)
-      out.record({ raw: undefined, value: row, key, time: w ? w.end - 1 : undefined, window: w, source: lastPos.source, line: lastPos.line })
-    } else {
-      for (const r of pane.recs!) out.record(w ? withWindow(r, w) : r)
+    if (agg) emitRow(key, w, pane.accs!, out)
+    else for (const r of pane.recs!) out.record(w ? withWindow(r, w) : r)
+  }
+
+  function emitRow(key: Key, w: Window | undefined, accs: unknown[], out: Output): void {
+    const row: Record<string, unknown> = {}
+    for (let i = 0; i < cfg.keyNames.length; i++) row[cfg.keyNames[i]!] = key.values[i]
+    if (w) {
+      row.window_start = fmt(w.start)
+      row.window_end = fmt(w.end)
     }
+    agg!.results(accs, row)
+    out.record({ raw: undefined, value: row, key, time: w ? w.end - 1 : undefined, window: w, source: lastPos.source, line: lastPos.line })
   }
 
   /** The record with window_start and window_end added, keeping its original bytes otherwise. */
@@ -160,9 +161,10 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
       }
       return
     }
-    const pane = state.get(t.key, w.start) as Pane | undefined
-    if (!pane) return
-    if (fire) emitPane(t.key, w, pane, out)
+    // tumbling and sliding windows keep their accumulators directly, namespaced by window start
+    const accs = state.get(t.key, w.start) as unknown[] | undefined
+    if (!accs) return
+    if (fire) emitRow(t.key, w, accs, out)
     if (cleanup) state.delete(t.key, w.start)
   }
 
@@ -181,14 +183,14 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
       if (eventTime && end - 1 + lateness <= wm) return out.late(rec)
       if (!agg) out.record(withWindow(rec, { start, end }))
       else {
-        let pane = state.get(key, start) as Pane | undefined
-        if (pane === undefined) {
-          pane = newPane()
-          state.put(key, start, pane)
+        let accs = state.get(key, start) as unknown[] | undefined
+        if (accs === undefined) {
+          accs = agg.create()
+          state.put(key, start, accs)
           registerTimers(key, { start, end })
         }
-        agg.add(pane.accs!, rec.value, s, rec)
-        if (eventTime && end - 1 <= wm) emitPane(key, { start, end }, pane, out) // late, within the lateness
+        agg.add(accs, rec.value, s, rec)
+        if (eventTime && end - 1 <= wm) emitRow(key, { start, end }, accs, out) // late, within the lateness
       }
     } else if (spec.kind === 'sliding') {
       let accepted = false
@@ -204,14 +206,14 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
 
   function addToTimeWindow(rec: Rec, key: Key, s: number, w: Window, out: Output): void {
     if (!agg) return out.record(withWindow(rec, w))
-    let pane = state.get(key, w.start) as Pane | undefined
-    if (pane === undefined) {
-      pane = newPane()
-      state.put(key, w.start, pane)
+    let accs = state.get(key, w.start) as unknown[] | undefined
+    if (accs === undefined) {
+      accs = agg.create()
+      state.put(key, w.start, accs)
       registerTimers(key, w)
     }
-    agg.add(pane.accs!, rec.value, s, rec)
-    if (hasFired(w)) emitPane(key, w, pane, out) // a late record within the lateness: updated result at once
+    agg.add(accs, rec.value, s, rec)
+    if (hasFired(w)) emitRow(key, w, accs, out) // a late record within the lateness: updated result at once
   }
 
   function processSession(rec: Rec, key: Key, s: number, out: Output): void {
