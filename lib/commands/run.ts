@@ -1,5 +1,6 @@
 import type { Argv } from 'yargs'
 import { readSpec } from '../pipeline/spec.js'
+import { usageError } from '../stream/errors.js'
 import { type JobPlan } from './common.js'
 import { parseStage, rejectIoInStage } from './parse-stage.js'
 import { shellWords } from './shell-words.js'
@@ -16,7 +17,7 @@ export const builder = (y: Argv) =>
     .example('$0 run fixtures/jobs/clicks-per-user.json', 'run a demo job on the fixtures')
     .example('zcat day.ndjson.gz | $0 run job.json -', 'the same job over stdin')
     .epilogue(
-      'A spec is {"name", "source": {"path"}, "stages": ["keyby user", ...], "sink": {"path"}, "late": {"path"}}. ' +
+      'A spec is {"name", "source": {"path"}, "stages": ["keyby user", ...], "sink": {"path"}, "late": {"path"}, "dead-letter": {"path"}}. ' +
         'Each stage string has exactly the grammar of the command of the same name. See weir-spec(5).',
     )
 
@@ -37,6 +38,10 @@ export async function toJob(a: Record<string, unknown>): Promise<JobPlan> {
     if (parsed.args.flush === false) noFlush = true
     stages.push(parsed.stage)
   }
+  if (spec.deadLetter) {
+    if (onError === 'skip') throw usageError(`${specPath}: a stage says --on-error skip, but the spec has a "dead-letter" file`)
+    onError = 'dead-letter'
+  } else if (onError === 'dead-letter') throw usageError(`${specPath}: --on-error dead-letter needs "dead-letter": {"path": "FILE"} in the spec`)
   const files = (a.files as string[] | undefined) ?? []
   return {
     stages,
@@ -44,6 +49,7 @@ export async function toJob(a: Record<string, unknown>): Promise<JobPlan> {
       inputs: files.length > 0 ? files : spec.inputs,
       output: (a.output as string | undefined) ?? spec.output,
       lateOutput: spec.lateOutput,
+      deadLetter: spec.deadLetter,
       onError,
       noFlush,
     },

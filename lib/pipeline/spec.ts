@@ -19,10 +19,12 @@ export interface Spec {
   inputs: string[]
   output?: string
   lateOutput?: string
+  /** Where bad lines go; implies --on-error dead-letter. */
+  deadLetter?: string
   stages: SpecStage[]
 }
 
-const TOP_KEYS = new Set(['name', 'description', 'source', 'stages', 'sink', 'late'])
+const TOP_KEYS = new Set(['name', 'description', 'source', 'stages', 'sink', 'late', 'dead-letter'])
 
 export function readSpec(path: string): Spec {
   let text: string
@@ -62,6 +64,7 @@ export function readSpec(path: string): Spec {
     inputs: pathsOf(o.source, 'source', fail),
     output: pathsOf(o.sink, 'sink', fail)[0],
     lateOutput: pathsOf(o.late, 'late', fail)[0],
+    deadLetter: pathsOf(o['dead-letter'], 'dead-letter', fail)[0],
     stages,
   }
 }

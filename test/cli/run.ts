@@ -220,3 +220,21 @@ t.test('a misspelt field inside a stage, source or sink object is an error', asy
     t.match(r.stderr, /unknown field "(uuid|format|append)"/)
   }
 })
+
+t.test('a spec can keep bad lines in a dead-letter file', async (t) => {
+  const dir = t.testdir({
+    'in.ndjson': '{"user":"a","n":1}\nnot json\n{"n":2}\n{"user":"b","n":3}\n',
+    'job.json': JSON.stringify({ stages: ['keyby user', 'aggregate sum:n'], 'dead-letter': { path: 'DIR/dead.ndjson' } }),
+  })
+  const { writeFileSync, readFileSync } = await import('node:fs')
+  writeFileSync(`${dir}/job.json`, readFileSync(`${dir}/job.json`, 'utf8').replace('DIR', dir))
+  const r = await weir(['run', `${dir}/job.json`, `${dir}/in.ndjson`])
+  t.equal(r.code, 0, r.stderr)
+  t.equal(r.stdout, '{"user":"a","n_sum":1}\n{"user":"b","n_sum":3}\n')
+  t.equal(readFileSync(`${dir}/dead.ndjson`, 'utf8'), 'not json\n{"n":2}\n')
+  t.equal(r.stderr, 'weir: warning: 2 bad record(s) written to the dead-letter file\n')
+  writeFileSync(`${dir}/skip.json`, JSON.stringify({ stages: ['keyby user --on-error dead-letter'] }))
+  const bad = await weir(['run', `${dir}/skip.json`, `${dir}/in.ndjson`])
+  t.equal(bad.code, 64)
+  t.match(bad.stderr, /needs "dead-letter"/)
+})
