@@ -15,7 +15,7 @@ export interface ParsedBatch {
   lines: Float64Array
   /** one column per wanted field; undefined where the record has no such own field */
   cols: unknown[][]
-  /** index in the batch → JSON.parse's message, for lines that are not JSON */
+  /** index in the batch → why the line is bad input (not UTF-8, or JSON.parse's message) */
   bad: Record<number, string>
 }
 
@@ -60,15 +60,16 @@ if (parentPort) {
     for (const path of paths) {
       fresh(path)
       const splitter = new LineSplitter()
-      const onLine = (text: string, line: number) => {
+      const onLine = (text: string, line: number, invalid?: boolean) => {
         const i = current.raws.length
         current.raws.push(text)
         lineNos.push(line)
         let r: unknown
         try {
+          if (invalid) throw new Error('not valid UTF-8')
           r = JSON.parse(text)
         } catch (e) {
-          current.bad[i] = (e as Error).message
+          current.bad[i] = invalid ? 'not valid UTF-8' : `malformed JSON: ${(e as Error).message}`
           for (const c of current.cols) c.push(undefined)
           return
         }

@@ -3,8 +3,13 @@
 // loop over one decoded string per chunk). Each chunk is decoded once, up to its last newline, so
 // a multi-byte character split across chunks is never cut. CRLF and blank lines are tolerated;
 // line numbers count every line, blank ones included, so errors point at the right line.
+//
+// A record keeps its bytes, so a line that is not valid UTF-8 cannot be decoded without changing
+// them: it is reported as bad input (`invalid`), never passed on with replacement characters.
+// Checking a chunk is one native pass (buffer.isUtf8); only a chunk that fails is split by bytes.
+import { isUtf8 } from 'node:buffer'
 
-export type LineHandler = (text: string, lineNo: number) => void
+export type LineHandler = (text: string, lineNo: number, invalid?: boolean) => void
 
 export class LineSplitter {
   private pieces: Buffer[] = []
@@ -16,24 +21,41 @@ export class LineSplitter {
       this.pieces.push(chunk)
       return
     }
-    let text: string
+    let bytes: Buffer
     if (this.pieces.length > 0) {
       this.pieces.push(chunk.subarray(0, last))
-      text = Buffer.concat(this.pieces).toString('utf8')
+      bytes = Buffer.concat(this.pieces)
       this.pieces = []
     } else {
-      text = chunk.toString('utf8', 0, last)
+      bytes = chunk.subarray(0, last)
     }
     if (last + 1 < chunk.length) this.pieces.push(chunk.subarray(last + 1))
-    this.emitLines(text, onLine)
+    this.emitBytes(bytes, onLine)
   }
 
   /** The input ended: an unterminated last line is still a line. */
   finish(onLine: LineHandler): void {
     if (this.pieces.length === 0) return
-    const text = Buffer.concat(this.pieces).toString('utf8')
+    const bytes = Buffer.concat(this.pieces)
     this.pieces = []
-    this.emitLines(text, onLine)
+    this.emitBytes(bytes, onLine)
+  }
+
+  private emitBytes(bytes: Buffer, onLine: LineHandler): void {
+    if (isUtf8(bytes)) return this.emitLines(bytes.toString('utf8'), onLine)
+    // some line is not UTF-8: go line by line, so the others are unaffected
+    let start = 0
+    for (;;) {
+      const nl = bytes.indexOf(10, start)
+      const line = bytes.subarray(start, nl < 0 ? bytes.length : nl)
+      if (isUtf8(line)) this.emitLines(line.toString('utf8'), onLine)
+      else {
+        this.lineNo++
+        onLine(line.toString('utf8'), this.lineNo, true)
+      }
+      if (nl < 0) return
+      start = nl + 1
+    }
   }
 
   private emitLines(text: string, onLine: LineHandler): void {

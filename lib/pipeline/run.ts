@@ -175,8 +175,9 @@ class Job {
     const splitter = new LineSplitter()
     const stats = this.stats
     const chain = this.chain
-    const onLine = (text: string, line: number) => {
+    const onLine = (text: string, line: number, invalid?: boolean) => {
       stats.read++
+      if (invalid) return this.bad({ source, line }, text, 'not valid UTF-8')
       let value: unknown
       try {
         value = JSON.parse(text)
@@ -284,7 +285,7 @@ class Job {
       const line = lines[i]!
       const why = bad[i]
       if (why !== undefined) {
-        this.bad({ source, line }, raw, `malformed JSON: ${why}`)
+        this.bad({ source, line }, raw, why)
         continue
       }
       const value: Record<string, unknown> = {}

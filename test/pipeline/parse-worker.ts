@@ -73,3 +73,15 @@ t.test('backpressure through the worker: a slow reader still gets every row', as
   t.ok(a! > 10000)
   t.equal(a, b)
 })
+
+t.test('a line that is not UTF-8 is bad input on both paths', async (t) => {
+  const dir = t.testdir({})
+  const { writeFileSync } = await import('node:fs')
+  writeFileSync(`${dir}/in.ndjson`, Buffer.concat([Buffer.from('{"u":"a"}\n{"u":"'), Buffer.from([0xc3, 0x28]), Buffer.from('"}\n{"u":"b"}\n')]))
+  const args = ['keyby', 'u', 'then', 'aggregate', 'count', `${dir}/in.ndjson`]
+  for (const w of ['0', '1']) {
+    const r = await weir(args, { env: { WEIR_PARSE_WORKER: w } })
+    t.equal(r.code, 65, `worker=${w}`)
+    t.equal(r.stderr, `weir: ${dir}/in.ndjson:2: not valid UTF-8\n`)
+  }
+})
