@@ -27,7 +27,9 @@ export interface WorkerInput {
 }
 
 const CREDITS = 4
-const BATCH_LINES = 4096
+// Small batches keep less in flight: 1,024 lines measured 15-20 MB lower peak RSS than 4,096
+// (and 60 MB lower than 16,384) on the window bench, at the same speed.
+const BATCH_LINES = 1024
 
 if (parentPort) {
   const port = parentPort
