@@ -9,7 +9,8 @@ import { fastParse } from '../commands/fast-parse.js'
 import { runJob } from '../pipeline/run.js'
 import type { Stage } from '../pipeline/stages.js'
 import { WeirError, usageError } from '../stream/errors.js'
-import type { Stats } from '../stream/stats.js'
+import { newStats, type Stats } from '../stream/stats.js'
+import { writeFileSync } from 'node:fs'
 import { EXIT_INTERNAL, EXIT_SIGINT, EXIT_SIGTERM, EXIT_USAGE, exitCodeFor } from './exit-codes.js'
 
 const THEN = 'then'
@@ -31,6 +32,7 @@ const JOB_OPTIONS_WITH_VALUE = new Map([
   ['--late-output', 'late-output'],
   ['--dead-letter', 'dead-letter'],
   ['--on-error', 'on-error'],
+  ['--stats', 'stats'],
 ])
 const JOB_FLAGS = new Map([
   ['-v', 'verbose'],
@@ -64,7 +66,7 @@ async function planChain(argv: string[]): Promise<JobPlan> {
     stages.push(p.stage)
     io.files!.push(...((p.args as IoArgs).files ?? []))
   }
-  return { stages, options: jobOptions(io), verbose: !!io.verbose }
+  return { stages, options: jobOptions(io), verbose: !!io.verbose, statsFile: io.stats }
 }
 
 async function planCommand(argv: string[]): Promise<JobPlan | undefined> {
@@ -105,7 +107,7 @@ async function planCommand(argv: string[]): Promise<JobPlan | undefined> {
 function planFrom(mod: CommandModule, name: string, args: Record<string, unknown>): Promise<JobPlan> | JobPlan {
   if (mod.toJob) return mod.toJob(args)
   const a = args as IoArgs & Record<string, unknown>
-  return { stages: [{ config: mod.toStage!(args), label: name }], options: jobOptions(a), verbose: !!a.verbose }
+  return { stages: [{ config: mod.toStage!(args), label: name }], options: jobOptions(a), verbose: !!a.verbose, statsFile: a.stats }
 }
 
 function base(y: Argv): Argv {
@@ -134,13 +136,26 @@ async function execute(plan: JobPlan): Promise<void> {
     )
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
+  const stats = newStats()
+  let status = 'failed'
   try {
-    const result = await runJob(plan.stages, { ...plan.options, signal: ac.signal })
+    const result = await runJob(plan.stages, { ...plan.options, signal: ac.signal, stats })
     summarize(result.stats, plan.verbose)
+    status = result.stopped ?? 'ok'
     if (result.stopped === 'signal') process.exitCode = signalCode
   } finally {
+    if (plan.statsFile) writeStats(plan.statsFile, stats, status)
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
+  }
+}
+
+/** The accounting of decisions.md 12, for scripts: every record read ends in one of these. */
+function writeStats(path: string, s: Stats, status: string): void {
+  try {
+    writeFileSync(path, JSON.stringify({ status, ...s }) + '\n')
+  } catch (e) {
+    process.stderr.write(`weir: ${path}: cannot write stats: ${(e as Error).message}\n`)
   }
 }
 

@@ -11,6 +11,7 @@ export interface IoArgs {
   'on-error'?: 'fail' | 'skip' | 'dead-letter'
   'dead-letter'?: string
   verbose?: boolean
+  stats?: string
 }
 
 export function withIo<T>(y: Argv<T>): Argv<T & IoArgs> {
@@ -19,6 +20,7 @@ export function withIo<T>(y: Argv<T>): Argv<T & IoArgs> {
     .option('output', { alias: 'o', type: 'string', describe: 'write records to FILE instead of stdout' })
     .option('on-error', { choices: ['fail', 'skip', 'dead-letter'], default: 'fail', describe: 'bad input (malformed line, missing key or time): stop with exit 65, or count it and go on' })
     .option('dead-letter', { type: 'string', describe: 'with --on-error dead-letter: write bad lines to FILE' })
+    .option('stats', { type: 'string', describe: 'write the record accounting (read, written, filtered, aggregated, late, skipped, dead-lettered) to FILE as JSON when the job ends' })
     .option('verbose', { alias: 'v', type: 'boolean', describe: 'print a summary on stderr even off a terminal' }) as Argv<
     T & IoArgs
   >
@@ -67,9 +69,11 @@ export interface JobPlan {
   stages: Stage[]
   options: JobOptions
   verbose: boolean
+  /** --stats FILE: the accounting as JSON, written when the job ends, however it ends */
+  statsFile?: string
 }
 
 /** The job of a single stage command: its stage over the command's own inputs and outputs. */
 export function singleStageJob(mod: StageCommand, name: string, a: Record<string, unknown>): JobPlan {
-  return { stages: [{ config: mod.toStage(a), label: name }], options: jobOptions(a as IoArgs), verbose: !!a.verbose }
+  return { stages: [{ config: mod.toStage(a), label: name }], options: jobOptions(a as IoArgs), verbose: !!a.verbose, statsFile: (a as IoArgs).stats }
 }

@@ -58,7 +58,7 @@ async function parseWithYargs(mod: CommandModule, words: string[], label: string
 export function rejectIoInStage(p: ParsedStage): void {
   const files = p.args.files as string[] | undefined
   if (files && files.length > 0) throw usageError(`${p.stage.label}: input files belong in the spec's "source", not in a stage`)
-  for (const o of ['output', 'late-output', 'dead-letter']) {
+  for (const o of ['output', 'late-output', 'dead-letter', 'stats']) {
     if (p.args[o] !== undefined) throw usageError(`${p.stage.label}: --${o} belongs in the spec, not in a stage`)
   }
 }

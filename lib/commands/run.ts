@@ -13,6 +13,7 @@ export const builder = (y: Argv) =>
     .positional('spec', { type: 'string', describe: 'the pipeline spec file (JSON)' })
     .positional('files', { type: 'string', array: true, describe: "input files, instead of the spec's source ('-' for stdin)" })
     .option('output', { alias: 'o', type: 'string', describe: "write records to FILE instead of the spec's sink" })
+    .option('stats', { type: 'string', describe: 'write the record accounting (read, written, filtered, aggregated, late, skipped, dead-lettered) to FILE as JSON when the job ends' })
     .option('verbose', { alias: 'v', type: 'boolean', describe: 'print a summary on stderr even off a terminal' })
     .example('$0 run fixtures/jobs/clicks-per-user.json', 'run a demo job on the fixtures')
     .example('zcat day.ndjson.gz | $0 run job.json -', 'the same job over stdin')
@@ -54,5 +55,6 @@ export async function toJob(a: Record<string, unknown>): Promise<JobPlan> {
       noFlush,
     },
     verbose: !!a.verbose,
+    statsFile: a.stats as string | undefined,
   }
 }

@@ -35,6 +35,8 @@ export interface JobOptions {
   /** End of input stops without draining: open windows stay open (the cron case). */
   noFlush?: boolean
   clock?: Clock
+  /** Counters to fill (so a caller can report them even when the job fails). */
+  stats?: Stats
   /** Aborting stops the job without draining (SIGINT, SIGTERM). */
   signal?: AbortSignal
 }
@@ -84,7 +86,7 @@ interface Pausable {
 }
 
 class Job {
-  private readonly stats = newStats()
+  private readonly stats: Stats
   private readonly chain: Chain
   private readonly clock: Clock
   private timer: NodeJS.Timeout | undefined
@@ -102,7 +104,7 @@ class Job {
     private readonly workerFields?: string[],
   ) {
     this.clock = opts.clock ?? wallClock
-    const stats = this.stats
+    const stats = (this.stats = opts.stats ?? newStats())
     this.chain = new Chain(ops, {
       record: (rec) => {
         out.push(recordText(rec))
