@@ -14,6 +14,8 @@ export interface RunningAggregateConfig {
   specs: AggSpec[]
   emit: EmitMode
   keyNames: string[]
+  /** A window stage runs earlier in this process (its rows carry window_start legitimately). */
+  afterWindow?: boolean
 }
 
 const ACC = 'a'
@@ -23,6 +25,10 @@ export function runningAggregate(cfg: RunningAggregateConfig, uid: string): Oper
   let state: OperatorState
   let ctx: OperatorContext
   let seq = 0
+  // Records carrying window bounds, with no window in this process, most likely come from
+  // `weir window` in another process: keys and windows do not cross a pipe yet, so the result
+  // would silently mix windows. Say so once.
+  let checkedWindowFields = cfg.afterWindow === true || cfg.keyNames.includes('window_start')
 
   function emit(key: Key, accs: unknown[], pos: Position, out: Output): void {
     const row: Record<string, unknown> = {}
@@ -38,6 +44,14 @@ export function runningAggregate(cfg: RunningAggregateConfig, uid: string): Oper
       state = c.state.operator(uid)
     },
     processRecord(rec, out) {
+      if (!checkedWindowFields) {
+        checkedWindowFields = true
+        const v = rec.value as Record<string, unknown> | null
+        if (v !== null && typeof v === 'object' && 'window_start' in v && 'window_end' in v)
+          ctx.warn?.(
+            "aggregate: these records carry window_start and window_end, but no window runs in this process, so this aggregates across windows (and keys). Keys and windows do not cross a pipe yet: write 'weir keyby … then window … then aggregate …'",
+          )
+      }
       const why = agg.check(rec.value)
       if (why !== undefined) return ctx.badRecord(rec, why)
       const key = rec.key ?? NO_KEY

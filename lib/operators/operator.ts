@@ -24,6 +24,8 @@ export interface OperatorContext {
    * bad-input policy decides: fail the run (exit 65, the default), or count it and go on.
    */
   badRecord(rec: Rec, why: string): void
+  /** A warning for the user (one line on stderr, whatever the terminal). */
+  warn?(message: string): void
 }
 
 export interface Operator {

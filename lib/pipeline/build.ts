@@ -90,7 +90,7 @@ export async function buildOperators(stages: Stage[]): Promise<Operator[]> {
           if (unfusedWindow)
             throw usageError('aggregate must come directly after its window stage; move the stages between them before the window')
           checkRowNames(names, c.specs.map((x) => x.name), false)
-          ops.push(runningAggregate({ specs: c.specs, emit: c.emit, keyNames: names }, uid))
+          ops.push(runningAggregate({ specs: c.specs, emit: c.emit, keyNames: names, afterWindow: stages.slice(0, i).some((p) => p.config.op === 'window') }, uid))
           break
         case 'process': {
           if (c.time) ops.push(timestamps(c.time, { format: undefined }, uid + '/time'))

@@ -119,7 +119,13 @@ class Job {
     })
     const state = new MemoryStateBackend()
     const badRecord = (rec: Rec, why: string) => this.bad(rec, rec.raw ?? JSON.stringify(rec.value), why)
-    this.chain.open((op) => ({ uid: op.uid, state, clock: this.clock, stats, badRecord }))
+    const warned = new Set<string>()
+    const warn = (message: string) => {
+      if (warned.has(message)) return
+      warned.add(message)
+      process.stderr.write(`weir: warning: ${message}\n`)
+    }
+    this.chain.open((op) => ({ uid: op.uid, state, clock: this.clock, stats, badRecord, warn }))
   }
 
   /** The bad-input policy: fail (exit 65), skip (counted) or dead-letter (counted, bytes kept). */

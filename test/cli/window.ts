@@ -185,3 +185,14 @@ t.test('--stats FILE: every record read is accounted for, as JSON, however the j
   t.equal(bad.code, 65)
   t.same(JSON.parse(readFileSync(`${dir}/bad.json`, 'utf8')), { status: 'failed', read: 3, written: 1, filtered: 1, consumed: 0, late: 0, lateDropped: 0, skipped: 0, deadLettered: 0 })
 })
+
+t.test('aggregate warns when its records come from a window in another process', async (t) => {
+  const r = await sh('"$WEIR" window tumbling 1m --time ts --max-delay 20s fixtures/clicks.ndjson | "$WEIR" aggregate count')
+  t.equal(r.code, 0)
+  t.same(records(r.stdout), [{ count: 3000 }])
+  t.match(r.stderr, /^weir: warning: aggregate: these records carry window_start and window_end, but no window runs in this process/)
+  t.equal(lines(r.stderr).length, 1, 'once')
+  const fused = await weir(['window', 'tumbling', '1m', '--time', 'ts', '--max-delay', '20s', 'then', 'aggregate', 'count', 'then', 'aggregate', 'sum:count', 'fixtures/clicks.ndjson'])
+  t.equal(fused.stderr, '', 'no warning when the window runs in the same process')
+  t.same(records(fused.stdout), [{ count_sum: 3000 }])
+})
