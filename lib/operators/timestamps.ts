@@ -41,7 +41,7 @@ export function timestamps(cfg: TimeConfig, info: TimeInfo, uid: string): Operat
         const advanced = wm.onEvent(ms, idle ? ctx.clock.now() : 0)
         if (advanced !== undefined) out.watermark(advanced)
       },
-      nextProcessingTime: () => wm.nextIdleCheck(ctx.clock.now()),
+      nextProcessingTime: () => wm.nextIdleCheck(),
       onProcessingTime(now, out) {
         const advanced = wm.onIdleCheck(now)
         if (advanced !== undefined) out.watermark(advanced)

@@ -32,7 +32,7 @@ export class BoundedOutOfOrderness {
   }
 
   /** When the idle rule next has something to do (wall clock), if ever. */
-  nextIdleCheck(now: number): number | undefined {
+  nextIdleCheck(): number | undefined {
     if (this.idleTimeout === undefined || this.lastArrival === undefined) return undefined
     const idleAt = this.lastArrival + this.idleTimeout
     // once idle, keep advancing in steps, so a window closes within a step of its end
