@@ -28,32 +28,22 @@ function num(v: unknown): number {
   return v
 }
 
-type Box = { v: number; n: number }
 type Welford = { n: number; mean: number; m2: number }
 type Seqd = { seq: number; v: unknown }
 type Collected = { seqs: number[]; vals: unknown[] }
 
+// count, sum, min and max keep a plain number (null before the first value) rather than an
+// object: with thousands of keys and windows open, an object per accumulator is most of the
+// garbage that outlives the young generation.
 const sumLike = (name: string, describe: string, combine: (a: number, b: number) => number): AggregateFunction => ({
   name,
   describe,
   field: 'required',
   numeric: true,
-  create: (): Box => ({ v: 0, n: 0 }),
-  add(acc, v) {
-    const a = acc as Box
-    const x = num(v)
-    a.v = a.n === 0 ? x : combine(a.v, x)
-    a.n++
-    return a
-  },
-  merge(x, y) {
-    const a = x as Box
-    const b = y as Box
-    if (b.n === 0) return a
-    if (a.n === 0) return b
-    return { v: combine(a.v, b.v), n: a.n + b.n }
-  },
-  result: (acc) => ((acc as Box).n === 0 ? null : (acc as Box).v),
+  create: () => null,
+  add: (acc, v) => (acc === null ? num(v) : combine(acc as number, num(v))),
+  merge: (a, b) => (a === null ? b : b === null ? a : combine(a as number, b as number)),
+  result: (acc) => acc,
 })
 
 const welford = (name: string, describe: string, finish: (w: Welford) => number | null): AggregateFunction => ({
@@ -143,13 +133,10 @@ const BASE: AggregateFunction[] = [
     name: 'count',
     describe: 'number of records (count:FIELD: number of non-null values of FIELD)',
     field: 'optional',
-    create: () => ({ n: 0 }),
-    add(acc) {
-      ;(acc as { n: number }).n++
-      return acc
-    },
-    merge: (a, b) => ({ n: (a as { n: number }).n + (b as { n: number }).n }),
-    result: (acc) => (acc as { n: number }).n,
+    create: () => 0,
+    add: (acc) => (acc as number) + 1,
+    merge: (a, b) => (a as number) + (b as number),
+    result: (acc) => acc,
   },
   sumLike('sum', 'sum of the values', (a, b) => a + b),
   sumLike('min', 'smallest value', (a, b) => (b < a ? b : a)),
