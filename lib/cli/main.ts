@@ -2,10 +2,10 @@
 // exit status. The only importer of yargs (besides the stage parser) and chalk. It never calls
 // process.exit(): it sets process.exitCode and lets stdout drain (decisions.md 14).
 import type { Argv } from 'yargs'
-import { COMMANDS, findCommand, type CommandModule } from '../commands/table.js'
-import { jobOptions, type IoArgs, type JobPlan, protectDash, restoreDash } from '../commands/common.js'
-import { parseStage } from '../commands/parse-stage.js'
-import { fastParse } from '../commands/fast-parse.js'
+import { COMMANDS, findCommand, type CommandModule } from '../commandline/table.js'
+import { jobOptions, type IoArgs, type JobPlan, protectDash, restoreDash } from '../commandline/common.js'
+import { parseStage } from '../commandline/parse-stage.js'
+import { fastParse } from '../commandline/fast-parse.js'
 import { runJob } from '../pipeline/run.js'
 import type { Stage } from '../pipeline/stages.js'
 import { WeirError, usageError } from '../stream/errors.js'

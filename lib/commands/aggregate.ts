@@ -3,7 +3,7 @@ import type { AggregateStageConfig } from '../pipeline/stages.js'
 import { AGGREGATES } from '../operators/aggregates/table.js'
 import { parseAggSpec } from '../operators/aggregates/row.js'
 import { usageError } from '../stream/errors.js'
-import { withIo } from './common.js'
+import { withIo } from '../commandline/common.js'
 
 export const command = 'aggregate <specs..>'
 export const describe = 'Compute count, sum, avg, percentiles… per key and window'

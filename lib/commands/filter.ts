@@ -1,7 +1,7 @@
 import type { Argv } from 'yargs'
 import type { FilterConfig } from '../operators/filter.js'
 import { compileExpression } from '../expr/expression.js'
-import { withIo } from './common.js'
+import { withIo } from '../commandline/common.js'
 
 export const command = 'filter <expr> [files..]'
 export const describe = 'Keep the records for which a JavaScript expression over r is truthy'

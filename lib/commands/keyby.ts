@@ -1,7 +1,7 @@
 import type { Argv } from 'yargs'
 import type { KeybyConfig } from '../operators/keyby.js'
 import { parsePath } from '../expr/path.js'
-import { withIo } from './common.js'
+import { withIo } from '../commandline/common.js'
 
 export const command = 'keyby <fields> [files..]'
 export const describe = 'Partition the stream by key, for the stateful stages that follow'

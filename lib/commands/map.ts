@@ -1,7 +1,7 @@
 import type { Argv } from 'yargs'
 import type { MapConfig } from '../operators/map.js'
 import { compileExpression } from '../expr/expression.js'
-import { withIo } from './common.js'
+import { withIo } from '../commandline/common.js'
 
 export const command = 'map <expr> [files..]'
 export const describe = 'Replace each record by the value of a JavaScript expression over r'

@@ -1,8 +1,8 @@
 import type { Argv } from 'yargs'
 import { resolve } from 'node:path'
 import type { ProcessStageConfig } from '../pipeline/stages.js'
-import { withIo } from './common.js'
-import { timeConfigOf, withTime } from './time-options.js'
+import { withIo } from '../commandline/common.js'
+import { timeConfigOf, withTime } from '../commandline/time-options.js'
 
 export const command = 'process <module> [files..]'
 export const describe = 'Run your own process function with keyed state and timers'

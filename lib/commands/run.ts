@@ -1,9 +1,9 @@
 import type { Argv } from 'yargs'
 import { readSpec } from '../pipeline/spec.js'
 import { usageError } from '../stream/errors.js'
-import { type JobPlan } from './common.js'
-import { parseStage, rejectIoInStage } from './parse-stage.js'
-import { shellWords } from './shell-words.js'
+import { type JobPlan } from '../commandline/common.js'
+import { parseStage, rejectIoInStage } from '../commandline/parse-stage.js'
+import { shellWords } from '../commandline/shell-words.js'
 
 export const command = 'run <spec> [files..]'
 export const describe = 'Run a pipeline spec file: a whole chain of stages in one process'

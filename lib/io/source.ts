@@ -9,19 +9,26 @@ export function sourceName(path: string): string {
   return path === STDIN ? 'stdin' : path
 }
 
-/** Fails before any record is read when an input file is missing, a directory, or unreadable. */
-export function checkInputs(paths: string[]): void {
+/**
+ * Fails before any record is read when an input file is missing, a directory, or unreadable.
+ * Returns the files' total size in bytes (stdin counts as 0).
+ */
+export function checkInputs(paths: string[]): number {
+  let bytes = 0
   for (const p of paths) {
     if (p === STDIN) continue
     let isFile: boolean
     try {
-      isFile = !statSync(p).isDirectory()
+      const st = statSync(p)
+      isFile = !st.isDirectory()
+      bytes += st.size
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code
       throw new WeirError('no-input', `${p}: ${code === 'ENOENT' ? 'no such file' : (e as Error).message}`)
     }
     if (!isFile) throw new WeirError('no-input', `${p}: is a directory, expected an NDJSON file`)
   }
+  return bytes
 }
 
 export function openSource(path: string): Readable {

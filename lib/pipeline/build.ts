@@ -14,7 +14,8 @@ import { timestamps, type TimeInfo } from '../operators/timestamps.js'
 import { windowOperator } from '../operators/window.js'
 import { WeirError, usageError } from '../stream/errors.js'
 import { canonicalJson } from '../stream/key.js'
-import type { Stage, StageConfig } from './stages.js'
+import { assertNever } from '../stream/record.js'
+import type { Stage } from './stages.js'
 
 /**
  * Operator identity (decisions.md 17): the kind, a hash of the stage's canonical options, and an
@@ -98,7 +99,7 @@ export async function buildOperators(stages: Stage[]): Promise<Operator[]> {
           break
         }
         default:
-          assertNeverConfig(c)
+          assertNever(c)
       }
     } catch (e) {
       if (e instanceof WeirError) throw new WeirError(e.kind, `${s.label}: ${e.message}`)
@@ -113,10 +114,6 @@ function checkRowNames(keys: string[], aggs: string[], bounds: boolean): void {
   const taken = new Set([...keys, ...(bounds ? ['window_start', 'window_end'] : [])])
   for (const a of aggs)
     if (taken.has(a)) throw usageError(`aggregate name '${a}' is also a key field or window bound; rename it with =NAME`)
-}
-
-function assertNeverConfig(c: never): never {
-  throw new Error('unknown stage ' + JSON.stringify(c as StageConfig))
 }
 
 async function loadProcessModule(path: string): Promise<ProcessFunctionModule> {

@@ -14,7 +14,6 @@ import { type Clock, wallClock } from '../time/clock.js'
 import { buildOperators } from './build.js'
 import { fieldsNeeded } from './fields.js'
 import { Worker } from 'node:worker_threads'
-import { statSync } from 'node:fs'
 import type { ParsedBatch, WorkerMessage } from '../io/parse-worker.js'
 import { Chain } from './chain.js'
 import type { Stage } from './stages.js'
@@ -50,13 +49,13 @@ export interface JobResult {
 export async function runJob(stages: Stage[], opts: JobOptions): Promise<JobResult> {
   const ops = await buildOperators(stages)
   const inputs = opts.inputs.length > 0 ? opts.inputs : [STDIN]
-  checkInputs(inputs)
+  const inputBytes = checkInputs(inputs)
   const out = opts.output && opts.output !== STDIN ? await LineSink.file(opts.output) : LineSink.stdout()
   const lateOut = opts.lateOutput ? await LineSink.file(opts.lateOutput) : undefined
   if ((opts.onError === 'dead-letter') !== (opts.deadLetter !== undefined))
     throw usageError('--on-error dead-letter and --dead-letter FILE go together')
   const deadOut = opts.deadLetter ? await LineSink.file(opts.deadLetter) : undefined
-  return new Job(ops, inputs, out, lateOut, deadOut, opts, parseInWorker(stages, inputs)).run()
+  return new Job(ops, inputs, out, lateOut, deadOut, opts, parseInWorker(stages, inputs, inputBytes)).run()
 }
 
 /** Below this much input, starting a worker (~30 ms) costs more than it saves. */
@@ -67,14 +66,12 @@ const WORKER_MIN_BYTES = 8 << 20
  * the inputs are files (a worker cannot share stdin), and there is enough input.
  * WEIR_PARSE_WORKER=0 turns it off, =1 forces it (tests compare both paths).
  */
-function parseInWorker(stages: Stage[], inputs: string[]): string[] | undefined {
+function parseInWorker(stages: Stage[], inputs: string[], bytes: number): string[] | undefined {
   const setting = process.env.WEIR_PARSE_WORKER
   if (setting === '0') return undefined
   const fields = fieldsNeeded(stages)
   if (!fields || inputs.some((p) => p === STDIN)) return undefined
   if (setting === '1') return fields
-  let bytes = 0
-  for (const p of inputs) bytes += statSync(p).size
   return bytes >= WORKER_MIN_BYTES ? fields : undefined
 }
 

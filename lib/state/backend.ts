@@ -16,8 +16,6 @@ export interface OperatorState {
   get(key: Key, ns: Namespace): unknown
   put(key: Key, ns: Namespace, value: unknown): void
   delete(key: Key, ns: Namespace): void
-  /** The namespaces holding state for one key, in insertion order. */
-  namespaces(key: Key): Namespace[]
   /**
    * Every key holding state, in canonical key order (decisions.md 9: the output order), whatever
    * the storage order: a key-group-first store merges its groups' sorted ranges.

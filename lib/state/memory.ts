@@ -43,12 +43,6 @@ class MemoryOperatorState implements OperatorState {
       }
     if (slots.length === 1) g.delete(key.canon)
   }
-  namespaces(key: Key): Namespace[] {
-    const slots = this.groups[key.group]!.get(key.canon)
-    const out: Namespace[] = []
-    if (slots) for (let i = 1; i < slots.length; i += 2) out.push(slots[i] as Namespace)
-    return out
-  }
   keys(): Key[] {
     const out: Key[] = []
     for (const g of this.groups) for (const slots of g.values()) out.push(slots[0] as Key)

@@ -21,10 +21,3 @@ export function parseDuration(text: string, what = 'duration', allowNegative = f
   if (!Number.isInteger(total)) throw usageError(`${what} '${text}' is not a whole number of milliseconds`)
   return sign * total
 }
-
-export function formatDuration(ms: number): string {
-  if (ms === 0) return '0ms'
-  for (const [u, f] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const)
-    if (ms % f === 0) return `${ms / f}${u}`
-  return `${ms}ms`
-}

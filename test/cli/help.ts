@@ -1,10 +1,10 @@
 // The contract every command keeps (as npm's test/lib/load-all-commands.js): help that shows usage,
 // every option and examples; a describe that agrees with the command table; a man page. A new
-// command in lib/commands/table.ts is checked here without a line of test code.
+// command in lib/commandline/table.ts is checked here without a line of test code.
 import t from 'tap'
 import { existsSync, readFileSync } from 'node:fs'
 import type { Argv } from 'yargs'
-import { COMMANDS } from '../../lib/commands/table.js'
+import { COMMANDS } from '../../lib/commandline/table.js'
 import { weir, lines, ROOT } from '../harness/cli.js'
 
 const pkg = JSON.parse(readFileSync(`${ROOT}/package.json`, 'utf8')) as { version: string; man?: string[] | string }

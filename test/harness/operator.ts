@@ -1,7 +1,7 @@
 // Drives operators in one process without the CLI, as Flink's KeyedOneInputStreamOperatorTestHarness:
 // records, watermarks and processing time go in; emitted records, late records and the order of
 // everything come out. Stages are written as a `then` chain, parsed by the commands' own parser.
-import { parseStage } from '../../lib/commands/parse-stage.js'
+import { parseStage } from '../../lib/commandline/parse-stage.js'
 import { buildOperators } from '../../lib/pipeline/build.js'
 import { Chain } from '../../lib/pipeline/chain.js'
 import type { Stage } from '../../lib/pipeline/stages.js'

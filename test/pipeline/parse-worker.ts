@@ -4,7 +4,7 @@ import t from 'tap'
 import { readFileSync } from 'node:fs'
 import { weir, sh } from '../harness/cli.js'
 import { fieldsNeeded } from '../../lib/pipeline/fields.js'
-import { parseStage } from '../../lib/commands/parse-stage.js'
+import { parseStage } from '../../lib/commandline/parse-stage.js'
 
 async function stagesOf(...spans: string[][]) {
   const out = []

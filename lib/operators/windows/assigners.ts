@@ -45,7 +45,3 @@ export function intersects(a: Window, b: Window): boolean {
 export function cover(a: Window, b: Window): Window {
   return { start: Math.min(a.start, b.start), end: Math.max(a.end, b.end) }
 }
-
-export function isTimeWindowed(spec: WindowSpec): boolean {
-  return spec.kind === 'tumbling' || spec.kind === 'sliding' || spec.kind === 'session'
-}

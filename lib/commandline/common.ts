@@ -1,7 +1,9 @@
-// What every stage command shares: input files, --output, and running its stage as a job.
+// What every stage command shares: input files, outputs, the bad-input policy, and the plan of
+// a job handed to the CLI. (lib/commandline/ holds what the commands share; lib/commands/ holds
+// one module per command, and nothing else.)
 import type { Argv } from 'yargs'
 import type { JobOptions } from '../pipeline/run.js'
-import type { Stage, StageConfig } from '../pipeline/stages.js'
+import type { Stage } from '../pipeline/stages.js'
 
 export interface IoArgs {
   files?: string[]
@@ -43,16 +45,6 @@ export function restoreDash(args: Record<string, unknown>): Record<string, unkno
   return args
 }
 
-/** The shape every command module has; `run` and `then` chains parse stages through it. */
-export interface StageCommand {
-  command: string
-  describe: string
-  builder: (y: Argv) => Argv
-  toStage: (args: Record<string, unknown>) => StageConfig
-  /** Options that are about the job's inputs and outputs, not the stage (kept out of spec stages). */
-  ioOptions?: string[]
-}
-
 export function jobOptions(a: IoArgs): JobOptions {
   return {
     inputs: a.files ?? [],
@@ -71,9 +63,4 @@ export interface JobPlan {
   verbose: boolean
   /** --stats FILE: the accounting as JSON, written when the job ends, however it ends */
   statsFile?: string
-}
-
-/** The job of a single stage command: its stage over the command's own inputs and outputs. */
-export function singleStageJob(mod: StageCommand, name: string, a: Record<string, unknown>): JobPlan {
-  return { stages: [{ config: mod.toStage(a), label: name }], options: jobOptions(a as IoArgs), verbose: !!a.verbose, statsFile: (a as IoArgs).stats }
 }

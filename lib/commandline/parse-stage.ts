@@ -33,7 +33,7 @@ export async function parseStage(words: string[], label: string, uid?: string): 
 }
 
 /** The reference parser, loaded only when the fast path declines (help, errors, odd input). */
-async function parseWithYargs(mod: CommandModule, words: string[], label: string): Promise<Record<string, unknown>> {
+export async function parseWithYargs(mod: CommandModule, words: string[], label: string): Promise<Record<string, unknown>> {
   const { default: yargs } = await import('yargs')
   let args: Record<string, unknown>
   try {

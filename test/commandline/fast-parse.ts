@@ -1,25 +1,14 @@
 // The fast stage parser (yargs-parser over recorded declarations) must agree with full yargs on
 // every well-formed command line, and decline (so yargs answers) on everything else.
 import t from 'tap'
-import yargs from 'yargs'
-import { fastParse } from '../../lib/commands/fast-parse.js'
-import { findCommand, type CommandModule } from '../../lib/commands/table.js'
-import { protectDash, restoreDash } from '../../lib/commands/common.js'
+import { fastParse } from '../../lib/commandline/fast-parse.js'
+import { findCommand, type CommandModule } from '../../lib/commandline/table.js'
+import { protectDash, restoreDash } from '../../lib/commandline/common.js'
+import { parseWithYargs } from '../../lib/commandline/parse-stage.js'
 
 async function viaYargs(mod: CommandModule, words: string[]): Promise<Record<string, unknown> | Error> {
   try {
-    return restoreDash(
-      yargs()
-        .command(mod.command, mod.describe, mod.builder)
-        .strict()
-        .help(false)
-        .version(false)
-        .exitProcess(false)
-        .fail((msg, err) => {
-          throw err ?? new Error(msg)
-        })
-        .parseSync(protectDash(words)) as Record<string, unknown>,
-    )
+    return await parseWithYargs(mod, words, words[0]!)
   } catch (e) {
     return e as Error
   }
