@@ -279,14 +279,16 @@ class Job {
   }
 
   private onParsedBatch(batch: ParsedBatch, fields: string[]): void {
-    const { source, raws, lines, cols, bad } = batch
+    const { source, raws, starts, ends, lines, cols, bad } = batch
     const stats = this.stats
     const chain = this.chain
     const nf = fields.length
-    for (let i = 0; i < raws.length; i++) {
+    // one string for the batch's text; each record's is a slice of it, which copies nothing
+    const text = batch.bytes ? Buffer.from(batch.bytes.buffer, batch.bytes.byteOffset, batch.bytes.byteLength).toString('latin1') : ''
+    for (let i = 0; i < lines.length; i++) {
       if (this.stopped) return
       stats.read++
-      const raw = raws[i]!
+      const raw = raws ? raws[i]! : text.slice(starts![i]!, ends![i]!)
       const line = lines[i]!
       const why = bad[i]
       if (why !== undefined) {

@@ -85,3 +85,42 @@ t.test('a line that is not UTF-8 is bad input on both paths', async (t) => {
     t.equal(r.stderr, `weir: ${dir}/in.ndjson:2: not valid UTF-8\n`)
   }
 })
+
+t.test('every record keeps its exact bytes through the worker: non-ASCII, CRLF, blank, huge and unterminated lines', async (t) => {
+  // Event times fall by more than a window per line, so every record after the first is late and
+  // goes to --late-output as its original text: the late file shows each record's bytes.
+  const { writeFileSync } = await import('node:fs')
+  const dir = t.testdir({})
+  const parts: Buffer[] = []
+  const expected: string[] = []
+  let ts = 1732521600000 + 5000 * 61000
+  for (let i = 0; i < 5000; i++) {
+    ts -= 61000
+    const kind = i % 23
+    const user = kind === 3 ? 'é😀' : kind === 5 ? 'x'.repeat(150000) : `u${i % 7}`
+    const line =
+      kind === 7
+        ? `{ "ts" : ${ts} , "user":"us\\u0065r${i}", "n":1.50 }`
+        : kind === 11
+          ? `{"user":${JSON.stringify(user)},"ts":${ts},"nested":{"a":[1,"日本",{"b":null}]},"big":12345678901234567890}`
+          : `{"ts":${ts},"user":${JSON.stringify(user)},"amount":${i}}`
+    expected.push(line)
+    parts.push(Buffer.from(line + (kind === 13 ? '\r\n' : '\n')))
+    if (kind === 17) parts.push(Buffer.from('\n  \t\r\n'))
+  }
+  const last = `{"ts":1,"user":"tail"}`
+  expected.push(last)
+  parts.push(Buffer.from(last)) // no newline at the end
+  writeFileSync(`${dir}/in.ndjson`, Buffer.concat(parts))
+  const results = []
+  for (const w of ['0', '1']) {
+    const r = await weir(
+      ['keyby', 'user', 'then', 'window', 'tumbling', '1m', '--time', 'ts', 'then', 'aggregate', 'count', `${dir}/in.ndjson`, '--late-output', `${dir}/late-${w}.ndjson`, '-v'],
+      { env: { WEIR_PARSE_WORKER: w } },
+    )
+    t.equal(r.code, 0, r.stderr)
+    results.push({ stdout: r.stdout, stderr: r.stderr, late: readFileSync(`${dir}/late-${w}.ndjson`, 'utf8') })
+  }
+  t.same(results[1], results[0])
+  t.same(results[1]!.late.split('\n').slice(0, -1), expected.slice(1), 'the late records, byte for byte, in input order')
+})
