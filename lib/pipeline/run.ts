@@ -14,6 +14,7 @@ import { type Clock, wallClock } from '../time/clock.js'
 import { buildOperators } from './build.js'
 import { fieldsNeeded } from './fields.js'
 import { Worker } from 'node:worker_threads'
+import { HeapBudget } from './heap-budget.js'
 import type { ParsedBatch, WorkerMessage } from '../io/parse-worker.js'
 import { Chain } from './chain.js'
 import type { Stage } from './stages.js'
@@ -90,6 +91,7 @@ class Job {
   private stopped: JobResult['stopped']
   private failure: unknown
   private current: Pausable | undefined
+  private readonly heap = new HeapBudget()
 
   constructor(
     ops: Operator[],
@@ -306,6 +308,7 @@ class Job {
 
   /** Writes what the batch produced, applies backpressure, and re-arms processing-time timers. */
   private afterBatch(stream: Pausable): void {
+    this.heap.check()
     this.deadOut?.flush()
     const flowing = this.out.flush() && (this.lateOut?.flush() ?? true)
     if (this.out.closedByReader) return this.halt('reader-closed')
