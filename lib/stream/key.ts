@@ -47,6 +47,15 @@ export function keyGroupOf(canon: string): number {
 const HIGH = /[\uD800-\uFFFF]/
 
 /**
+ * Whether the engine's own `<` orders this text as compareCanon does against any other text of
+ * which the same holds: it has no code unit at or above U+D800. A sort of many keys checks each
+ * key once with this, instead of twice per comparison.
+ */
+export function plainOrdered(canon: string): boolean {
+  return !HIGH.test(canon)
+}
+
+/**
  * Orders canonical key texts by Unicode code point, which is also the byte order of their UTF-8
  * encoding, so an LMDB backend that sorts keys by bytes yields the same order as the memory one.
  * Plain `<` compares UTF-16 code units, which differs for characters above U+FFFF.

@@ -2,7 +2,7 @@
 // window). They fire in order of time, then window start, then key in canonical order, which
 // gives decisions.md 9's output order for window firings (a window fires at end − 1, so time order
 // is end order). Timers are state: a durable backend will store this queue (a later issue).
-import { compareCanon, type Key } from '../stream/key.js'
+import { compareCanon, plainOrdered, type Key } from '../stream/key.js'
 
 export interface Timer<P> {
   time: number
@@ -14,6 +14,15 @@ export interface Timer<P> {
 
 function compareTimers<P>(a: Timer<P>, b: Timer<P>): number {
   return a.order - b.order || compareCanon(a.key.canon, b.key.canon)
+}
+
+/** compareTimers, where every key is plainOrdered. */
+function comparePlainTimers<P>(a: Timer<P>, b: Timer<P>): number {
+  const d = a.order - b.order
+  if (d !== 0) return d
+  const x = a.key.canon
+  const y = b.key.canon
+  return x === y ? 0 : x < y ? -1 : 1
 }
 
 /**
@@ -70,7 +79,9 @@ export class TimerQueue<P> {
       const time = this.popTime()
       const bucket = this.buckets.get(time)!
       this.buckets.delete(time)
-      bucket.sort(compareTimers)
+      let plain = true
+      for (let i = 0; i < bucket.length && plain; i++) plain = plainOrdered(bucket[i]!.key.canon)
+      bucket.sort(plain ? comparePlainTimers : compareTimers)
       this.draining = bucket
       this.drainIndex = 0
     }

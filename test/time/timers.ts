@@ -2,13 +2,17 @@ import t from 'tap'
 import { TimerQueue, type Timer } from '../../lib/time/timers.js'
 import { makeKey, compareCanon } from '../../lib/stream/key.js'
 
-t.test('timers fire by time, then window start, then key, up to the limit', async (t) => {
+for (const [mix, second] of [
+  ['keys of every plane', (i: number) => (i % 3 === 0 ? '😀' : i % 3 === 1 ? 'é' : '\uff01')],
+  ['keys below U+D800 only (the plain comparison)', (i: number) => (i % 2 ? 'é' : 'a')],
+] as const)
+t.test(`timers fire by time, then window start, then key, up to the limit: ${mix}`, async (t) => {
   let seed = 7
   const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31)
   const q = new TimerQueue<number>()
   const all: Timer<number>[] = []
   for (let i = 0; i < 3000; i++) {
-    const tm = { time: Math.floor(rand() * 20), order: Math.floor(rand() * 3), key: makeKey(['k' + Math.floor(rand() * 500), i % 2 ? 'é' : '😀']), payload: i }
+    const tm = { time: Math.floor(rand() * 20), order: Math.floor(rand() * 3), key: makeKey(['k' + Math.floor(rand() * 500), second(i)]), payload: i }
     q.add(tm)
     all.push(tm)
   }
