@@ -124,3 +124,23 @@ t.test('every record keeps its exact bytes through the worker: non-ASCII, CRLF, 
   t.same(results[1], results[0])
   t.same(results[1]!.late.split('\n').slice(0, -1), expected.slice(1), 'the late records, byte for byte, in input order')
 })
+
+t.test('values of every type, and tens of thousands of distinct keys, read the same', async (t) => {
+  const { writeFileSync } = await import('node:fs')
+  const dir = t.testdir({})
+  const odd = ['true', 'false', 'null', '{"a":[1,2]}', '[1,"x"]', JSON.stringify('y'.repeat(100)), '-0', '1e400', '0.1', '"é"', '"a\\"b"']
+  const lines: string[] = []
+  for (let i = 0; i < 90000; i++) {
+    const k = i % 10 === 0 ? odd[(i / 10) % odd.length]! : JSON.stringify(`k${i % 20000 === 7 ? 7 : i}`)
+    lines.push(`{"k":${k},"n":${i % 7 === 0 ? '"x"' : i % 13 === 0 ? 'null' : i}}`)
+  }
+  writeFileSync(`${dir}/in.ndjson`, lines.join('\n') + '\n')
+  const outs = []
+  for (const w of ['0', '1']) {
+    const r = await weir(['keyby', 'k', 'then', 'aggregate', 'count', 'sum:n', `${dir}/in.ndjson`, '--on-error', 'skip', '-v'], { env: { WEIR_PARSE_WORKER: w } })
+    t.equal(r.code, 0, r.stderr)
+    outs.push(r)
+  }
+  t.ok(outs[0]!.stdout.split('\n').length > 66000, 'one row per key')
+  t.same(outs[1], outs[0])
+})
