@@ -16,7 +16,7 @@
 // Backpressure: the main thread acknowledges each batch once it has processed it and its output
 // has drained; the worker keeps at most CREDITS batches unacknowledged.
 import { parentPort, workerData } from 'node:worker_threads'
-import { closeSync, openSync, readSync } from 'node:fs'
+import { open } from 'node:fs/promises'
 import { isAscii, isUtf8 } from 'node:buffer'
 import { Projector } from './project.js'
 
@@ -130,7 +130,9 @@ if (parentPort) {
   }
 
   const readFile = async (path: string) => {
-    const fd = openSync(path, 'r')
+    // Asynchronous reads: the worker keeps taking acknowledgements (and termination) while a read
+    // is in flight.
+    const file = await open(path, 'r')
     try {
       let lineNo = 0
       let carry: Buffer | undefined // the start of a line whose end is not read yet
@@ -140,7 +142,7 @@ if (parentPort) {
         const buf = Buffer.allocUnsafeSlow(size)
         let filled = carry ? carry.copy(buf) : 0
         carry = undefined
-        const n = readSync(fd, buf, filled, size - filled, null)
+        const n = (await file.read(buf, filled, size - filled, null)).bytesRead
         filled += n
         if (n === 0) {
           // the end: an unterminated last line is still a line
@@ -158,7 +160,7 @@ if (parentPort) {
         await send(r.batch)
       }
     } finally {
-      closeSync(fd)
+      await file.close()
     }
   }
 

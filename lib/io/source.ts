@@ -9,18 +9,30 @@ export function sourceName(path: string): string {
   return path === STDIN ? 'stdin' : path
 }
 
+export interface InputsInfo {
+  /** total size of the regular files */
+  bytes: number
+  /** every input is a regular file (not stdin, a FIFO or a device) */
+  allRegular: boolean
+}
+
 /**
  * Fails before any record is read when an input file is missing, a directory, or unreadable.
- * Returns the files' total size in bytes (stdin counts as 0).
+ * Returns the files' total size in bytes (stdin counts as 0) and whether all are regular files.
  */
-export function checkInputs(paths: string[]): number {
+export function checkInputs(paths: string[]): InputsInfo {
   let bytes = 0
+  let allRegular = true
   for (const p of paths) {
-    if (p === STDIN) continue
+    if (p === STDIN) {
+      allRegular = false
+      continue
+    }
     let isFile: boolean
     try {
       const st = statSync(p)
       isFile = !st.isDirectory()
+      if (!st.isFile()) allRegular = false
       bytes += st.size
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code
@@ -28,7 +40,7 @@ export function checkInputs(paths: string[]): number {
     }
     if (!isFile) throw new WeirError('no-input', `${p}: is a directory, expected an NDJSON file`)
   }
-  return bytes
+  return { bytes, allRegular }
 }
 
 export function openSource(path: string): Readable {

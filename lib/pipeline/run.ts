@@ -4,7 +4,7 @@
 // chunk is done, so a live source (`tail -F log | weir …`) never waits for a batch to fill.
 import { LineSink } from '../io/sink.js'
 import { LineSplitter } from '../io/splitter.js'
-import { STDIN, checkInputs, openSource, sourceName } from '../io/source.js'
+import { STDIN, checkInputs, openSource, sourceName, type InputsInfo } from '../io/source.js'
 import type { Operator } from '../operators/operator.js'
 import { MemoryStateBackend } from '../state/memory.js'
 import { WeirError, dataError, usageError, type Position } from '../stream/errors.js'
@@ -50,13 +50,13 @@ export interface JobResult {
 export async function runJob(stages: Stage[], opts: JobOptions): Promise<JobResult> {
   const ops = await buildOperators(stages)
   const inputs = opts.inputs.length > 0 ? opts.inputs : [STDIN]
-  const inputBytes = checkInputs(inputs)
+  const inputsInfo = checkInputs(inputs)
   const out = opts.output && opts.output !== STDIN ? await LineSink.file(opts.output) : LineSink.stdout()
   const lateOut = opts.lateOutput ? await LineSink.file(opts.lateOutput) : undefined
   if ((opts.onError === 'dead-letter') !== (opts.deadLetter !== undefined))
     throw usageError('--on-error dead-letter and --dead-letter FILE go together')
   const deadOut = opts.deadLetter ? await LineSink.file(opts.deadLetter) : undefined
-  return new Job(ops, inputs, out, lateOut, deadOut, opts, parseInWorker(stages, inputs, inputBytes)).run()
+  return new Job(ops, inputs, out, lateOut, deadOut, opts, parseInWorker(stages, inputsInfo)).run()
 }
 
 /** Below this much input, starting a worker (~30 ms) costs more than it saves. */
@@ -64,16 +64,17 @@ const WORKER_MIN_BYTES = 8 << 20
 
 /**
  * The fields to parse on the second core, when that pays: every stage names the fields it reads,
- * the inputs are files (a worker cannot share stdin), and there is enough input.
+ * the inputs are regular files (a worker cannot share stdin; a FIFO or a device has no size to
+ * judge by), and there is enough input.
  * WEIR_PARSE_WORKER=0 turns it off, =1 forces it (tests compare both paths).
  */
-function parseInWorker(stages: Stage[], inputs: string[], bytes: number): string[] | undefined {
+function parseInWorker(stages: Stage[], inputs: InputsInfo): string[] | undefined {
   const setting = process.env.WEIR_PARSE_WORKER
   if (setting === '0') return undefined
   const fields = fieldsNeeded(stages)
-  if (!fields || inputs.some((p) => p === STDIN)) return undefined
+  if (!fields || !inputs.allRegular) return undefined
   if (setting === '1') return fields
-  return bytes >= WORKER_MIN_BYTES ? fields : undefined
+  return inputs.bytes >= WORKER_MIN_BYTES ? fields : undefined
 }
 
 /** What the driver needs of a source to apply backpressure and stop it. */
