@@ -27,6 +27,8 @@ export function fieldsNeeded(stages: Stage[]): string[] | undefined {
       }
       case 'aggregate':
         for (const s of c.specs) if (s.field !== undefined && !add(s.field)) return undefined
+        // a running aggregate looks for these to warn about windows made in another process
+        if (!stages.slice(0, i).some((p) => p.config.op === 'window')) add('window_start') && add('window_end')
         break
       default:
         return undefined

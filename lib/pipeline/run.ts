@@ -15,7 +15,8 @@ import { buildOperators } from './build.js'
 import { fieldsNeeded } from './fields.js'
 import { Worker } from 'node:worker_threads'
 import { HeapBudget } from './heap-budget.js'
-import type { ParsedBatch, WorkerMessage } from '../io/parse-worker.js'
+import type { WorkerMessage } from '../io/parse-worker.js'
+import { LineBatcher, type ParsedBatch } from '../io/batches.js'
 import { Chain } from './chain.js'
 import type { Stage } from './stages.js'
 
@@ -56,25 +57,33 @@ export async function runJob(stages: Stage[], opts: JobOptions): Promise<JobResu
   if ((opts.onError === 'dead-letter') !== (opts.deadLetter !== undefined))
     throw usageError('--on-error dead-letter and --dead-letter FILE go together')
   const deadOut = opts.deadLetter ? await LineSink.file(opts.deadLetter) : undefined
-  return new Job(ops, inputs, out, lateOut, deadOut, opts, parseInWorker(stages, inputsInfo)).run()
+  return new Job(ops, inputs, out, lateOut, deadOut, opts, parsePlan(stages, inputsInfo)).run()
 }
 
 /** Below this much input, starting a worker (~30 ms) costs more than it saves. */
 const WORKER_MIN_BYTES = 8 << 20
 
+/** How records are parsed: only the fields the stages read (when they name them all), and where. */
+interface ParsePlan {
+  fields: string[]
+  /** in the parse worker, on the second core */
+  worker: boolean
+}
+
 /**
- * The fields to parse on the second core, when that pays: every stage names the fields it reads,
- * the inputs are regular files (a worker cannot share stdin; a FIFO or a device has no size to
- * judge by), and there is enough input.
- * WEIR_PARSE_WORKER=0 turns it off, =1 forces it (tests compare both paths).
+ * When every stage names the fields it reads, records are projected (io/batches.ts) instead of
+ * parsed whole; on the second core when that pays: the inputs are regular files (a worker cannot
+ * share stdin; a FIFO or a device has no size to judge by) and there is enough input.
+ * WEIR_PARSE_WORKER=0 keeps parsing on the main thread, =1 forces the worker; WEIR_PROJECT=0
+ * parses whole records with JSON.parse, the reference the tests compare the other paths with.
  */
-function parseInWorker(stages: Stage[], inputs: InputsInfo): string[] | undefined {
-  const setting = process.env.WEIR_PARSE_WORKER
-  if (setting === '0') return undefined
+function parsePlan(stages: Stage[], inputs: InputsInfo): ParsePlan | undefined {
+  if (process.env.WEIR_PROJECT === '0') return undefined
   const fields = fieldsNeeded(stages)
-  if (!fields || !inputs.allRegular) return undefined
-  if (setting === '1') return fields
-  return inputs.bytes >= WORKER_MIN_BYTES ? fields : undefined
+  if (!fields) return undefined
+  const setting = process.env.WEIR_PARSE_WORKER
+  const worker = setting !== '0' && inputs.allRegular && (setting === '1' || inputs.bytes >= WORKER_MIN_BYTES)
+  return { fields, worker }
 }
 
 /** What the driver needs of a source to apply backpressure and stop it. */
@@ -101,7 +110,7 @@ class Job {
     private readonly lateOut: LineSink | undefined,
     private readonly deadOut: LineSink | undefined,
     private readonly opts: JobOptions,
-    private readonly workerFields?: string[],
+    private readonly parsing?: ParsePlan,
   ) {
     this.clock = opts.clock ?? wallClock
     const stats = (this.stats = opts.stats ?? newStats())
@@ -143,8 +152,8 @@ class Job {
     const onAbort = () => this.halt('signal')
     this.opts.signal?.addEventListener('abort', onAbort)
     try {
-      if (this.workerFields) {
-        await this.pumpParsed(this.workerFields)
+      if (this.parsing?.worker) {
+        await this.pumpParsed(this.parsing.fields)
         if (this.failure) throw this.failure
       } else
         for (const input of this.inputs) {
@@ -180,20 +189,35 @@ class Job {
 
   private pump(input: string): Promise<void> {
     const source = sourceName(input)
-    const splitter = new LineSplitter()
     const stats = this.stats
     const chain = this.chain
-    const onLine = (text: string, line: number, invalid?: boolean) => {
-      stats.read++
-      if (invalid) return this.bad({ source, line }, text, 'not valid UTF-8')
-      let value: unknown
-      try {
-        value = JSON.parse(text)
-      } catch (e) {
-        return this.bad({ source, line }, text, `malformed JSON: ${(e as Error).message}`)
+    let feed: (chunk: Buffer) => void
+    let finishInput: () => void
+    const fields = this.parsing?.fields
+    if (fields) {
+      // projected records, as the parse worker makes them, but on this thread
+      const batcher = new LineBatcher(fields, source)
+      const take = (batch: ParsedBatch | undefined) => {
+        if (batch) this.onParsedBatch(batch, fields)
       }
-      const rec: Rec = { raw: text, value, source, line }
-      chain.push(rec)
+      feed = (chunk) => take(batcher.feed(chunk))
+      finishInput = () => take(batcher.finish())
+    } else {
+      const splitter = new LineSplitter()
+      const onLine = (text: string, line: number, invalid?: boolean) => {
+        stats.read++
+        if (invalid) return this.bad({ source, line }, text, 'not valid UTF-8')
+        let value: unknown
+        try {
+          value = JSON.parse(text)
+        } catch (e) {
+          return this.bad({ source, line }, text, `malformed JSON: ${(e as Error).message}`)
+        }
+        const rec: Rec = { raw: text, value, source, line }
+        chain.push(rec)
+      }
+      feed = (chunk) => splitter.feed(chunk, onLine)
+      finishInput = () => splitter.finish(onLine)
     }
     return new Promise<void>((resolve) => {
       const stream = openSource(input)
@@ -213,7 +237,7 @@ class Job {
       stream.on('data', (chunk: Buffer) => {
         if (this.stopped || done) return
         try {
-          splitter.feed(chunk, onLine)
+          feed(chunk)
         } catch (e) {
           return fail(e)
         }
@@ -221,7 +245,7 @@ class Job {
       })
       stream.on('end', () => {
         try {
-          if (!this.stopped) splitter.finish(onLine)
+          if (!this.stopped) finishInput()
         } catch (e) {
           return fail(e)
         }
@@ -233,7 +257,7 @@ class Job {
     })
   }
 
-  /** Reads every input through the parse worker (io/parse-worker.ts): the same records, fewer fields. */
+  /** Reads every input through the parse worker (io/parse-worker.ts). */
   private pumpParsed(fields: string[]): Promise<void> {
     return new Promise<void>((resolve) => {
       const worker = new Worker(new URL('../io/parse-worker.js', import.meta.url), { workerData: { paths: this.inputs, fields }, resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 24 } })

@@ -1,10 +1,18 @@
-// Parsing on the second core (io/parse-worker.ts) must change nothing a user can see: the same
-// rows, late records, dead letters, errors and counts as parsing on the main thread.
+// Projected parsing (io/batches.ts), on the main thread or in the parse worker (io/parse-worker.ts),
+// must change nothing a user can see: the same rows, late records, dead letters, errors and counts
+// as parsing whole records with JSON.parse (WEIR_PROJECT=0, the reference).
 import t from 'tap'
 import { readFileSync } from 'node:fs'
 import { weir, sh } from '../harness/cli.js'
 import { fieldsNeeded } from '../../lib/pipeline/fields.js'
 import { parseStage } from '../../lib/commandline/parse-stage.js'
+
+/** The three ways records are parsed: whole (the reference), projected here, projected in the worker. */
+const MODES = [
+  { name: 'whole', env: { WEIR_PROJECT: '0' } },
+  { name: 'main', env: { WEIR_PARSE_WORKER: '0' } },
+  { name: 'worker', env: { WEIR_PARSE_WORKER: '1' } },
+] as const
 
 async function stagesOf(...spans: string[][]) {
   const out = []
@@ -17,7 +25,7 @@ t.test('fieldsNeeded: only when every stage names what it reads', async (t) => {
     fieldsNeeded(await stagesOf(['keyby', 'user,device.os'], ['window', 'tumbling', '1m', '--time', 'ts'], ['aggregate', 'count', 'sum:amount'])),
     ['user', 'device', 'ts', 'amount'],
   )
-  t.same(fieldsNeeded(await stagesOf(['keyby', 'user'], ['aggregate', 'count'])), ['user'])
+  t.same(fieldsNeeded(await stagesOf(['keyby', 'user'], ['aggregate', 'count'])), ['user', 'window_start', 'window_end'], 'a running aggregate warns on windowed records')
   t.equal(fieldsNeeded(await stagesOf(['filter', 'r.a'])), undefined, 'an expression may read anything')
   t.equal(fieldsNeeded(await stagesOf(['window', 'tumbling', '1m', '--time', 'ts'])), undefined, 'window alone writes whole records')
   t.equal(fieldsNeeded(await stagesOf(['keyby', '[0]'])), undefined, 'a top-level array index')
@@ -31,12 +39,12 @@ const job = (dir: string, files: string[]) => [
 
 t.test('the same output, late records, dead letters and counts with and without the worker', async (t) => {
   const dir = t.testdir({
-    'bad.ndjson': '{"user":"x","ts":1732521600000,"amount":1}\nnot json\n{"user":"y","amount":2}\n{"user":"z","ts":1732521600500,"amount":"3"}\n',
+    'bad.ndjson': '{"user":"x","ts":1732521600000,"amount":1}\nnot json\n{"user":"y","amount":2}\n{"user":"z","ts":1732521600500,"amount":"3"}\n[1,2]\n5\nnull\n',
   })
   const files = ['fixtures/clicks.ndjson', `${dir}/bad.ndjson`, 'fixtures/clicks.ndjson']
   const results = []
-  for (const w of ['0', '1']) {
-    const r = await weir(job(dir, files), { env: { WEIR_PARSE_WORKER: w } })
+  for (const m of MODES) {
+    const r = await weir(job(dir, files), { env: m.env })
     results.push({
       code: r.code,
       stdout: r.stdout,
@@ -46,16 +54,18 @@ t.test('the same output, late records, dead letters and counts with and without 
     })
   }
   t.equal(results[0]!.code, 0)
-  t.equal(results[0]!.dead.split('\n').length - 1, 3, 'three bad lines: not JSON, no time, a string amount')
+  t.equal(results[0]!.dead.split('\n').length - 1, 6, 'six bad lines: not JSON, no time, a string amount, three that are not objects')
   t.ok(results[0]!.late.length > 0)
-  t.same(results[1], results[0])
+  t.same(results[1], results[0], 'projected on the main thread')
+  t.same(results[2], results[0], 'projected in the worker')
 })
 
 t.test('a malformed line fails with the same message, after the same output', async (t) => {
   const dir = t.testdir({ 'in.ndjson': '{"u":"a","t":1}\n{"u":"a","t":70000}\n{"u":\n{"u":"b","t":1}\n' })
   const args = ['keyby', 'u', 'then', 'window', 'tumbling', '1m', '--time', 't', 'then', 'aggregate', 'count', `${dir}/in.ndjson`]
-  const main = await weir(args, { env: { WEIR_PARSE_WORKER: '0' } })
-  const worker = await weir(args, { env: { WEIR_PARSE_WORKER: '1' } })
+  const main = await weir(args, { env: MODES[0].env })
+  const worker = await weir(args, { env: MODES[2].env })
+  t.same(await weir(args, { env: MODES[1].env }), main)
   t.equal(main.code, 65)
   t.match(main.stderr, /in\.ndjson:3: malformed JSON/)
   t.same(worker, main)
@@ -79,9 +89,9 @@ t.test('a line that is not UTF-8 is bad input on both paths', async (t) => {
   const { writeFileSync } = await import('node:fs')
   writeFileSync(`${dir}/in.ndjson`, Buffer.concat([Buffer.from('{"u":"a"}\n{"u":"'), Buffer.from([0xc3, 0x28]), Buffer.from('"}\n{"u":"b"}\n')]))
   const args = ['keyby', 'u', 'then', 'aggregate', 'count', `${dir}/in.ndjson`]
-  for (const w of ['0', '1']) {
-    const r = await weir(args, { env: { WEIR_PARSE_WORKER: w } })
-    t.equal(r.code, 65, `worker=${w}`)
+  for (const m of MODES) {
+    const r = await weir(args, { env: m.env })
+    t.equal(r.code, 65, m.name)
     t.equal(r.stderr, `weir: ${dir}/in.ndjson:2: not valid UTF-8\n`)
   }
 })
@@ -113,16 +123,17 @@ t.test('every record keeps its exact bytes through the worker: non-ASCII, CRLF, 
   parts.push(Buffer.from(last)) // no newline at the end
   writeFileSync(`${dir}/in.ndjson`, Buffer.concat(parts))
   const results = []
-  for (const w of ['0', '1']) {
+  for (const m of MODES) {
     const r = await weir(
-      ['keyby', 'user', 'then', 'window', 'tumbling', '1m', '--time', 'ts', 'then', 'aggregate', 'count', `${dir}/in.ndjson`, '--late-output', `${dir}/late-${w}.ndjson`, '-v'],
-      { env: { WEIR_PARSE_WORKER: w } },
+      ['keyby', 'user', 'then', 'window', 'tumbling', '1m', '--time', 'ts', 'then', 'aggregate', 'count', `${dir}/in.ndjson`, '--late-output', `${dir}/late-${m.name}.ndjson`, '-v'],
+      { env: m.env },
     )
     t.equal(r.code, 0, r.stderr)
-    results.push({ stdout: r.stdout, stderr: r.stderr, late: readFileSync(`${dir}/late-${w}.ndjson`, 'utf8') })
+    results.push({ stdout: r.stdout, stderr: r.stderr, late: readFileSync(`${dir}/late-${m.name}.ndjson`, 'utf8') })
   }
-  t.same(results[1], results[0])
-  t.same(results[1]!.late.split('\n').slice(0, -1), expected.slice(1), 'the late records, byte for byte, in input order')
+  t.same(results[1], results[0], 'projected on the main thread')
+  t.same(results[2], results[0], 'projected in the worker')
+  t.same(results[0]!.late.split('\n').slice(0, -1), expected.slice(1), 'the late records, byte for byte, in input order')
 })
 
 t.test('values of every type, and tens of thousands of distinct keys, read the same', async (t) => {
@@ -136,11 +147,12 @@ t.test('values of every type, and tens of thousands of distinct keys, read the s
   }
   writeFileSync(`${dir}/in.ndjson`, lines.join('\n') + '\n')
   const outs = []
-  for (const w of ['0', '1']) {
-    const r = await weir(['keyby', 'k', 'then', 'aggregate', 'count', 'sum:n', `${dir}/in.ndjson`, '--on-error', 'skip', '-v'], { env: { WEIR_PARSE_WORKER: w } })
+  for (const m of MODES) {
+    const r = await weir(['keyby', 'k', 'then', 'aggregate', 'count', 'sum:n', `${dir}/in.ndjson`, '--on-error', 'skip', '-v'], { env: m.env })
     t.equal(r.code, 0, r.stderr)
     outs.push(r)
   }
   t.ok(outs[0]!.stdout.split('\n').length > 66000, 'one row per key')
-  t.same(outs[1], outs[0])
+  t.same(outs[1], outs[0], 'projected on the main thread')
+  t.same(outs[2], outs[0], 'projected in the worker')
 })

@@ -1,0 +1,145 @@
+// Lines to batches of projected records: for jobs whose stages name every field they read
+// (pipeline/fields.ts), a chunk of input becomes one batch holding each record's bytes, line
+// number and the values of only those fields, read by the projecting scanner (project.ts) where
+// it can and by JSON.parse where it declines (which also names what is wrong with a bad line).
+// The parse worker (parse-worker.ts) makes batches on the second core; the driver makes them on
+// the main thread for stdin, FIFOs and small files. Either way the driver consumes them alike.
+//
+// Lines follow io/splitter.ts exactly: split on LF, one CR before it stripped, blank lines (space,
+// tab, CR) skipped but counted, an unterminated last line kept, a line that is not UTF-8 reported.
+import { isAscii, isUtf8 } from 'node:buffer'
+import { Projector } from './project.js'
+
+export interface ParsedBatch {
+  source: string
+  /** The batch's lines, all ASCII: record i is bytes[starts[i], ends[i]). */
+  bytes?: Uint8Array
+  starts?: Int32Array
+  ends?: Int32Array
+  /** The records' texts, where the batch is not all ASCII (byte offsets are not string offsets). */
+  raws?: string[]
+  /** line number of each record */
+  lines: Float64Array
+  /** one column per wanted field; undefined where the record has no such own field */
+  cols: unknown[][]
+  /** index in the batch → why the line is bad input (not UTF-8, or JSON.parse's message) */
+  bad: Record<number, string>
+}
+
+const hasOwn = Object.prototype.hasOwnProperty
+
+/**
+ * Makes batches from chunks of one input. A line cut between chunks is kept as a copy, so the
+ * caller may reuse its chunk buffer; a batch refers to the chunk's bytes until it is consumed.
+ */
+export class LineBatcher {
+  private readonly projector: Projector
+  private readonly values: unknown[]
+  /** the start of a line whose end is not read yet, in pieces (one copy when it ends) */
+  private pieces: Buffer[] = []
+  /** lines seen so far, blank ones included */
+  lineNo = 0
+
+  constructor(
+    private readonly fields: string[],
+    private readonly source: string,
+  ) {
+    this.projector = new Projector(fields)
+    this.values = new Array<unknown>(fields.length)
+  }
+
+  /** The whole lines the chunk completes, as a batch (undefined if none). */
+  feed(chunk: Buffer): ParsedBatch | undefined {
+    const lastNl = chunk.lastIndexOf(10)
+    if (lastNl < 0) {
+      this.pieces.push(Buffer.from(chunk))
+      return undefined
+    }
+    let batch: ParsedBatch | undefined
+    if (this.pieces.length > 0) {
+      const joined = Buffer.concat([...this.pieces, chunk.subarray(0, lastNl + 1)])
+      this.pieces = []
+      batch = this.batch(joined, joined.length)
+    } else batch = this.batch(chunk, lastNl + 1)
+    if (lastNl + 1 < chunk.length) this.pieces.push(Buffer.from(chunk.subarray(lastNl + 1)))
+    return batch
+  }
+
+  /** The input ended: an unterminated last line is still a line. */
+  finish(): ParsedBatch | undefined {
+    if (this.pieces.length === 0) return undefined
+    const rest = Buffer.concat(this.pieces)
+    this.pieces = []
+    return this.batch(rest, rest.length)
+  }
+
+  /** Splits buf[0, len), which ends at a line end or at the end of the input, into a batch. */
+  batch(buf: Buffer, len: number): ParsedBatch | undefined {
+    const fields = this.fields
+    const nf = fields.length
+    const values = this.values
+    const region = buf.subarray(0, len)
+    const ascii = isAscii(region)
+    const utf8 = ascii || isUtf8(region)
+    const starts: number[] = []
+    const ends: number[] = []
+    const lines: number[] = []
+    const raws: string[] | undefined = ascii ? undefined : []
+    const cols: unknown[][] = fields.map(() => [])
+    const bad: Record<number, string> = {}
+    let s = 0
+    while (s < len) {
+      let nl = buf.indexOf(10, s)
+      if (nl < 0 || nl >= len) nl = len
+      let e = nl
+      this.lineNo++
+      if (e > s && buf[e - 1] === 13) e--
+      if (e > s && !isBlank(buf, s, e)) {
+        const i = lines.length
+        starts.push(s)
+        ends.push(e)
+        lines.push(this.lineNo)
+        const lineOk = utf8 || isUtf8(buf.subarray(s, e))
+        if (raws) raws.push(buf.toString('utf8', s, e))
+        if (!lineOk) {
+          bad[i] = 'not valid UTF-8'
+          for (let f = 0; f < nf; f++) cols[f]!.push(undefined)
+        } else if (this.projector.project(buf, s, e, values)) {
+          for (let f = 0; f < nf; f++) cols[f]!.push(values[f])
+        } else {
+          // declined: JSON.parse decides, and names what is wrong
+          let r: unknown
+          try {
+            r = JSON.parse(buf.toString('utf8', s, e))
+          } catch (err) {
+            bad[i] = `malformed JSON: ${(err as Error).message}`
+            for (let f = 0; f < nf; f++) cols[f]!.push(undefined)
+            s = nl + 1
+            continue
+          }
+          const obj = r !== null && typeof r === 'object' && !Array.isArray(r) ? (r as Record<string, unknown>) : undefined
+          for (let f = 0; f < nf; f++) cols[f]!.push(obj && hasOwn.call(obj, fields[f]!) ? obj[fields[f]!] : undefined)
+        }
+      }
+      s = nl + 1
+    }
+    if (lines.length === 0) return undefined
+    const batch: ParsedBatch = { source: this.source, lines: Float64Array.from(lines), cols, bad }
+    if (ascii) {
+      batch.bytes = region
+      batch.starts = Int32Array.from(starts)
+      batch.ends = Int32Array.from(ends)
+    } else batch.raws = raws
+    return batch
+  }
+}
+
+function isBlank(buf: Buffer, s: number, e: number): boolean {
+  const c = buf[s]!
+  if (c !== 32 && c !== 9 && c !== 13) return false // the common case: a line starting with '{'
+  for (let i = s; i < e; i++) {
+    const d = buf[i]!
+    if (d !== 32 && d !== 9 && d !== 13) return false
+  }
+  return true
+}

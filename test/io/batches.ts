@@ -1,0 +1,89 @@
+// Batches of projected records must hold exactly what the line splitter and JSON.parse give, line
+// for line, however the input is cut into chunks.
+import t from 'tap'
+import { LineBatcher, type ParsedBatch } from '../../lib/io/batches.js'
+import { LineSplitter } from '../../lib/io/splitter.js'
+
+const FIELDS = ['u', 'n']
+
+interface Seen {
+  line: number
+  raw: string
+  values?: unknown[]
+  bad?: string
+}
+
+function fromBatches(chunks: Buffer[]): Seen[] {
+  const b = new LineBatcher(FIELDS, 'in')
+  const seen: Seen[] = []
+  const take = (batch: ParsedBatch | undefined) => {
+    if (!batch) return
+    const text = batch.bytes ? Buffer.from(batch.bytes).toString('latin1') : ''
+    for (let i = 0; i < batch.lines.length; i++) {
+      const raw = batch.raws ? batch.raws[i]! : text.slice(batch.starts![i]!, batch.ends![i]!)
+      const why = batch.bad[i]
+      seen.push(why !== undefined ? { line: batch.lines[i]!, raw, bad: why } : { line: batch.lines[i]!, raw, values: batch.cols.map((c) => c[i]) })
+    }
+  }
+  for (const c of chunks) take(b.feed(c))
+  take(b.finish())
+  return seen
+}
+
+function reference(input: Buffer): Seen[] {
+  const s = new LineSplitter()
+  const seen: Seen[] = []
+  const on = (text: string, line: number, invalid?: boolean) => {
+    if (invalid) return seen.push({ line, raw: text, bad: 'not valid UTF-8' })
+    let v: unknown
+    try {
+      v = JSON.parse(text)
+    } catch (e) {
+      return seen.push({ line, raw: text, bad: `malformed JSON: ${(e as Error).message}` })
+    }
+    const o = v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined
+    seen.push({ line, raw: text, values: FIELDS.map((f) => (o && Object.prototype.hasOwnProperty.call(o, f) ? o[f] : undefined)) })
+  }
+  s.feed(input, on)
+  s.finish(on)
+  return seen
+}
+
+const input = Buffer.concat([
+  Buffer.from('{"u":"a","n":1}\r\n\n   \n{"u":"é😀","n":2.50}\n{"n":3,"u":"b","u":"c"}\n'),
+  Buffer.from('{"u":"'),
+  Buffer.from([0xc3, 0x28]),
+  Buffer.from('","n":4}\nnot json\n[1,2]\n{"u":{"deep":[1,{"x":null}]},"n":-0}\r\n'),
+  Buffer.from(`{"u":"${'x'.repeat(3000)}","n":1e400}\n{"u":"tail"}`),
+])
+
+t.test('the same records as splitter + JSON.parse, however the input is cut', async (t) => {
+  const want = reference(input)
+  t.equal(want.length, 9)
+  t.same(want.filter((s) => s.bad).map((s) => s.line), [6, 7], 'a line not UTF-8, a line not JSON')
+  t.same(fromBatches([input]), want, 'one chunk')
+  t.same(fromBatches([...input].map((b) => Buffer.from([b]))), want, 'a byte at a time')
+  let seed = 3
+  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31)
+  for (let k = 0; k < 200; k++) {
+    const chunks: Buffer[] = []
+    for (let at = 0; at < input.length; ) {
+      const n = 1 + Math.floor(rand() * 64)
+      chunks.push(input.subarray(at, at + n))
+      at += n
+    }
+    const got = fromBatches(chunks)
+    if (JSON.stringify(got) !== JSON.stringify(want)) return t.same(got, want, `chunking ${k}`)
+  }
+  t.pass('200 random chunkings')
+})
+
+t.test('a chunk buffer may be reused once fed: a cut line is kept as a copy', async (t) => {
+  const b = new LineBatcher(FIELDS, 'in')
+  const buf = Buffer.from('{"u":"a"}\n{"u":"b')
+  const first = b.feed(buf)!
+  t.equal(first.lines.length, 1)
+  buf.fill(0x20)
+  const second = b.feed(Buffer.from('c"}\n'))!
+  t.same(second.cols[0], ['bc'])
+})
