@@ -130,14 +130,8 @@ export class Projector {
           depth--
           i++
         } else if (c === 123) {
-          // first member name
-          if (d !== QUOTE) return -1
-          i = skipAnyString(text, i + 1, end)
+          i = skipMemberName(text, i, end) // the first member's
           if (i < 0) return -1
-          i = skipWs(text, i, end)
-          if (i >= end || text[i]! !== 58) return -1
-          i = skipWs(text, i + 1, end)
-          if (i >= end) return -1
           continue
         } else continue
       } else if (c === QUOTE) {
@@ -167,18 +161,24 @@ export class Projector {
         i = skipWs(text, i + 1, end)
         if (i >= end) return -1
         if (open === 1) {
-          if (text[i]! !== QUOTE) return -1
-          i = skipAnyString(text, i + 1, end)
+          i = skipMemberName(text, i, end)
           if (i < 0) return -1
-          i = skipWs(text, i, end)
-          if (i >= end || text[i]! !== 58) return -1
-          i = skipWs(text, i + 1, end)
-          if (i >= end) return -1
         }
         break
       }
     }
   }
+}
+
+/** A member's name and its ':', starting at i; returns where the value starts, or −1. */
+function skipMemberName(text: Buffer, i: number, end: number): number {
+  if (text[i]! !== QUOTE) return -1
+  i = skipAnyString(text, i + 1, end)
+  if (i < 0) return -1
+  i = skipWs(text, i, end)
+  if (i >= end || text[i]! !== 58 /* : */) return -1
+  i = skipWs(text, i + 1, end)
+  return i >= end ? -1 : i
 }
 
 function skipWs(text: Buffer, i: number, end: number): number {
