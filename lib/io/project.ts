@@ -7,8 +7,8 @@
 //
 // Why hand-written: JSON.parse builds every field of every record (strings, nested objects) and
 // was 75% of the parse worker's time on the window bench. This reads each byte once and allocates
-// only the values it returns: 2.3x faster than JSON.parse on the bench records. Scanning bytes
-// matters: the same scanner over decoded per-line strings was slower than JSON.parse.
+// only the values it returns. On the bench records, against JSON.parse plus projection: 2.3x
+// faster over bytes, 1.6x over the decoded chunk as one string, 1.2x over per-line strings.
 
 const QUOTE = 34
 const BACKSLASH = 92
