@@ -1,8 +1,10 @@
 // Which top-level fields of a record a job reads. When every stage names the fields it reads
-// (keyby, window --time, aggregate), records need only those fields parsed into values, and the
-// parsing can move to another core (io/parse-worker.ts). A stage that may read anything (filter,
-// map, process, window alone, which copies the record) makes the answer "all" (undefined).
+// (keyby, window --time, aggregate, and filter and map expressions that read `r.name` only),
+// records need only those fields parsed into values (io/batches.ts), which can also move to
+// another core (io/parse-worker.ts). A stage that may read anything (an expression that passes `r`
+// on, process, window alone, which copies the record) makes the answer "all" (undefined).
 import { parsePath } from '../expr/path.js'
+import { fieldsReadBy } from '../expr/fields.js'
 import type { Stage } from './stages.js'
 
 export function fieldsNeeded(stages: Stage[]): string[] | undefined {
@@ -30,6 +32,17 @@ export function fieldsNeeded(stages: Stage[]): string[] | undefined {
         // a running aggregate looks for these to warn about windows made in another process
         if (!stages.slice(0, i).some((p) => p.config.op === 'window')) add('window_start') && add('window_end')
         break
+      case 'filter': {
+        // a record that passes keeps its bytes: the fields matter only to the test
+        const read = fieldsReadBy(c.expr)
+        if (!read || !read.every(add)) return undefined
+        break
+      }
+      case 'map': {
+        const read = fieldsReadBy(c.expr)
+        if (!read || !read.every(add)) return undefined
+        return [...fields] // later stages read what map made, not the input
+      }
       default:
         return undefined
     }

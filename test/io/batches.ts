@@ -11,6 +11,8 @@ interface Seen {
   raw: string
   values?: unknown[]
   bad?: string
+  /** a record that is JSON but not an object, whole */
+  whole?: unknown
 }
 
 function fromBatches(chunks: Buffer[]): Seen[] {
@@ -22,7 +24,10 @@ function fromBatches(chunks: Buffer[]): Seen[] {
     for (let i = 0; i < batch.lines.length; i++) {
       const raw = batch.raws ? batch.raws[i]! : text.slice(batch.starts![i]!, batch.ends![i]!)
       const why = batch.bad[i]
-      seen.push(why !== undefined ? { line: batch.lines[i]!, raw, bad: why } : { line: batch.lines[i]!, raw, values: batch.cols.map((c) => c[i]) })
+      const line = batch.lines[i]!
+      if (why !== undefined) seen.push({ line, raw, bad: why })
+      else if (i in batch.whole) seen.push({ line, raw, whole: batch.whole[i] })
+      else seen.push({ line, raw, values: batch.cols.map((c) => c[i]) })
     }
   }
   for (const c of chunks) take(b.feed(c))
@@ -41,8 +46,9 @@ function reference(input: Buffer): Seen[] {
     } catch (e) {
       return seen.push({ line, raw: text, bad: `malformed JSON: ${(e as Error).message}` })
     }
-    const o = v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined
-    seen.push({ line, raw: text, values: FIELDS.map((f) => (o && Object.prototype.hasOwnProperty.call(o, f) ? o[f] : undefined)) })
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) return seen.push({ line, raw: text, whole: v })
+    const o = v as Record<string, unknown>
+    seen.push({ line, raw: text, values: FIELDS.map((f) => (Object.prototype.hasOwnProperty.call(o, f) ? o[f] : undefined)) })
   }
   s.feed(input, on)
   s.finish(on)
@@ -53,13 +59,14 @@ const input = Buffer.concat([
   Buffer.from('{"u":"a","n":1}\r\n\n   \n{"u":"é😀","n":2.50}\n{"n":3,"u":"b","u":"c"}\n'),
   Buffer.from('{"u":"'),
   Buffer.from([0xc3, 0x28]),
-  Buffer.from('","n":4}\nnot json\n[1,2]\n{"u":{"deep":[1,{"x":null}]},"n":-0}\r\n'),
+  Buffer.from('","n":4}\nnot json\n[1,2]\nnull\n5\n{"u":{"deep":[1,{"x":null}]},"n":-0}\r\n'),
   Buffer.from(`{"u":"${'x'.repeat(3000)}","n":1e400}\n{"u":"tail"}`),
 ])
 
 t.test('the same records as splitter + JSON.parse, however the input is cut', async (t) => {
   const want = reference(input)
-  t.equal(want.length, 9)
+  t.equal(want.length, 11)
+  t.same(want.filter((s) => 'whole' in s).map((s) => s.whole), [[1, 2], null, 5], 'JSON that is not an object stays whole')
   t.same(want.filter((s) => s.bad).map((s) => s.line), [6, 7], 'a line not UTF-8, a line not JSON')
   t.same(fromBatches([input]), want, 'one chunk')
   t.same(fromBatches([...input].map((b) => Buffer.from([b]))), want, 'a byte at a time')

@@ -26,7 +26,9 @@ t.test('fieldsNeeded: only when every stage names what it reads', async (t) => {
     ['user', 'device', 'ts', 'amount'],
   )
   t.same(fieldsNeeded(await stagesOf(['keyby', 'user'], ['aggregate', 'count'])), ['user', 'window_start', 'window_end'], 'a running aggregate warns on windowed records')
-  t.equal(fieldsNeeded(await stagesOf(['filter', 'r.a'])), undefined, 'an expression may read anything')
+  t.same(fieldsNeeded(await stagesOf(['filter', 'r.a'])), ['a'], 'an expression that reads r.name only')
+  t.equal(fieldsNeeded(await stagesOf(['filter', 'r[k]'])), undefined, 'an expression that may read anything')
+  t.same(fieldsNeeded(await stagesOf(['map', '({x: r.a})'], ['keyby', 'x'])), ['a'], 'after map, stages read what map made')
   t.equal(fieldsNeeded(await stagesOf(['window', 'tumbling', '1m', '--time', 'ts'])), undefined, 'window alone writes whole records')
   t.equal(fieldsNeeded(await stagesOf(['keyby', '[0]'])), undefined, 'a top-level array index')
 })
@@ -155,4 +157,37 @@ t.test('values of every type, and tens of thousands of distinct keys, read the s
   t.ok(outs[0]!.stdout.split('\n').length > 66000, 'one row per key')
   t.same(outs[1], outs[0], 'projected on the main thread')
   t.same(outs[2], outs[0], 'projected in the worker')
+})
+
+t.test('filter and map read only the fields their expressions name, with the same results', async (t) => {
+  const dir = t.testdir({
+    'in.ndjson': [
+      '{"event":"purchase","user":"a","amount":3,"extra":{"deep":[1,2]}}',
+      '{"event":"view","user":"b"}',
+      '{"user":"c","amount":1.50,"event":"purchase"}',
+      '[1,2]',
+      '7',
+      'null',
+      '{"event":"purchase","user":"d","amount":null,"event":"view"}',
+      '{"event":"purchase","nested":{"event":"x"},"user":"é"}',
+      '',
+    ].join('\n'),
+  })
+  const jobs = [
+    ['filter', 'r?.event === "purchase"'],
+    ['filter', 'r?.event === "purchase"', 'then', 'map', '({user: r.user, cents: r.amount * 100})'],
+    ['map', '({u: r?.user ?? null, e: r?.extra?.deep ?? null})', 'then', 'filter', 'r.u !== null'],
+    ['filter', 'r.event === "purchase"'], // throws on 7 and null: the same error, after the same output
+  ]
+  for (const job of jobs) {
+    const outs = []
+    for (const m of MODES) outs.push(await weir([...job, `${dir}/in.ndjson`], { env: m.env }))
+    t.same(outs[1], outs[0], `${job.join(' ')}: projected on the main thread`)
+    t.same(outs[2], outs[0], `${job.join(' ')}: projected in the worker`)
+  }
+  const first = await weir([...jobs[0]!, `${dir}/in.ndjson`])
+  t.equal(first.stdout.split('\n')[0], '{"event":"purchase","user":"a","amount":3,"extra":{"deep":[1,2]}}', 'a record that passes keeps its bytes')
+  const last = await weir([...jobs[3]!, `${dir}/in.ndjson`])
+  t.equal(last.code, 1)
+  t.match(last.stderr, /in\.ndjson:6: filter 'r\.event === "purchase"' threw/)
 })
