@@ -24,8 +24,8 @@ export interface ParsedBatch {
   cols: unknown[][]
   /** index in the batch → why the line is bad input (not UTF-8, or JSON.parse's message) */
   bad: Record<number, string>
-  /** index in the batch → the whole value of a record that is JSON but not an object */
-  whole: Record<number, unknown>
+  /** index in the batch → the whole value of a record that is JSON but not an object (absent when none is) */
+  whole?: Record<number, unknown>
 }
 
 const hasOwn = Object.prototype.hasOwnProperty
@@ -89,7 +89,7 @@ export class LineBatcher {
     const raws: string[] | undefined = ascii ? undefined : []
     const cols: unknown[][] = fields.map(() => [])
     const bad: Record<number, string> = {}
-    const whole: Record<number, unknown> = {}
+    let whole: Record<number, unknown> | undefined
     let s = 0
     while (s < len) {
       let nl = buf.indexOf(10, s)
@@ -121,14 +121,15 @@ export class LineBatcher {
             continue
           }
           const obj = r !== null && typeof r === 'object' && !Array.isArray(r) ? (r as Record<string, unknown>) : undefined
-          if (!obj) whole[i] = r // a stage sees it as it is, as without projection
+          if (!obj) (whole ??= {})[i] = r // a stage sees it as it is, as without projection
           for (let f = 0; f < nf; f++) cols[f]!.push(obj && hasOwn.call(obj, fields[f]!) ? obj[fields[f]!] : undefined)
         }
       }
       s = nl + 1
     }
     if (lines.length === 0) return undefined
-    const batch: ParsedBatch = { source: this.source, lines: Float64Array.from(lines), cols, bad, whole }
+    const batch: ParsedBatch = { source: this.source, lines: Float64Array.from(lines), cols, bad }
+    if (whole) batch.whole = whole
     if (ascii) {
       batch.bytes = region
       batch.starts = Int32Array.from(starts)

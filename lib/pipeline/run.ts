@@ -326,7 +326,7 @@ class Job {
         this.bad({ source, line }, raw, why)
         continue
       }
-      if (i in whole) {
+      if (whole !== undefined && i in whole) {
         chain.push({ raw, value: whole[i], source, line })
         continue
       }

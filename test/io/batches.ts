@@ -26,7 +26,7 @@ function fromBatches(chunks: Buffer[]): Seen[] {
       const why = batch.bad[i]
       const line = batch.lines[i]!
       if (why !== undefined) seen.push({ line, raw, bad: why })
-      else if (i in batch.whole) seen.push({ line, raw, whole: batch.whole[i] })
+      else if (batch.whole && i in batch.whole) seen.push({ line, raw, whole: batch.whole[i] })
       else seen.push({ line, raw, values: batch.cols.map((c) => c[i]) })
     }
   }
