@@ -55,11 +55,18 @@ export function runningAggregate(cfg: RunningAggregateConfig, uid: string): Oper
       const why = agg.check(rec.value)
       if (why !== undefined) return ctx.badRecord(rec, why)
       const key = rec.key ?? NO_KEY
-      let accs = state.get(key, ACC) as unknown[] | undefined
-      if (!accs) state.put(key, ACC, (accs = agg.create()))
+      const accs = (state.get(key, ACC) as unknown[] | undefined) ?? agg.create()
       agg.add(accs, rec.value, seq++, rec)
+      state.put(key, ACC, accs) // the write-back contract: a changed value is put again
       ctx.stats.consumed++
       if (cfg.emit === 'updates') emit(key, accs, rec, out)
+    },
+    // seq orders first/last/collect across runs: a resumed job continues the count
+    snapshot: () => ({ seq, checkedWindowFields }),
+    restore(s) {
+      const snap = s as { seq: number; checkedWindowFields: boolean }
+      seq = snap.seq
+      checkedWindowFields = snap.checkedWindowFields
     },
     endInput(out) {
       if (cfg.emit === 'updates') return

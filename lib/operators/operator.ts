@@ -42,6 +42,18 @@ export interface Operator {
   endInput?(out: Output): void
   /** Stop without draining: open windows stay in state, nothing fires. */
   stop?(): void
+  /**
+   * Operator-scope state that is not keyed, taken when a checkpoint barrier reaches the operator:
+   * its watermark, sequence numbers, a time format learned from the first record. Plain data
+   * (JSON). Keyed state is not in it: that lives in ctx.state and the backend checkpoints it.
+   */
+  snapshot?(): unknown
+  /**
+   * Resume: called after open() and before any record with what snapshot() returned. Whatever
+   * follows from keyed state (a window's timers) is rebuilt from ctx.state here rather than stored
+   * twice, so the two can never disagree.
+   */
+  restore?(snapshot: unknown): void
   /** The earliest wall-clock time at which onProcessingTime has work, if any. */
   nextProcessingTime?(): number | undefined
   onProcessingTime?(now: number, out: Output): void

@@ -62,13 +62,20 @@ export interface ProcessConfig {
   name: string
 }
 
+/** A key's registered timers, by domain: event time and processing time. */
+interface KeyTimers {
+  e: number[]
+  p: number[]
+}
+// user state names are prefixed 'v:', 'l:', 'm:', so this namespace cannot collide with one
+const TIMERS = 't'
+
 const copy = <T>(v: T): T => (v === undefined ? v : structuredClone(v))
 
 export function processOperator(cfg: ProcessConfig, uid: string): Operator {
   const fn = cfg.module
   const eventTimers = new TimerQueue<null>()
   const procTimers = new TimerQueue<null>()
-  const live = new Set<string>() // registered and not deleted: `${domain}|${time}|${canon}`
   let state: OperatorState
   let ctx: OperatorContext
   let wm = MIN_WATERMARK
@@ -121,9 +128,9 @@ export function processOperator(cfg: ProcessConfig, uid: string): Operator {
       currentWatermark: () => wm,
       currentProcessingTime: () => ctx.clock.now(),
       registerEventTimeTimer: (ts) => register('e', eventTimers, ts),
-      deleteEventTimeTimer: (ts) => live.delete(`e|${ts}|${key.canon}`),
+      deleteEventTimeTimer: (ts) => unregister(key, 'e', ts),
       registerProcessingTimeTimer: (ts) => register('p', procTimers, ts),
-      deleteProcessingTimeTimer: (ts) => live.delete(`p|${ts}|${key.canon}`),
+      deleteProcessingTimeTimer: (ts) => unregister(key, 'p', ts),
     },
     emit(value) {
       if (value === undefined) throw new Error('emit(undefined): emit a JSON value')
@@ -131,12 +138,31 @@ export function processOperator(cfg: ProcessConfig, uid: string): Operator {
     },
   }
 
+  // A key's registered timers are keyed state (namespace TIMERS), as in Flink: a checkpoint keeps
+  // them with the rest of the key's state, and the queues are rebuilt from it on restore. The
+  // queues may hold timers deleted since; a timer fires only while state still lists it.
+  function timersOf(k: Key): KeyTimers {
+    return (state.get(k, TIMERS) as KeyTimers | undefined) ?? { e: [], p: [] }
+  }
+
   function register(domain: 'e' | 'p', q: TimerQueue<null>, ts: number): void {
     if (!Number.isFinite(ts)) throw new Error(`timer time must be a number, got ${ts}`)
-    const id = `${domain}|${ts}|${key.canon}`
-    if (live.has(id)) return // one timer per (key, time), as Flink
-    live.add(id)
+    const kt = timersOf(key)
+    if (kt[domain].includes(ts)) return // one timer per (key, time), as Flink
+    kt[domain].push(ts)
+    state.put(key, TIMERS, kt)
     q.add({ time: ts, order: 0, key, payload: null })
+  }
+
+  /** Removes a registered timer; false when there was none. */
+  function unregister(k: Key, domain: 'e' | 'p', ts: number): boolean {
+    const kt = state.get(k, TIMERS) as KeyTimers | undefined
+    const i = kt ? kt[domain].indexOf(ts) : -1
+    if (i < 0) return false
+    kt![domain].splice(i, 1)
+    if (kt!.e.length === 0 && kt!.p.length === 0) state.delete(k, TIMERS)
+    else state.put(k, TIMERS, kt)
+    return true
   }
 
   function call(what: string, f: () => void): void {
@@ -151,8 +177,7 @@ export function processOperator(cfg: ProcessConfig, uid: string): Operator {
   function fire(domain: 'e' | 'p', q: TimerQueue<null>, limit: number, o: Output): void {
     if (!fn.onTimer) return
     for (let t = q.pollUpTo(limit); t; t = q.pollUpTo(limit)) {
-      const id = `${domain}|${t.time}|${t.key.canon}`
-      if (!live.delete(id)) continue // deleted
+      if (!unregister(t.key, domain, t.time)) continue // deleted
       out = o
       key = t.key
       pc.key = keyValue(t.key)
@@ -179,6 +204,16 @@ export function processOperator(cfg: ProcessConfig, uid: string): Operator {
       pos = rec
       call('processElement', () => fn.processElement(copy(rec.value), pc))
       ctx.stats.consumed++
+    },
+    snapshot: () => wm,
+    restore(snap) {
+      wm = snap as number
+      state.forEach((k, ns, value) => {
+        if (ns !== TIMERS) return
+        const kt = value as KeyTimers
+        for (const ts of kt.e) eventTimers.add({ time: ts, order: 0, key: k, payload: null })
+        for (const ts of kt.p) procTimers.add({ time: ts, order: 0, key: k, payload: null })
+      })
     },
     processWatermark(t, o) {
       if (t <= wm) return

@@ -41,6 +41,13 @@ export function timestamps(cfg: TimeConfig, info: TimeInfo, uid: string): Operat
         const advanced = wm.onEvent(ms, idle ? ctx.clock.now() : 0)
         if (advanced !== undefined) out.watermark(advanced)
       },
+      // the learned format goes with the watermark: a resumed ISO job must not write epoch ms
+      snapshot: () => ({ ...wm.snapshot(), format: info.format ?? null }),
+      restore(s) {
+        const snap = s as { maxTs: number; wm: number; format: TimeFormat | null }
+        wm.restore(snap)
+        info.format = snap.format ?? undefined
+      },
       nextProcessingTime: () => wm.nextIdleCheck(),
       onProcessingTime(now, out) {
         const advanced = wm.onIdleCheck(now)
@@ -76,6 +83,11 @@ export function timestamps(cfg: TimeConfig, info: TimeInfo, uid: string): Operat
     open(c) {
       ctx = c
       lastTick = c.clock.now()
+    },
+    // the watermark never goes back, even if the clock did between two runs
+    snapshot: () => current,
+    restore(s) {
+      current = s as number
     },
     processRecord(rec, out) {
       const now = ctx.clock.now()

@@ -38,10 +38,24 @@ export interface WindowOperatorConfig {
  */
 type TimerPayload = number
 
+/**
+ * A record held in a window until it fires (a lone session, count or global window): plain data,
+ * so state can be stored and checkpointed. `seq` is its arrival number, which orders the records
+ * of merged sessions; the key is the state's own.
+ */
+interface HeldRec {
+  raw?: string
+  value: unknown
+  time?: number
+  source: string
+  line: number
+  seq: number
+}
+
 /** A window's contents: accumulators when aggregating, records otherwise. */
 interface Pane {
   accs?: unknown[]
-  recs?: Rec[]
+  recs?: HeldRec[]
 }
 interface Session extends Pane, Window {}
 interface CountPane extends Pane {
@@ -73,25 +87,28 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
 
   function addTo(pane: Pane, rec: Rec, s: number): void {
     if (agg) agg.add(pane.accs!, rec.value, s, rec)
-    else pane.recs!.push(rec)
+    else {
+      const held: HeldRec = { value: rec.value, source: rec.source, line: rec.line, seq: s }
+      if (rec.raw !== undefined) held.raw = rec.raw
+      if (rec.time !== undefined) held.time = rec.time
+      pane.recs!.push(held)
+    }
   }
 
   function mergePanes(a: Pane, b: Pane): Pane {
     if (agg) return { accs: agg.merge(a.accs!, b.accs!) }
     // records keep arrival order: both lists are in arrival order, so merge by sequence
-    const out: Rec[] = []
+    const out: HeldRec[] = []
     const x = a.recs!
     const y = b.recs!
     let i = 0
     let j = 0
     while (i < x.length || j < y.length) {
-      if (j >= y.length || (i < x.length && seqOf(x[i]!) < seqOf(y[j]!))) out.push(x[i++]!)
+      if (j >= y.length || (i < x.length && x[i]!.seq < y[j]!.seq)) out.push(x[i++]!)
       else out.push(y[j++]!)
     }
     return { recs: out }
   }
-  const seqs = new WeakMap<Rec, number>()
-  const seqOf = (r: Rec) => seqs.get(r) ?? 0
 
   const cleanupTime = (end: number) => (lateness > 0 ? Math.min(MAX_WATERMARK, end - 1 + lateness) : end - 1)
 
@@ -110,8 +127,11 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
   }
 
   function emitPane(key: Key, w: Window | undefined, pane: Pane, out: Output): void {
-    if (agg) emitRow(key, w, pane.accs!, out)
-    else for (const r of pane.recs!) out.record(w ? withWindow(r, w) : r)
+    if (agg) return emitRow(key, w, pane.accs!, out)
+    for (const h of pane.recs!) {
+      const r: Rec = { raw: h.raw, value: h.value, key: key === NO_KEY ? undefined : key, time: h.time, source: h.source, line: h.line }
+      out.record(w ? withWindow(r, w) : r)
+    }
   }
 
   function emitRow(key: Key, w: Window | undefined, accs: unknown[], out: Output): void {
@@ -186,10 +206,10 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
         let accs = state.get(key, start) as unknown[] | undefined
         if (accs === undefined) {
           accs = agg.create()
-          state.put(key, start, accs)
           registerTimers(key, { start, end })
         }
         agg.add(accs, rec.value, s, rec)
+        state.put(key, start, accs) // the write-back contract: a changed value is put again
         if (eventTime && end - 1 <= wm) emitRow(key, { start, end }, accs, out) // late, within the lateness
       }
     } else if (spec.kind === 'sliding') {
@@ -209,10 +229,10 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
     let accs = state.get(key, w.start) as unknown[] | undefined
     if (accs === undefined) {
       accs = agg.create()
-      state.put(key, w.start, accs)
       registerTimers(key, w)
     }
     agg.add(accs, rec.value, s, rec)
+    state.put(key, w.start, accs)
     if (hasFired(w)) emitRow(key, w, accs, out) // a late record within the lateness: updated result at once
   }
 
@@ -242,18 +262,17 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
 
   function processUnbounded(rec: Rec, key: Key, s: number, out: Output): void {
     if (spec.kind === 'global') {
-      let pane = state.get(key, GLOBAL) as Pane | undefined
-      if (!pane) state.put(key, GLOBAL, (pane = newPane()))
+      const pane = (state.get(key, GLOBAL) as Pane | undefined) ?? newPane()
       addTo(pane, rec, s)
+      state.put(key, GLOBAL, pane)
     } else {
-      let pane = state.get(key, COUNT) as CountPane | undefined
-      if (!pane) state.put(key, COUNT, (pane = { ...newPane(), n: 0 }))
+      const pane = (state.get(key, COUNT) as CountPane | undefined) ?? { ...newPane(), n: 0 }
       addTo(pane, rec, s)
       pane.n++
       if (pane.n >= (spec as { size: number }).size) {
         emitPane(key, undefined, pane, out)
         state.delete(key, COUNT)
-      }
+      } else state.put(key, COUNT, pane)
     }
     ctx.stats.consumed++
   }
@@ -276,10 +295,22 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
       const key = rec.key ?? NO_KEY
       const s = seq++
       lastPos = rec
-      if (!agg && (spec.kind === 'session' || spec.kind === 'count' || spec.kind === 'global')) seqs.set(rec, s)
       if (spec.kind === 'tumbling' || spec.kind === 'sliding') processTimeWindows(rec, key, s, out)
       else if (spec.kind === 'session') processSession(rec, key, s, out)
       else processUnbounded(rec, key, s, out)
+    },
+    snapshot: () => ({ wm, seq, lastPos: { source: lastPos.source, line: lastPos.line } }),
+    restore(snap) {
+      const x = snap as { wm: number; seq: number; lastPos: Position }
+      wm = x.wm
+      seq = x.seq
+      lastPos = x.lastPos
+      // Timers follow from the windows in state: each open window has its firing timer (unless it
+      // has fired) and its cleanup timer. Rebuilding them here stores nothing twice.
+      state.forEach((key, ns, value) => {
+        if (ns === SESSIONS) for (const x of value as Session[]) registerTimers(key, x)
+        else if (typeof ns === 'number' && (spec.kind === 'tumbling' || spec.kind === 'sliding')) registerTimers(key, { start: ns, end: ns + spec.size })
+      })
     },
     processWatermark(t, out) {
       if (t <= wm) return

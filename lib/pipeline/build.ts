@@ -48,6 +48,30 @@ export function keyNames(fields: string[]): string[] {
 
 /** Builds every stage before any record is read, so a bad stage fails with its label first. */
 export async function buildOperators(stages: Stage[]): Promise<Operator[]> {
+  return buildOperatorsWith(stages, await loadModules(stages))
+}
+
+/** The process modules a job names, loaded once (module path → module). */
+export async function loadModules(stages: Stage[]): Promise<Map<string, ProcessFunctionModule>> {
+  const modules = new Map<string, ProcessFunctionModule>()
+  for (const s of stages) {
+    const c = s.config
+    if (c.op !== 'process' || modules.has(c.module)) continue
+    try {
+      modules.set(c.module, await loadProcessModule(c.module))
+    } catch (e) {
+      if (e instanceof WeirError) throw new WeirError(e.kind, `${s.label}: ${e.message}`)
+      throw e
+    }
+  }
+  return modules
+}
+
+/**
+ * The synchronous part of the build, given the loaded modules: a restore builds fresh operators
+ * this way (the operator test harness does so between any two records).
+ */
+export function buildOperatorsWith(stages: Stage[], modules: Map<string, ProcessFunctionModule>): Operator[] {
   const uids = operatorUids(stages)
   const dup = uids.find((u, i) => uids.indexOf(u) !== i)
   if (dup) throw usageError(`two stages have the uid '${dup}'`)
@@ -95,7 +119,7 @@ export async function buildOperators(stages: Stage[]): Promise<Operator[]> {
           break
         case 'process': {
           if (c.time) ops.push(timestamps(c.time, { format: undefined }, uid + '/time'))
-          ops.push(processOperator({ module: await loadProcessModule(c.module), name: c.module }, uid))
+          ops.push(processOperator({ module: modules.get(c.module)!, name: c.module }, uid))
           break
         }
         default:

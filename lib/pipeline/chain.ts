@@ -37,6 +37,22 @@ export class Chain {
     for (const op of this.ops) op.open?.(ctxFor(op))
   }
 
+  /**
+   * A checkpoint barrier: every operator's own state, by uid. In one process the chain is
+   * synchronous and the driver calls this between batches, so the barrier has passed every
+   * record before it through every operator: the snapshots are aligned by construction.
+   */
+  snapshot(): Record<string, unknown> {
+    const snaps: Record<string, unknown> = {}
+    for (const op of this.ops) if (op.snapshot) snaps[op.uid] = op.snapshot()
+    return snaps
+  }
+
+  /** Restores each operator that has a snapshot; an operator without one starts empty. */
+  restore(snaps: Record<string, unknown>): void {
+    for (const op of this.ops) if (op.restore && Object.prototype.hasOwnProperty.call(snaps, op.uid)) op.restore(snaps[op.uid])
+  }
+
   push(rec: Rec): void {
     this.head.record(rec)
   }

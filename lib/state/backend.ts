@@ -1,11 +1,15 @@
-// Keyed state behind one interface. Every stateful operator keeps its state here, per key and per
-// namespace (a window, a user state name), addressed by key group first: [uid, keyGroup, key, ns].
-// The memory backend (memory.ts) serves runs without a job dir; an LMDB backend (a later issue)
-// will serve durable jobs behind a write-back cache flushed at checkpoint barriers, with the same
-// key layout, so that a job can later be split by key group across workers and rescaled.
+// Keyed state behind one interface. Every stateful operator keeps its keyed state here, per key and
+// per namespace (a window, a user state name), addressed by key group first: [uid, keyGroup, key,
+// ns]. The memory backend (memory.ts) serves runs without a job dir; the LMDB backend (lmdb.ts)
+// serves durable jobs behind a bounded write-back cache flushed at checkpoint barriers, versioned by
+// checkpoint epoch (decisions.md 18), with the same key layout, so that a job can later be split by
+// key group across workers and rescaled. The job chooses the backend and injects it; an operator
+// never names one.
 //
-// Ownership: a value given to `put` belongs to the backend. An operator may mutate a value it got
-// from `get` but must `put` it again, which marks it dirty for the write-back cache. User code
+// Ownership: a value given to `put` belongs to the backend, and values are plain data (JSON-like:
+// numbers, strings, null, booleans, arrays, plain objects), never class instances, Sets or Maps.
+// An operator may mutate a value it got from `get` but must `put` it again: the put is what marks
+// it dirty for the write-back cache, and a mutation without one is lost on LMDB. User code
 // (process functions) never sees these objects: its state wrappers copy on read and write
 // (decisions.md 22), so mutating an object after `update` behaves the same in every backend.
 import type { Key } from '../stream/key.js'
@@ -21,8 +25,30 @@ export interface OperatorState {
    * the storage order: a key-group-first store merges its groups' sorted ranges.
    */
   keys(): Key[]
+  /**
+   * Visits every (key, namespace, value), in no promised order; used on restore to rebuild what
+   * follows from state (a window's timers). The callback must not change state.
+   */
+  forEach(fn: (key: Key, ns: Namespace, value: unknown) => void): void
 }
+
+/**
+ * Which epochs of state a checkpoint sees: inclusive ranges [from, to]. A fresh job's checkpoint n
+ * sees [[0, n]]; a job resumed from checkpoint r whose next checkpoint id is m (ids are never
+ * reused, so m is above anything a crashed run wrote) sees lineage(r) plus [m, n]. Versions
+ * written under an epoch outside the lineage (a crashed run's unfinished checkpoint) are invisible.
+ */
+export type Lineage = [number, number][]
 
 export interface KeyedStateBackend {
   operator(uid: string): OperatorState
+  /**
+   * Makes everything put so far part of checkpoint `id` (LMDB: dirty entries written under epoch
+   * `id` in one synchronous transaction, flushed to disk before this returns). `oldestRetained` is
+   * the oldest checkpoint that may still be restored: versions only older ones need are reclaimed.
+   */
+  checkpoint(id: number, lineage: Lineage, oldestRetained: number): void
+  /** Bytes the state takes on disk (0 in memory). */
+  size(): number
+  close(): Promise<void>
 }

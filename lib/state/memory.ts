@@ -1,6 +1,10 @@
 import { MAX_KEY_GROUPS, compareCanon, type Key } from '../stream/key.js'
 import type { KeyedStateBackend, Namespace, OperatorState } from './backend.js'
 
+// The backend for jobs without a job dir: nothing outlives the process, so a checkpoint has
+// nothing to write. copy() exists for the operator test harness, which snapshots and restores
+// operators mid-stream on both backends.
+
 /**
  * One key's state as a flat list [key, ns0, v0, ns1, v1, …]. A key rarely holds more than a few
  * namespaces (the windows open for it), and a short list scanned in place costs less memory and
@@ -10,7 +14,7 @@ type Slots = unknown[]
 
 class MemoryOperatorState implements OperatorState {
   // [keyGroup] → canonical key → slots
-  private readonly groups: Map<string, Slots>[] = Array.from({ length: MAX_KEY_GROUPS }, () => new Map())
+  constructor(private readonly groups: Map<string, Slots>[] = Array.from({ length: MAX_KEY_GROUPS }, () => new Map())) {}
 
   get(key: Key, ns: Namespace): unknown {
     const slots = this.groups[key.group]!.get(key.canon)
@@ -43,6 +47,19 @@ class MemoryOperatorState implements OperatorState {
       }
     if (slots.length === 1) g.delete(key.canon)
   }
+  forEach(fn: (key: Key, ns: Namespace, value: unknown) => void): void {
+    for (const g of this.groups)
+      for (const slots of g.values()) {
+        const key = slots[0] as Key
+        for (let i = 1; i < slots.length; i += 2) fn(key, slots[i] as Namespace, slots[i + 1])
+      }
+  }
+
+  /** A deep copy: what a restored operator gets must not share objects with the original. */
+  copy(): MemoryOperatorState {
+    return new MemoryOperatorState(structuredClone(this.groups))
+  }
+
   keys(): Key[] {
     const out: Key[] = []
     for (const g of this.groups) for (const slots of g.values()) out.push(slots[0] as Key)
@@ -56,5 +73,16 @@ export class MemoryStateBackend implements KeyedStateBackend {
     let s = this.ops.get(uid)
     if (!s) this.ops.set(uid, (s = new MemoryOperatorState()))
     return s
+  }
+  checkpoint(): void {}
+  size(): number {
+    return 0
+  }
+  async close(): Promise<void> {}
+  /** A deep copy of every operator's state, as a restore from a checkpoint would see it. */
+  copy(): MemoryStateBackend {
+    const c = new MemoryStateBackend()
+    for (const [uid, s] of this.ops) c.ops.set(uid, s.copy())
+    return c
   }
 }

@@ -24,6 +24,16 @@ export class BoundedOutOfOrderness {
     return this.wm
   }
 
+  /** What a checkpoint keeps: the event-time part. Idleness is wall-clock time and restarts. */
+  snapshot(): { maxTs: number; wm: number } {
+    return { maxTs: this.maxTs, wm: this.wm }
+  }
+
+  restore(s: { maxTs: number; wm: number }): void {
+    this.maxTs = s.maxTs
+    this.wm = s.wm
+  }
+
   /** Returns the new watermark if it advanced, else undefined. */
   onEvent(ts: number, now: number): number | undefined {
     this.lastArrival = now

@@ -176,7 +176,7 @@ t.test('processing time: windows by the wall clock, fired by the clock', async (
 })
 
 t.test('idle timeout: a quiet input still closes its windows', async (t) => {
-  const h = await harness('keyby u then window tumbling 10ms --time t --idle-timeout 1s then aggregate count', { now: 0 })
+  const h = await harness('keyby u then window tumbling 10ms --time t --idle-timeout 1s then aggregate count', { now: 0, restore: false }) // idleness is wall-clock state: a resumed job starts it afresh
   h.push(rec('a', 5))
   h.tick(900)
   t.same(h.values(), [], 'not idle yet')
