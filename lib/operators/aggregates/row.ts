@@ -63,6 +63,11 @@ export class RowAggregator {
     return undefined
   }
 
+  /**
+   * Adds value to accs in place (accs[i] takes what each function's add returns). accs is plain
+   * data like its accumulators; a caller keeping it in keyed state must `put` it back afterwards
+   * (the write-back contract of lib/state/backend.ts), as after `merge`.
+   */
   add(accs: unknown[], value: unknown, seq: number, pos: Position): void {
     const fns = this.fns
     for (let i = 0; i < fns.length; i++) {

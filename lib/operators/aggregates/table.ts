@@ -1,8 +1,21 @@
 // The aggregate functions, as one table (the model is Miller's stats1 accumulators). Help and man
 // pages list this table. Each function is incremental: an accumulator takes values one at a time
 // and never holds records. `merge` combines two accumulators, which session windows need when a
-// record bridges two sessions. Accumulators are plain data (arrays, numbers, objects), so a
-// durable backend can serialise them.
+// record bridges two sessions.
+//
+// Accumulators are plain data: numbers, strings, booleans, null, arrays and plain objects, never a
+// Set, a Map, a class instance or a typed array. Keyed state keeps them in LMDB (msgpack) and
+// snapshots them with structuredClone and JSON; a Set comes back from JSON as {} and a Uint8Array as
+// {"0":…}, so an accumulator that is not plain would be silently wrong after a restore. The test
+// "accumulators are plain data" round-trips every function's accumulator at every position.
+// Numbers should stay finite (JSON has no NaN or Infinity).
+//
+// The contract with callers: always use what create/add/merge return (count and sum return a new
+// number; others may return the accumulator mutated, or another one), and `put` it back into state
+// after every add or merge, even when it is the same object: the put is what marks it dirty for
+// the write-back cache (lib/state/backend.ts), and a mutation without one is lost on LMDB. merge
+// may mutate its first argument and may return either argument: after a merge, keep only its
+// result.
 //
 // Values: null and missing are skipped by everything but `count` (decisions.md 10). Numeric
 // functions take JSON numbers; any other value is bad input with its line number.
@@ -29,6 +42,7 @@ function num(v: unknown): number {
 }
 
 type Welford = { n: number; mean: number; m2: number }
+type SumCount = { n: number; sum: number }
 type Seqd = { seq: number; v: unknown }
 type Collected = { seqs: number[]; vals: unknown[] }
 
@@ -46,6 +60,39 @@ const sumLike = (name: string, describe: string, combine: (a: number, b: number)
   result: (acc) => acc,
 })
 
+// avg and mean are sum / n, not Welford's running mean (issue #18 item 13): users check them
+// against sum/count (jq's add/length, Miller's mean, Python's sum(xs)/len(xs)) and against the
+// sum and count columns of the same row. Welford's mean rounds at every step and so differs from
+// those in the last bits, either way: for 0.1, 0.2, 0.3 it gives 0.2 where add/length gives
+// 0.20000000000000004; for 1.1, 2.2, 3.3, 2.2 against 2.1999999999999997. Neither is the more
+// exact in general; sum / n is the one users can reproduce. Adding in arrival order, as `sum`
+// does, makes avg exactly the row's sum / count.
+const sumCount = (name: string, describe: string): AggregateFunction => ({
+  name,
+  describe,
+  field: 'required',
+  numeric: true,
+  create: (): SumCount => ({ n: 0, sum: 0 }),
+  add(acc, v) {
+    const a = acc as SumCount
+    a.sum += num(v)
+    a.n++
+    return a
+  },
+  merge(x, y) {
+    const a = x as SumCount
+    const b = y as SumCount
+    a.n += b.n
+    a.sum += b.sum
+    return a
+  },
+  result: (acc) => ((acc as SumCount).n === 0 ? null : (acc as SumCount).sum / (acc as SumCount).n),
+})
+
+// var and stddev stay on Welford: the textbook (Σx² − (Σx)²/n) / (n − 1) subtracts two large,
+// nearly equal numbers when the mean is large next to the spread (timestamps, prices in cents),
+// and loses most digits or even goes negative; Welford's running mean and M2 do not (Knuth, TAOCP
+// vol. 2, 4.2.2). There is no jq or Miller one-liner for users to compare with bit for bit.
 const welford = (name: string, describe: string, finish: (w: Welford) => number | null): AggregateFunction => ({
   name,
   describe,
@@ -125,7 +172,19 @@ function canonical(v: unknown): string {
   return typeof v === 'string' ? 's' + v : 'j' + canonicalJson(v)
 }
 
-import { HyperLogLog } from './hyperloglog.js'
+import {
+  EXACT_LIMIT,
+  REGISTERS,
+  STANDARD_ERROR,
+  hllAdd,
+  hllCreate,
+  hllEstimate,
+  hllMerge,
+  keySetAdd,
+  keySetCreate,
+  type Hll,
+  type KeySet,
+} from './hyperloglog.js'
 import { canonicalJson } from '../../stream/key.js'
 
 const BASE: AggregateFunction[] = [
@@ -141,8 +200,8 @@ const BASE: AggregateFunction[] = [
   sumLike('sum', 'sum of the values', (a, b) => a + b),
   sumLike('min', 'smallest value', (a, b) => (b < a ? b : a)),
   sumLike('max', 'largest value', (a, b) => (b > a ? b : a)),
-  welford('avg', 'arithmetic mean', (w) => (w.n === 0 ? null : w.mean)),
-  welford('mean', 'arithmetic mean (same as avg)', (w) => (w.n === 0 ? null : w.mean)),
+  sumCount('avg', 'arithmetic mean (sum / count)'),
+  sumCount('mean', 'arithmetic mean (same as avg)'),
   welford('var', 'sample variance (n − 1); null for fewer than 2 values', (w) => (w.n < 2 ? null : w.m2 / (w.n - 1))),
   welford('stddev', 'sample standard deviation (n − 1); null for fewer than 2 values', (w) =>
     w.n < 2 ? null : Math.sqrt(w.m2 / (w.n - 1)),
@@ -153,28 +212,27 @@ const BASE: AggregateFunction[] = [
     name: 'distinct',
     describe: 'number of distinct values, exact (holds every distinct value)',
     field: 'required',
-    create: () => new Set<string>(),
+    // a KeySet of canonical() strings: plain data, and the 's'/'j' prefix keeps '__proto__' out
+    // of the keys (hyperloglog.ts, with the measurements against a sorted array)
+    create: (): KeySet => keySetCreate(),
     add(acc, v) {
-      ;(acc as Set<string>).add(canonical(v))
+      keySetAdd(acc as KeySet, canonical(v))
       return acc
     },
     merge(a, b) {
-      for (const x of b as Set<string>) (a as Set<string>).add(x)
+      for (const k in (b as KeySet).keys) keySetAdd(a as KeySet, k)
       return a
     },
-    result: (acc) => (acc as Set<string>).size,
+    result: (acc) => (acc as KeySet).n,
   },
   {
     name: 'approx-distinct',
-    describe: `number of distinct values, estimated in bounded memory: exact up to ${HyperLogLog.EXACT_LIMIT}, then HyperLogLog (${HyperLogLog.REGISTERS} registers, standard error ${(HyperLogLog.STANDARD_ERROR * 100).toFixed(1)}%)`,
+    describe: `number of distinct values, estimated in bounded memory: exact up to ${EXACT_LIMIT}, then HyperLogLog (${REGISTERS} registers, standard error ${(STANDARD_ERROR * 100).toFixed(1)}%)`,
     field: 'required',
-    create: () => new HyperLogLog(),
-    add(acc, v) {
-      ;(acc as HyperLogLog).add(canonical(v))
-      return acc
-    },
-    merge: (a, b) => (a as HyperLogLog).merge(b as HyperLogLog),
-    result: (acc) => (acc as HyperLogLog).estimate(),
+    create: (): Hll => hllCreate(),
+    add: (acc, v) => hllAdd(acc as Hll, canonical(v)),
+    merge: (a, b) => hllMerge(a as Hll, b as Hll),
+    result: (acc) => hllEstimate(acc as Hll),
   },
   percentile(50, 'median'),
   {
