@@ -10,6 +10,8 @@ export const EXIT_NO_INPUT = 66 // input or spec file missing or unreadable
 export const EXIT_INTERNAL = 70 // a bug in weir
 export const EXIT_CANT_CREATE = 73 // output file cannot be created
 export const EXIT_IO = 74 // read or write failure
+export const EXIT_TEMPFAIL = 75 // the job dir is busy: another weir runs the job; try again later
+export const EXIT_SIGHUP = 129
 export const EXIT_SIGINT = 130
 export const EXIT_SIGTERM = 143
 
@@ -27,6 +29,8 @@ export function exitCodeFor(kind: FailureKind): number {
       return EXIT_CANT_CREATE
     case 'io':
       return EXIT_IO
+    case 'busy':
+      return EXIT_TEMPFAIL
     case 'internal':
       return EXIT_INTERNAL
   }

@@ -4,14 +4,15 @@
 import type { Argv } from 'yargs'
 import { COMMANDS, findCommand, type CommandModule } from '../commandline/table.js'
 import { jobOptions, type IoArgs, type JobPlan, protectDash, restoreDash } from '../commandline/common.js'
+import { JOB_OPTIONS } from '../commandline/job-options.js'
 import { parseStage } from '../commandline/parse-stage.js'
 import { fastParse } from '../commandline/fast-parse.js'
-import { runJob } from '../pipeline/run.js'
+import { runJob, type JobResult } from '../pipeline/run.js'
 import type { Stage } from '../pipeline/stages.js'
 import { WeirError, usageError } from '../stream/errors.js'
 import { newStats, type Stats } from '../stream/stats.js'
 import { writeFileSync } from 'node:fs'
-import { EXIT_INTERNAL, EXIT_SIGINT, EXIT_SIGTERM, EXIT_USAGE, exitCodeFor } from './exit-codes.js'
+import { EXIT_INTERNAL, EXIT_SIGHUP, EXIT_SIGINT, EXIT_SIGTERM, EXIT_USAGE, exitCodeFor } from './exit-codes.js'
 
 const THEN = 'then'
 
@@ -25,20 +26,17 @@ export async function main(argv: string[]): Promise<void> {
   }
 }
 
-/** Options about the job's inputs and outputs: in a `then` chain they may stand in any span. */
-const JOB_OPTIONS_WITH_VALUE = new Map([
-  ['-o', 'output'],
-  ['--output', 'output'],
-  ['--late-output', 'late-output'],
-  ['--dead-letter', 'dead-letter'],
-  ['--on-error', 'on-error'],
-  ['--stats', 'stats'],
-])
-const JOB_FLAGS = new Map([
-  ['-v', 'verbose'],
-  ['--verbose', 'verbose'],
-  ['--no-flush', 'no-flush'],
-])
+/** Job options (commandline/job-options.ts): in a `then` chain they may stand in any span. */
+const JOB_OPTIONS_WITH_VALUE = new Map<string, string>()
+const JOB_FLAGS = new Map<string, [string, boolean]>()
+for (const o of JOB_OPTIONS) {
+  const names = [`--${o.name}`, ...(o.alias ? [`-${o.alias}`] : [])]
+  if (o.type === 'string') for (const n of names) JOB_OPTIONS_WITH_VALUE.set(n, o.name)
+  else {
+    for (const n of names) JOB_FLAGS.set(n, [o.name, true])
+    JOB_FLAGS.set(`--no-${o.name}`, [o.name, false])
+  }
+}
 
 /** `weir keyby user then window … then aggregate count FILE`: one process, as Miller's `then`. */
 async function planChain(argv: string[]): Promise<JobPlan> {
@@ -54,8 +52,8 @@ async function planChain(argv: string[]): Promise<JobPlan> {
       if (value === undefined) throw usageError(`${w} needs a value`)
       io[JOB_OPTIONS_WITH_VALUE.get(flag)!] = value
     } else if (JOB_FLAGS.has(w)) {
-      if (w === '--no-flush') io.flush = false
-      else io.verbose = true
+      const [name, value] = JOB_FLAGS.get(w)!
+      io[name] = value
     } else spans[spans.length - 1]!.push(w)
   }
   const stages: Stage[] = []
@@ -104,7 +102,8 @@ async function planCommand(argv: string[]): Promise<JobPlan | undefined> {
   return planFrom(mod, entry.name, args)
 }
 
-function planFrom(mod: CommandModule, name: string, args: Record<string, unknown>): Promise<JobPlan> | JobPlan {
+function planFrom(mod: CommandModule, name: string, args: Record<string, unknown>): Promise<JobPlan | undefined> | JobPlan {
+  if (mod.execute) return mod.execute(args).then(() => undefined)
   if (mod.toJob) return mod.toJob(args)
   const a = args as IoArgs & Record<string, unknown>
   return { stages: [{ config: mod.toStage!(args), label: name }], options: jobOptions(a), verbose: !!a.verbose, statsFile: a.stats }
@@ -126,7 +125,14 @@ async function execute(plan: JobPlan): Promise<void> {
   const ac = new AbortController()
   let signalCode = 0
   const onSignal = (sig: NodeJS.Signals) => {
-    signalCode = sig === 'SIGINT' ? EXIT_SIGINT : EXIT_SIGTERM
+    const code = sig === 'SIGINT' ? EXIT_SIGINT : sig === 'SIGHUP' ? EXIT_SIGHUP : EXIT_SIGTERM
+    if (ac.signal.aborted) {
+      // a second signal: do not wait for the final checkpoint, only for stdout (decisions.md 14, 31)
+      process.exitCode = code
+      process.stdout.write('', () => process.exit(code))
+      return
+    }
+    signalCode = code
     ac.abort()
   }
   const last = plan.stages[plan.stages.length - 1]?.config.op
@@ -134,26 +140,38 @@ async function execute(plan: JobPlan): Promise<void> {
     process.stderr.write(
       "weir: note: the key does not travel through a pipe yet; a later weir stage keys nothing. Chain stages with 'then' or 'weir run'\n",
     )
-  process.on('SIGINT', onSignal)
-  process.on('SIGTERM', onSignal)
+  // SIGHUP (a closed terminal, a stopping cron daemon) is a request to stop, as SIGTERM
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP']
+  for (const s of signals) process.on(s, onSignal)
   const stats = newStats()
   let status = 'failed'
+  let result: JobResult | undefined
+  const warned = new Set<string>()
+  const warn = (message: string) => {
+    if (warned.has(message)) return
+    warned.add(message)
+    process.stderr.write(`weir: warning: ${message}\n`)
+  }
   try {
-    const result = await runJob(plan.stages, { ...plan.options, signal: ac.signal, stats })
-    summarize(result.stats, plan.verbose)
+    result = await runJob(plan.stages, { ...plan.options, signal: ac.signal, stats, warn })
+    summarize(result, plan.verbose)
     status = result.stopped ?? 'ok'
     if (result.stopped === 'signal') process.exitCode = signalCode
   } finally {
-    if (plan.statsFile) writeStats(plan.statsFile, stats, status)
-    process.off('SIGINT', onSignal)
-    process.off('SIGTERM', onSignal)
+    if (plan.statsFile) writeStats(plan.statsFile, stats, status, result)
+    for (const s of signals) process.off(s, onSignal)
   }
 }
 
-/** The accounting of decisions.md 12, for scripts: every record read ends in one of these. */
-function writeStats(path: string, s: Stats, status: string): void {
+/**
+ * The accounting of decisions.md 12, for scripts: every record read ends in one of these. A
+ * durable job adds its totals since its first run and its last checkpoint (decisions.md 34).
+ */
+function writeStats(path: string, s: Stats, status: string, result: JobResult | undefined): void {
+  const body: Record<string, unknown> = { status, ...s }
+  if (result?.totals) body.job = { checkpoint: result.checkpoint ?? null, ...result.totals }
   try {
-    writeFileSync(path, JSON.stringify({ status, ...s }) + '\n')
+    writeFileSync(path, JSON.stringify(body) + '\n')
   } catch (e) {
     process.stderr.write(`weir: ${path}: cannot write stats: ${(e as Error).message}\n`)
   }
@@ -163,12 +181,14 @@ function writeStats(path: string, s: Stats, status: string): void {
  * Quiet off a terminal (cron mails whatever a job prints): a summary only on a TTY or with
  * --verbose, but always one warning when records were dropped (decisions.md 13).
  */
-function summarize(s: Stats, verbose: boolean): void {
+function summarize(result: JobResult, verbose: boolean): void {
+  const s = result.stats
   if (verbose || process.stderr.isTTY) {
     const parts = [`read ${s.read}`, `wrote ${s.written}`]
     if (s.filtered) parts.push(`filtered ${s.filtered}`)
     if (s.consumed) parts.push(`aggregated ${s.consumed}`)
     if (s.late) parts.push(`late ${s.late}`)
+    if (result.checkpoint !== undefined) parts.push(`checkpoint ${result.checkpoint}`)
     process.stderr.write(`weir: ${parts.join(', ')}\n`)
   }
   if (s.skipped > 0) process.stderr.write(`weir: warning: ${s.skipped} bad record(s) skipped\n`)

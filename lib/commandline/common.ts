@@ -4,28 +4,16 @@
 import type { Argv } from 'yargs'
 import type { JobOptions } from '../pipeline/run.js'
 import type { Stage } from '../pipeline/stages.js'
+import { usageError } from '../stream/errors.js'
+import { NEEDS_JOB_DIR, parseCheckpointInterval, parseRetain, withJobOptions, type JobArgs } from './job-options.js'
 
-export interface IoArgs {
+export interface IoArgs extends JobArgs {
   files?: string[]
-  output?: string
-  'late-output'?: string
-  flush?: boolean
-  'on-error'?: 'fail' | 'skip' | 'dead-letter'
-  'dead-letter'?: string
-  verbose?: boolean
-  stats?: string
 }
 
+/** A stage command's inputs and the job options (job-options.ts), which every command takes. */
 export function withIo<T>(y: Argv<T>): Argv<T & IoArgs> {
-  return y
-    .positional('files', { type: 'string', array: true, describe: "NDJSON input files; stdin when none or '-'" })
-    .option('output', { alias: 'o', type: 'string', describe: 'write records to FILE instead of stdout' })
-    .option('on-error', { choices: ['fail', 'skip', 'dead-letter'], default: 'fail', describe: 'bad input (malformed line, missing key or time): stop with exit 65, or count it and go on' })
-    .option('dead-letter', { type: 'string', describe: 'with --on-error dead-letter: write bad lines to FILE' })
-    .option('stats', { type: 'string', describe: 'write the record accounting (read, written, filtered, aggregated, late, skipped, dead-lettered) to FILE as JSON when the job ends' })
-    .option('verbose', { alias: 'v', type: 'boolean', describe: 'print a summary on stderr even off a terminal' }) as Argv<
-    T & IoArgs
-  >
+  return withJobOptions(y.positional('files', { type: 'string', array: true, describe: "NDJSON input files; stdin when none or '-'" })) as Argv<T & IoArgs>
 }
 
 /**
@@ -46,6 +34,9 @@ export function restoreDash(args: Record<string, unknown>): Record<string, unkno
 }
 
 export function jobOptions(a: IoArgs): JobOptions {
+  if (a['job-dir'] === undefined)
+    for (const o of NEEDS_JOB_DIR) if (a[o] !== undefined && a[o] !== false) throw usageError(`--${o} needs --job-dir DIR`)
+  if (a['from-checkpoint'] !== undefined && a.resume) throw usageError('--from-checkpoint and --resume: give one')
   return {
     inputs: a.files ?? [],
     output: a.output,
@@ -53,6 +44,12 @@ export function jobOptions(a: IoArgs): JobOptions {
     noFlush: a.flush === false,
     onError: a['on-error'],
     deadLetter: a['dead-letter'],
+    jobDir: a['job-dir'],
+    checkpointInterval: a['checkpoint-interval'] === undefined ? undefined : parseCheckpointInterval(a['checkpoint-interval']),
+    retain: a.retain === undefined ? undefined : parseRetain(a.retain),
+    fromCheckpoint: a['from-checkpoint'],
+    resume: a.resume === true,
+    allowChangedPipeline: a['allow-changed-pipeline'] === true,
   }
 }
 

@@ -26,7 +26,6 @@ export const builder = (y: Argv) =>
       a.files = [...words.slice(n), ...((a.files as string[] | undefined) ?? [])]
     })
     .option('emit', { choices: ['final', 'updates'], default: 'final', describe: 'without a window: one row per key at the end, or the updated row on every record' })
-    .option('flush', { type: 'boolean', default: true, describe: 'emit at the end of a bounded input (--no-flush: stop without emitting)' })
     .example('$0 keyby user then window tumbling 1m --time ts then aggregate count sum:amount clicks.ndjson', 'per user and minute')
     .example('$0 keyby country then aggregate count avg:latency p95:latency clicks.ndjson', 'running totals per country, at the end')
     .example('$0 keyby user then aggregate count --emit updates clicks.ndjson', "each user's count as it changes")

@@ -9,7 +9,6 @@ export const describe = 'Run your own process function with keyed state and time
 
 export const builder = (y: Argv) =>
   withTime(withIo(y.positional('module', { type: 'string', describe: 'an ES module exporting processElement(record, ctx) and optionally onTimer(ts, ctx)' })))
-    .option('flush', { type: 'boolean', default: true, describe: 'fire event-time timers at the end of a bounded input' })
     .example('$0 keyby user then process fixtures/fn/failed-logins.mjs --time ts clicks.ndjson', 'three failed logins within a minute')
     .example('$0 keyby user then process fixtures/fn/session-summary.mjs --time ts clicks.ndjson', 'a summary per session, after 10 minutes of inactivity')
     .epilogue(

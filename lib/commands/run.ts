@@ -1,7 +1,8 @@
 import type { Argv } from 'yargs'
 import { readSpec } from '../pipeline/spec.js'
 import { usageError } from '../stream/errors.js'
-import { type JobPlan } from '../commandline/common.js'
+import { jobOptions, type IoArgs, type JobPlan } from '../commandline/common.js'
+import { withJobOptions } from '../commandline/job-options.js'
 import { parseStage, rejectIoInStage } from '../commandline/parse-stage.js'
 import { shellWords } from '../commandline/shell-words.js'
 
@@ -9,16 +10,17 @@ export const command = 'run <spec> [files..]'
 export const describe = 'Run a pipeline spec file: a whole chain of stages in one process'
 
 export const builder = (y: Argv) =>
-  y
-    .positional('spec', { type: 'string', describe: 'the pipeline spec file (JSON)' })
-    .positional('files', { type: 'string', array: true, describe: "input files, instead of the spec's source ('-' for stdin)" })
-    .option('output', { alias: 'o', type: 'string', describe: "write records to FILE instead of the spec's sink" })
-    .option('stats', { type: 'string', describe: 'write the record accounting (read, written, filtered, aggregated, late, skipped, dead-lettered) to FILE as JSON when the job ends' })
-    .option('verbose', { alias: 'v', type: 'boolean', describe: 'print a summary on stderr even off a terminal' })
+  withJobOptions(
+    y
+      .positional('spec', { type: 'string', describe: 'the pipeline spec file (JSON)' })
+      .positional('files', { type: 'string', array: true, describe: "input files, instead of the spec's source ('-' for stdin)" }),
+  )
     .example('$0 run fixtures/jobs/clicks-per-user.json', 'run a demo job on the fixtures')
     .example('zcat day.ndjson.gz | $0 run job.json -', 'the same job over stdin')
+    .example('$0 run job.json --job-dir .weir/clicks --resume --no-flush', 'a cron run: continue from the last checkpoint, keep windows open')
     .epilogue(
-      'A spec is {"name", "source": {"path"}, "stages": ["keyby user", ...], "sink": {"path"}, "late": {"path"}, "dead-letter": {"path"}}. ' +
+      'A spec is {"name", "source": {"path"}, "stages": ["keyby user", ...], "sink": {"path"}, "late": {"path"}, "dead-letter": {"path"}, ' +
+        '"checkpoint": {"dir", "interval", "retain"}}; its relative paths are relative to its own folder. Options given here override the spec. ' +
         'Each stage string has exactly the grammar of the command of the same name. See weir-spec(5).',
     )
 
@@ -39,21 +41,29 @@ export async function toJob(a: Record<string, unknown>): Promise<JobPlan> {
     if (parsed.args.flush === false) noFlush = true
     stages.push(parsed.stage)
   }
-  if (spec.deadLetter) {
-    if (onError === 'skip') throw usageError(`${specPath}: a stage says --on-error skip, but the spec has a "dead-letter" file`)
+  const deadLetter = (a['dead-letter'] as string | undefined) ?? spec.deadLetter
+  if (a['on-error'] !== undefined && a['on-error'] !== 'fail') onError = a['on-error'] as typeof onError
+  if (deadLetter) {
+    if (onError === 'skip') throw usageError(`${specPath}: --on-error skip, but the job has a dead-letter file`)
     onError = 'dead-letter'
   } else if (onError === 'dead-letter') throw usageError(`${specPath}: --on-error dead-letter needs "dead-letter": {"path": "FILE"} in the spec`)
   const files = (a.files as string[] | undefined) ?? []
+  // the command line overrides the spec; the spec's "checkpoint" gives the job dir and its settings
+  const io: IoArgs = {
+    ...(a as IoArgs),
+    files: files.length > 0 ? files : spec.inputs,
+    output: (a.output as string | undefined) ?? spec.output,
+    'late-output': (a['late-output'] as string | undefined) ?? spec.lateOutput,
+    'dead-letter': deadLetter,
+    'on-error': onError,
+    flush: a.flush === false || noFlush ? false : true,
+    'job-dir': (a['job-dir'] as string | undefined) ?? spec.checkpoint?.dir,
+    'checkpoint-interval': (a['checkpoint-interval'] as string | undefined) ?? spec.checkpoint?.interval,
+    retain: (a.retain as string | undefined) ?? (spec.checkpoint?.retain === undefined ? undefined : String(spec.checkpoint.retain)),
+  }
   return {
     stages,
-    options: {
-      inputs: files.length > 0 ? files : spec.inputs,
-      output: (a.output as string | undefined) ?? spec.output,
-      lateOutput: spec.lateOutput,
-      deadLetter: spec.deadLetter,
-      onError,
-      noFlush,
-    },
+    options: { ...jobOptions(io), name: spec.name },
     verbose: !!a.verbose,
     statsFile: a.stats as string | undefined,
   }

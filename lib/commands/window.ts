@@ -34,8 +34,6 @@ export const builder = (y: Argv) =>
     })
     .option('offset', { type: 'string', default: '0ms', describe: 'shift tumbling/sliding windows, e.g. --offset 5h for days of UTC−5 (as Flink, the offset is minus the zone: --offset=-8h for UTC+8)' })
     .option('lateness', { type: 'string', default: '0ms', describe: 'allowed lateness: keep a fired window until watermark ≥ end − 1 + lateness' })
-    .option('late-output', { type: 'string', describe: 'write records too late for every window to FILE (else they are counted and dropped)' })
-    .option('flush', { type: 'boolean', default: true, describe: 'fire open windows at the end of a bounded input (--no-flush: stop without firing)' })
     .example('$0 keyby user then window tumbling 1m --time ts then aggregate count clicks.ndjson', 'clicks per user per minute')
     .example('$0 window tumbling 1m --time ts clicks.ndjson', 'each record with window_start and window_end added')
     .example('$0 keyby user then window session 30s --time ts --max-delay 5s then aggregate count clicks.ndjson', 'sessions: records less than 30 s apart')

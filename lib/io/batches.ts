@@ -26,6 +26,9 @@ export interface ParsedBatch {
   bad: Record<number, string>
   /** index in the batch → the whole value of a record that is JSON but not an object (absent when none is) */
   whole?: Record<number, unknown>
+  /** Where the input stands after this batch, for checkpoints: bytes and lines consumed. */
+  endOffset?: number
+  endLine?: number
 }
 
 const hasOwn = Object.prototype.hasOwnProperty
@@ -41,11 +44,20 @@ export class LineBatcher {
   private pieces: Buffer[] = []
   /** lines seen so far, blank ones included */
   lineNo = 0
+  /** bytes of the input up to the end of the last whole line seen: where a resumed run starts */
+  offset = 0
+  /** bytes fed after `offset`: the start of a line whose end is not read yet */
+  private pendingBytes = 0
 
   constructor(
     private readonly fields: string[],
     private readonly source: string,
+    start?: { offset: number; line: number },
   ) {
+    if (start) {
+      this.offset = start.offset
+      this.lineNo = start.line
+    }
     this.projector = new Projector(fields)
     this.values = new Array<unknown>(fields.length)
   }
@@ -55,8 +67,11 @@ export class LineBatcher {
     const lastNl = chunk.lastIndexOf(10)
     if (lastNl < 0) {
       this.pieces.push(Buffer.from(chunk))
+      this.pendingBytes += chunk.length
       return undefined
     }
+    this.offset += this.pendingBytes + lastNl + 1
+    this.pendingBytes = chunk.length - lastNl - 1
     let batch: ParsedBatch | undefined
     if (this.pieces.length > 0) {
       const joined = Buffer.concat([...this.pieces, chunk.subarray(0, lastNl + 1)])
@@ -64,6 +79,14 @@ export class LineBatcher {
       batch = this.batch(joined, joined.length)
     } else batch = this.batch(chunk, lastNl + 1)
     if (lastNl + 1 < chunk.length) this.pieces.push(Buffer.from(chunk.subarray(lastNl + 1)))
+    return this.positioned(batch)
+  }
+
+  private positioned(batch: ParsedBatch | undefined): ParsedBatch | undefined {
+    if (batch) {
+      batch.endOffset = this.offset
+      batch.endLine = this.lineNo
+    }
     return batch
   }
 
@@ -72,7 +95,9 @@ export class LineBatcher {
     if (this.pieces.length === 0) return undefined
     const rest = Buffer.concat(this.pieces)
     this.pieces = []
-    return this.batch(rest, rest.length)
+    this.offset += this.pendingBytes
+    this.pendingBytes = 0
+    return this.positioned(this.batch(rest, rest.length))
   }
 
   /** Splits buf[0, len), which ends at a line end or at the end of the input, into a batch. */

@@ -11,11 +11,19 @@ import { parentPort, workerData } from 'node:worker_threads'
 import { open } from 'node:fs/promises'
 import { LineBatcher, type ParsedBatch } from './batches.js'
 
-export type WorkerMessage = { batch: ParsedBatch } | { error: string; source: string } | { done: true }
+export type WorkerMessage =
+  | { batch: ParsedBatch; input: number }
+  | { inputDone: number; offset: number; line: number }
+  | { error: string; source: string }
+  | { done: true }
 
 export interface WorkerInput {
   paths: string[]
   fields: string[]
+  /** where each input starts (a resumed job), by index; absent: from its beginning */
+  starts?: ({ offset: number; line: number; done: boolean } | undefined)[]
+  /** leave the last input's unterminated last line for a later run (--no-flush, decisions.md 20) */
+  keepPartialLast?: boolean
 }
 
 const CREDITS = 4
@@ -25,7 +33,7 @@ const CHUNK = 64 << 10
 
 if (parentPort) {
   const port = parentPort
-  const { paths, fields } = workerData as WorkerInput
+  const { paths, fields, starts, keepPartialLast } = workerData as WorkerInput
   let credits = CREDITS
   let wake: (() => void) | undefined
   port.on('message', (m) => {
@@ -36,40 +44,46 @@ if (parentPort) {
     }
   })
 
-  const send = async (batch: ParsedBatch | undefined) => {
+  const send = async (batch: ParsedBatch | undefined, input: number) => {
     if (!batch) return
     if (credits === 0) await new Promise<void>((r) => (wake = r))
     credits--
-    if (!batch.bytes) return port.postMessage({ batch } satisfies WorkerMessage)
+    if (!batch.bytes) return port.postMessage({ batch, input } satisfies WorkerMessage)
     // the batch's bytes are a view of the read buffer, which is reused: send a copy of its own
     const own = new Uint8Array(batch.bytes.length)
     own.set(batch.bytes)
     batch.bytes = own
-    port.postMessage({ batch } satisfies WorkerMessage, [own.buffer])
+    port.postMessage({ batch, input } satisfies WorkerMessage, [own.buffer])
   }
 
-  const readFile = async (path: string) => {
+  const readFile = async (path: string, input: number) => {
     // Asynchronous reads: the worker keeps taking acknowledgements (and termination) while a read
     // is in flight.
+    const start = starts?.[input]
+    if (start?.done) return
     const file = await open(path, 'r')
     try {
-      const batcher = new LineBatcher(fields, path)
+      const batcher = new LineBatcher(fields, path, start)
       const buf = Buffer.allocUnsafeSlow(CHUNK)
+      let at = start?.offset ?? 0
       for (;;) {
-        const n = (await file.read(buf, 0, CHUNK, null)).bytesRead
+        const n = (await file.read(buf, 0, CHUNK, at)).bytesRead
         if (n === 0) break
-        await send(batcher.feed(buf.subarray(0, n)))
+        at += n
+        await send(batcher.feed(buf.subarray(0, n)), input)
       }
-      await send(batcher.finish())
+      if (keepPartialLast && input === paths.length - 1) return
+      await send(batcher.finish(), input)
+      port.postMessage({ inputDone: input, offset: batcher.offset, line: batcher.lineNo } satisfies WorkerMessage)
     } finally {
       await file.close()
     }
   }
 
   const run = async () => {
-    for (const path of paths) {
+    for (const [input, path] of paths.entries()) {
       try {
-        await readFile(path)
+        await readFile(path, input)
       } catch (e) {
         port.postMessage({ error: (e as Error).message, source: path } satisfies WorkerMessage)
         return

@@ -1,10 +1,26 @@
 // Line sinks: stdout or a file. Lines are gathered per batch and written with one write() call;
 // the driver waits for 'drain' before reading more (backpressure). EPIPE on stdout means the
 // reader stopped reading (`| head -1`): the sink reports it as closed and the job ends quietly.
-import { createWriteStream, mkdirSync } from 'node:fs'
+//
+// For checkpoints a sink knows its length: where its file began for this job (`base`, never cut)
+// and how many bytes it has written since, so a barrier can record a committed length, and
+// `sync()` makes everything up to it durable. A resumed job reopens the file cut back to the
+// committed length of its checkpoint (decisions.md 19 and 29).
+import { createWriteStream, fstatSync, fsync, ftruncateSync, mkdirSync, openSync, readFileSync, statSync } from 'node:fs'
+import type { Stats } from 'node:fs'
 import { dirname } from 'node:path'
 import type { Writable } from 'node:stream'
 import { WeirError } from '../stream/errors.js'
+
+export const STDOUT = 'stdout'
+
+/** What a checkpoint recorded of a sink, as a resume needs it. */
+export interface SinkResume {
+  ino: number
+  base: number
+  committed: number
+  checkpoint: number
+}
 
 export class LineSink {
   private batch = ''
@@ -12,11 +28,24 @@ export class LineSink {
   closedByReader = false
   private failure: WeirError | undefined
   lines = 0
+  /** bytes handed to write() by this run */
+  private bytes = 0
+  private writesIssued = 0
+  private writesDone = 0
+  private waiters: { upTo: number; resolve: () => void }[] = []
 
   private constructor(
     readonly name: string,
     private readonly stream: Writable,
     private readonly ownsStream: boolean,
+    /** the file descriptor to fsync, when the sink is a regular file */
+    private readonly fd: number | undefined,
+    readonly dev: number,
+    readonly ino: number,
+    /** where this job's bytes begin in the file: nothing below is ever cut */
+    readonly base: number,
+    /** the file's length when this run opened it (after any cut) */
+    private readonly start: number,
   ) {
     stream.on('error', (e: NodeJS.ErrnoException) => {
       if (e.code === 'EPIPE' && !ownsStream) this.closedByReader = true
@@ -24,23 +53,68 @@ export class LineSink {
     })
   }
 
-  static stdout(): LineSink {
-    return new LineSink('stdout', process.stdout, false)
+  /**
+   * stdout. When it is a regular file (`> out`, `>> out`) it is a file sink like any other and can
+   * be exactly-once; a pipe or a terminal cannot be made durable (decisions.md 28).
+   */
+  static stdout(resume?: SinkResume): LineSink {
+    let st: Stats | undefined
+    try {
+      st = fstatSync(1)
+    } catch {
+      st = undefined
+    }
+    if (!st || !st.isFile()) return new LineSink(STDOUT, process.stdout, false, undefined, st?.dev ?? 0, st?.ino ?? 0, 0, 0)
+    let base = st.size
+    let start = st.size
+    if (resume && resume.ino === st.ino) {
+      // '>' emptied the file before weir started: say so, rather than that it is too short
+      if (resume.committed > 0 && !stdoutAppends())
+        throw new WeirError(
+          'cant-create',
+          `stdout: checkpoint ${resume.checkpoint} committed ${resume.committed} bytes of this file, and '>' empties it: resume with '>>'`,
+        )
+      checkLength(STDOUT, st.size, resume)
+      ftruncateSync(1, resume.committed)
+      base = resume.base
+      start = resume.committed
+    }
+    return new LineSink(STDOUT, process.stdout, false, 1, st.dev, st.ino, base, start)
   }
 
-  /** Opens FILE for writing (truncating it), creating its directory. Fails with 'cant-create'. */
-  static async file(path: string): Promise<LineSink> {
+  /**
+   * Opens FILE for writing, creating its directory. A fresh job writes it from scratch; a resumed
+   * one cuts it back to the committed length and appends. Fails with 'cant-create'.
+   */
+  static async file(path: string, resume?: SinkResume, onRotated?: (message: string) => void): Promise<LineSink> {
     try {
       mkdirSync(dirname(path), { recursive: true })
     } catch (e) {
       throw new WeirError('cant-create', `${path}: cannot create directory: ${(e as Error).message}`)
     }
-    const stream = createWriteStream(path)
-    await new Promise<void>((resolve, reject) => {
-      stream.once('open', () => resolve())
-      stream.once('error', (e) => reject(new WeirError('cant-create', `${path}: cannot create: ${e.message}`)))
-    })
-    return new LineSink(path, stream, true)
+    let fd: number
+    let base = 0
+    let start = 0
+    try {
+      const existing = resume ? statOrUndefined(path) : undefined
+      if (resume && existing && existing.ino === resume.ino) {
+        checkLength(path, existing.size, resume)
+        fd = openSync(path, 'a')
+        ftruncateSync(fd, resume.committed)
+        base = resume.base
+        start = resume.committed
+      } else {
+        if (resume && resume.committed > resume.base)
+          onRotated?.(`${path}: not the file checkpoint ${resume.checkpoint} wrote (rotated or replaced): writing it from scratch`)
+        fd = openSync(path, 'w')
+      }
+    } catch (e) {
+      if (e instanceof WeirError) throw e
+      throw new WeirError('cant-create', `${path}: cannot create: ${(e as Error).message}`)
+    }
+    const st = fstatSync(fd)
+    const stream = createWriteStream('', { fd, autoClose: true })
+    return new LineSink(path, stream, true, st.isFile() ? fd : undefined, st.dev, st.ino, base, start)
   }
 
   push(line: string): void {
@@ -54,7 +128,43 @@ export class LineSink {
     if (this.batch === '' || this.closedByReader) return true
     const b = this.batch
     this.batch = ''
-    return this.stream.write(b)
+    this.bytes += Buffer.byteLength(b)
+    this.writesIssued++
+    return this.stream.write(b, () => this.onWritten())
+  }
+
+  private onWritten(): void {
+    this.writesDone++
+    if (this.waiters.length === 0) return
+    const ready = this.waiters.filter((w) => w.upTo <= this.writesDone)
+    this.waiters = this.waiters.filter((w) => w.upTo > this.writesDone)
+    for (const w of ready) w.resolve()
+  }
+
+  /** The file's length once everything pushed so far is written (flush first). */
+  length(): number {
+    return this.start + this.bytes + Buffer.byteLength(this.batch)
+  }
+
+  /** Whether sync() can make this sink durable: a regular file, not a pipe or a terminal. */
+  get durable(): boolean {
+    return this.fd !== undefined
+  }
+
+  /**
+   * Flushes, waits until every write issued so far has reached the file, and fsyncs it.
+   * Writes issued later may be synced too: more is durable, never less.
+   */
+  async sync(): Promise<void> {
+    this.flush()
+    const upTo = this.writesIssued
+    if (this.writesDone < upTo) await new Promise<void>((resolve) => this.waiters.push({ upTo, resolve }))
+    if (this.failure) throw this.failure
+    if (this.fd === undefined) return
+    const fd = this.fd
+    await new Promise<void>((resolve, reject) =>
+      fsync(fd, (e) => (e ? reject(new WeirError('io', `${this.name}: cannot make the output durable: ${e.message}`)) : resolve())),
+    )
   }
 
   drain(): Promise<void> {
@@ -79,5 +189,32 @@ export class LineSink {
       await new Promise<void>((resolve) => this.stream.write('', () => resolve()))
     }
     if (this.failure) throw this.failure
+  }
+}
+
+function statOrUndefined(path: string): Stats | undefined {
+  try {
+    return statSync(path)
+  } catch {
+    return undefined
+  }
+}
+
+/** A sink shorter than its committed length was changed outside weir: cutting would pad it with NULs. */
+function checkLength(name: string, size: number, r: SinkResume): void {
+  if (size < r.committed)
+    throw new WeirError(
+      'cant-create',
+      `${name}: is ${size} bytes, but checkpoint ${r.checkpoint} committed ${r.committed}: it was changed outside weir; restore it or start a new job`,
+    )
+}
+
+/** Whether fd 1 was opened with O_APPEND (`>>`), as /proc/self/fdinfo/1 tells (decisions.md 29). */
+function stdoutAppends(): boolean {
+  try {
+    const m = /^flags:\s*([0-7]+)/m.exec(readFileSync('/proc/self/fdinfo/1', 'utf8'))
+    return m !== null && (parseInt(m[1]!, 8) & 0o2000) !== 0
+  } catch {
+    return false
   }
 }

@@ -1,5 +1,5 @@
 // Input sources: files given on the command line (or in a spec), or stdin for none or '-'.
-import { createReadStream, statSync } from 'node:fs'
+import { createReadStream, fstatSync, statSync } from 'node:fs'
 import type { Readable } from 'node:stream'
 import { WeirError } from '../stream/errors.js'
 
@@ -43,8 +43,27 @@ export function checkInputs(paths: string[]): InputsInfo {
   return { bytes, allRegular }
 }
 
-export function openSource(path: string): Readable {
-  if (path === STDIN) return process.stdin
+/**
+ * Opens an input, from byte `start` (a resumed job). stdin can start past 0 only when it is a
+ * regular file (`< file`): a pipe cannot be rewound, and the driver refuses that case earlier.
+ */
+export function openSource(path: string, start = 0): Readable {
   // 256 KiB chunks: large enough that per-chunk costs vanish, small enough to keep output flowing
-  return createReadStream(path, { highWaterMark: 1 << 18 })
+  if (path === STDIN) return start > 0 ? createReadStream('', { fd: 0, start, highWaterMark: 1 << 18, autoClose: false }) : process.stdin
+  // no `start` for 0: with one, Node reads by position, which a FIFO or /dev/fd/N refuses (ESPIPE)
+  return createReadStream(path, start > 0 ? { start, highWaterMark: 1 << 18 } : { highWaterMark: 1 << 18 })
+}
+
+/** An input's identity and size, for checkpoints (device and inode tell a rotated file). */
+export interface InputIdentity {
+  dev: number
+  ino: number
+  size: number
+  /** a regular file: it can be read from an offset */
+  seekable: boolean
+}
+
+export function identifyInput(path: string): InputIdentity {
+  const st = path === STDIN ? fstatSync(0) : statSync(path)
+  return { dev: st.dev, ino: st.ino, size: st.size, seekable: st.isFile() }
 }

@@ -14,13 +14,26 @@ export type LineHandler = (text: string, lineNo: number, invalid?: boolean) => v
 export class LineSplitter {
   private pieces: Buffer[] = []
   lineNo = 0
+  /** bytes of the input up to the end of the last whole line seen: where a resumed run starts */
+  offset = 0
+  private pendingBytes = 0
+
+  constructor(start?: { offset: number; line: number }) {
+    if (start) {
+      this.offset = start.offset
+      this.lineNo = start.line
+    }
+  }
 
   feed(chunk: Buffer, onLine: LineHandler): void {
     const last = chunk.lastIndexOf(10)
     if (last < 0) {
       this.pieces.push(chunk)
+      this.pendingBytes += chunk.length
       return
     }
+    this.offset += this.pendingBytes + last + 1
+    this.pendingBytes = chunk.length - last - 1
     let bytes: Buffer
     if (this.pieces.length > 0) {
       this.pieces.push(chunk.subarray(0, last))
@@ -38,6 +51,8 @@ export class LineSplitter {
     if (this.pieces.length === 0) return
     const bytes = Buffer.concat(this.pieces)
     this.pieces = []
+    this.offset += this.pendingBytes
+    this.pendingBytes = 0
     this.emitBytes(bytes, onLine)
   }
 

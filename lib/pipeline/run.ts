@@ -2,20 +2,24 @@
 // shutdown. Records cross the async boundary a chunk at a time; inside a chunk everything is
 // synchronous, with no `await` per record. Output produced by a chunk is written as soon as the
 // chunk is done, so a live source (`tail -F log | weir …`) never waits for a batch to fill.
-import { LineSink } from '../io/sink.js'
+import { LineSink, STDOUT } from '../io/sink.js'
 import { LineSplitter } from '../io/splitter.js'
 import { STDIN, checkInputs, openSource, sourceName, type InputsInfo } from '../io/source.js'
 import type { Operator } from '../operators/operator.js'
 import { MemoryStateBackend } from '../state/memory.js'
+import type { KeyedStateBackend } from '../state/backend.js'
 import { WeirError, dataError, usageError, type Position } from '../stream/errors.js'
 import { type Rec, recordText } from '../stream/record.js'
 import { newStats, type Stats } from '../stream/stats.js'
 import { type Clock, wallClock } from '../time/clock.js'
 import { buildOperators } from './build.js'
+import type { CheckpointCoordinator, CheckpointInterval } from '../checkpoint/coordinator.js'
+import type { SourcePosition } from '../checkpoint/manifest.js'
+import { openDurableJob, type DurableJob } from './durable.js'
 import { fieldsNeeded } from './fields.js'
 import { Worker } from 'node:worker_threads'
 import { HeapBudget } from './heap-budget.js'
-import type { WorkerMessage } from '../io/parse-worker.js'
+import type { WorkerInput, WorkerMessage } from '../io/parse-worker.js'
 import { LineBatcher, type ParsedBatch } from '../io/batches.js'
 import { Chain } from './chain.js'
 import type { Stage } from './stages.js'
@@ -40,24 +44,53 @@ export interface JobOptions {
   stats?: Stats
   /** Aborting stops the job without draining (SIGINT, SIGTERM). */
   signal?: AbortSignal
+  /** A warning for the user: one line on stderr. */
+  warn?: (message: string) => void
+  // ---- durable jobs (a job dir): state in LMDB, checkpoints, resume ----
+  /** The job dir: keyed state in LMDB and checkpoints live here. Without one, state is in memory. */
+  jobDir?: string
+  /** The job's name, recorded in its checkpoints. */
+  name?: string
+  checkpointInterval?: CheckpointInterval
+  /** How many complete checkpoints to keep (default 3). */
+  retain?: number
+  /** latest, a checkpoint id, or a manifest path */
+  fromCheckpoint?: string
+  /** Continue from the latest checkpoint, or start fresh when there is none. */
+  resume?: boolean
+  /** Restore a checkpoint of a pipeline whose stages changed, matching operators by uid. */
+  allowChangedPipeline?: boolean
 }
 
 export interface JobResult {
   stats: Stats
   /** Why the job ended early, if it did. */
   stopped?: 'signal' | 'reader-closed'
+  /** The job's counters since its first run, for a durable job. */
+  totals?: Stats
+  /** The last complete checkpoint of a durable job. */
+  checkpoint?: number
 }
 
 export async function runJob(stages: Stage[], opts: JobOptions): Promise<JobResult> {
   const ops = await buildOperators(stages)
   const inputs = opts.inputs.length > 0 ? opts.inputs : [STDIN]
   const inputsInfo = checkInputs(inputs)
-  const out = opts.output && opts.output !== STDIN ? await LineSink.file(opts.output) : LineSink.stdout()
-  const lateOut = opts.lateOutput ? await LineSink.file(opts.lateOutput) : undefined
   if ((opts.onError === 'dead-letter') !== (opts.deadLetter !== undefined))
     throw usageError('--on-error dead-letter and --dead-letter FILE go together')
-  const deadOut = opts.deadLetter ? await LineSink.file(opts.deadLetter) : undefined
-  return new Job(ops, inputs, out, lateOut, deadOut, opts, parsePlan(stages, inputsInfo)).run()
+  const durable = opts.jobDir ? await openDurableJob(stages, ops, inputs, opts) : undefined
+  try {
+    const warn = opts.warn ?? (() => {})
+    const resumeOf = (role: 'output' | 'late' | 'dead-letter', path: string) => durable?.sinkResume(role, path)
+    const out =
+      opts.output && opts.output !== STDIN ? await LineSink.file(opts.output, resumeOf('output', opts.output), warn) : LineSink.stdout(resumeOf('output', STDOUT))
+    const lateOut = opts.lateOutput ? await LineSink.file(opts.lateOutput, resumeOf('late', opts.lateOutput), warn) : undefined
+    const deadOut = opts.deadLetter ? await LineSink.file(opts.deadLetter, resumeOf('dead-letter', opts.deadLetter), warn) : undefined
+    const state: KeyedStateBackend = durable ? durable.state : new MemoryStateBackend()
+    return await new Job(ops, inputs, out, lateOut, deadOut, opts, state, durable, parsePlan(stages, inputsInfo)).run()
+  } finally {
+    await durable?.close()
+  }
 }
 
 /** Below this much input, starting a worker (~30 ms) costs more than it saves. */
@@ -106,6 +139,9 @@ class Job {
   private failure: unknown
   private current: Pausable | undefined
   private readonly heap = new HeapBudget()
+  /** where each input stands: what a checkpoint records and a resume starts from */
+  private readonly positions: SourcePosition[]
+  private readonly checkpoints: CheckpointCoordinator | undefined
 
   constructor(
     ops: Operator[],
@@ -114,6 +150,8 @@ class Job {
     private readonly lateOut: LineSink | undefined,
     private readonly deadOut: LineSink | undefined,
     private readonly opts: JobOptions,
+    state: KeyedStateBackend,
+    durable: DurableJob | undefined,
     private readonly parsing?: ParsePlan,
   ) {
     this.clock = opts.clock ?? wallClock
@@ -130,7 +168,6 @@ class Job {
         else stats.lateDropped++
       },
     })
-    const state = new MemoryStateBackend()
     const badRecord = (rec: Rec, why: string) => this.bad(rec, rec.raw ?? JSON.stringify(rec.value), why)
     const warned = new Set<string>()
     const warn = (message: string) => {
@@ -139,6 +176,24 @@ class Job {
       process.stderr.write(`weir: warning: ${message}\n`)
     }
     this.chain.open((op) => ({ uid: op.uid, state, clock: this.clock, stats, badRecord, warn }))
+    this.positions = durable ? durable.startPositions() : inputs.map((path) => ({ path, dev: 0, ino: 0, offset: 0, line: 0, done: false }))
+    if (durable) {
+      this.chain.restore(durable.snapshots)
+      this.checkpoints = durable.coordinator(
+        {
+          snapshotOperators: () => this.chain.snapshot(),
+          state,
+          sources: () => this.positions.map((p) => ({ ...p })),
+          sinks: durable.sinks([
+            { role: 'output', sink: out },
+            ...(lateOut ? [{ role: 'late' as const, sink: lateOut }] : []),
+            ...(deadOut ? [{ role: 'dead-letter' as const, sink: deadOut }] : []),
+          ]),
+          stats,
+        },
+        this.clock,
+      )
+    }
   }
 
   /** The bad-input policy: fail (exit 65), skip (counted) or dead-letter (counted, bytes kept). */
@@ -155,19 +210,39 @@ class Job {
   async run(): Promise<JobResult> {
     const onAbort = () => this.halt('signal')
     this.opts.signal?.addEventListener('abort', onAbort)
+    let drained = false
     try {
+      // checkpoint 0 of this run: a run killed before its first interval resumes from here and
+      // cuts what it wrote (decisions.md 29)
+      this.checkpoints?.trigger('running')
       if (this.parsing?.worker) {
         await this.pumpParsed(this.parsing.fields)
         if (this.failure) throw this.failure
       } else
-        for (const input of this.inputs) {
+        for (let i = 0; i < this.inputs.length; i++) {
           if (this.stopped) break
-          await this.pump(input)
+          if (this.positions[i]!.done) continue
+          await this.pump(i)
           if (this.failure) throw this.failure
         }
       this.clearTimer()
       if (this.stopped || this.opts.noFlush) this.chain.stop()
-      else this.chain.end()
+      else {
+        this.chain.end()
+        drained = true
+      }
+      if (this.checkpoints) {
+        // the final checkpoint: after a drain it marks the job finished; after a stop (--no-flush,
+        // a signal) it is what the next run continues from
+        await this.checkpoints.settled()
+        this.out.flush()
+        this.lateOut?.flush()
+        this.deadOut?.flush()
+        if (!this.out.closedByReader) {
+          this.checkpoints.trigger(drained ? 'drained' : 'stopped')
+          await this.checkpoints.settled()
+        }
+      }
     } catch (e) {
       this.clearTimer()
       // what was produced before the failure still goes out, as jq and Miller do
@@ -177,7 +252,12 @@ class Job {
       this.opts.signal?.removeEventListener('abort', onAbort)
     }
     await this.closeSinks()
-    return { stats: this.stats, stopped: this.stopped ?? (this.out.closedByReader ? 'reader-closed' : undefined) }
+    return {
+      stats: this.stats,
+      stopped: this.stopped ?? (this.out.closedByReader ? 'reader-closed' : undefined),
+      totals: this.checkpoints?.totals(),
+      checkpoint: this.checkpoints?.lastCompleted,
+    }
   }
 
   private async closeSinks(): Promise<void> {
@@ -191,23 +271,29 @@ class Job {
     this.current?.destroy()
   }
 
-  private pump(input: string): Promise<void> {
+  private pump(index: number): Promise<void> {
+    const input = this.inputs[index]!
     const source = sourceName(input)
     const stats = this.stats
     const chain = this.chain
+    const position = this.positions[index]!
+    const start = { offset: position.offset, line: position.line }
     let feed: (chunk: Buffer) => void
     let finishInput: () => void
+    let reader: { offset: number; lineNo: number }
     const fields = this.parsing?.fields
     if (fields) {
       // projected records, as the parse worker makes them, but on this thread
-      const batcher = new LineBatcher(fields, source)
+      const batcher = new LineBatcher(fields, source, start)
+      reader = batcher
       const take = (batch: ParsedBatch | undefined) => {
         if (batch) this.onParsedBatch(batch, fields)
       }
       feed = (chunk) => take(batcher.feed(chunk))
       finishInput = () => take(batcher.finish())
     } else {
-      const splitter = new LineSplitter()
+      const splitter = new LineSplitter(start)
+      reader = splitter
       const onLine = (text: string, line: number, invalid?: boolean) => {
         stats.read++
         if (invalid) return this.bad({ source, line }, text, 'not valid UTF-8')
@@ -223,8 +309,15 @@ class Job {
       feed = (chunk) => splitter.feed(chunk, onLine)
       finishInput = () => splitter.finish(onLine)
     }
+    // --no-flush and --follow leave the last input's unterminated last line for a later run, so
+    // offsets always sit on line boundaries (decisions.md 20)
+    const keepPartial = this.opts.noFlush === true && index === this.inputs.length - 1
+    const advance = () => {
+      position.offset = reader.offset
+      position.line = reader.lineNo
+    }
     return new Promise<void>((resolve) => {
-      const stream = openSource(input)
+      const stream = openSource(input, start.offset)
       this.current = stream
       let done = false
       const finish = () => {
@@ -245,11 +338,16 @@ class Job {
         } catch (e) {
           return fail(e)
         }
+        advance()
         this.afterBatch(stream)
       })
       stream.on('end', () => {
         try {
-          if (!this.stopped) finishInput()
+          if (!this.stopped && !keepPartial) {
+            finishInput()
+            advance()
+            position.done = true
+          }
         } catch (e) {
           return fail(e)
         }
@@ -264,7 +362,13 @@ class Job {
   /** Reads every input through the parse worker (io/parse-worker.ts). */
   private pumpParsed(fields: string[]): Promise<void> {
     return new Promise<void>((resolve) => {
-      const worker = new Worker(new URL('../io/parse-worker.js', import.meta.url), { workerData: { paths: this.inputs, fields }, resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 24 } })
+      const workerData: WorkerInput = {
+        paths: this.inputs,
+        fields,
+        starts: this.positions.map((p) => ({ offset: p.offset, line: p.line, done: p.done })),
+        keepPartialLast: this.opts.noFlush === true,
+      }
+      const worker = new Worker(new URL('../io/parse-worker.js', import.meta.url), { workerData, resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 24 } })
       let done = false
       let paused = false
       let owed = 0 // acknowledgements held back while the output drains
@@ -296,9 +400,17 @@ class Job {
           } catch (e) {
             return fail(e)
           }
+          const p = this.positions[m.input]!
+          p.offset = m.batch.endOffset!
+          p.line = m.batch.endLine!
           this.afterBatch(handle)
           if (paused) owed++
           else worker.postMessage('ack')
+        } else if ('inputDone' in m) {
+          const p = this.positions[m.inputDone]!
+          p.offset = m.offset
+          p.line = m.line
+          p.done = true
         } else if ('error' in m) fail(new WeirError('io', `${m.source}: read failed: ${m.error}`))
         else finish()
       })
@@ -342,6 +454,17 @@ class Job {
   /** Writes what the batch produced, applies backpressure, and re-arms processing-time timers. */
   private afterBatch(stream: Pausable): void {
     this.heap.check()
+    // A checkpoint barrier goes in at a batch boundary: in one process every record before it has
+    // passed through every operator, so the snapshot is aligned without stopping the source.
+    if (this.checkpoints && !this.stopped && !this.failure) {
+      try {
+        if (this.checkpoints.due()) this.checkpoints.trigger('running')
+      } catch (e) {
+        this.failure ??= e
+        this.current?.destroy()
+        return
+      }
+    }
     this.deadOut?.flush()
     const flowing = this.out.flush() && (this.lateOut?.flush() ?? true)
     if (this.out.closedByReader) return this.halt('reader-closed')

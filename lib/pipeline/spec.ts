@@ -1,9 +1,12 @@
 // Pipeline spec files: a whole chain, its source and its sink, in one JSON file.
 //   { "name": "…", "source": {"path": "in.ndjson"}, "stages": ["keyby user", …], "sink": {"path": "out.ndjson"} }
-// Source and sink default to stdin and stdout; relative paths are relative to the current
-// directory, as on the command line. Stage strings are parsed by the commands (commands/run.ts);
-// this file only reads and checks the file's shape, with file:line in every error.
+// Source and sink default to stdin and stdout. Relative paths are relative to the spec file's
+// folder (decisions.md 36, as tsconfig, Cargo and compose do), so a cron job finds the same files
+// and job dir from any cwd: a job dir found in the wrong place would silently start afresh and
+// duplicate output. Stage strings are parsed by the commands (commands/run.ts); this file only
+// reads and checks the file's shape, with file:line in every error.
 import { readFileSync } from 'node:fs'
+import { dirname, isAbsolute, relative, resolve } from 'node:path'
 import { WeirError, usageError } from '../stream/errors.js'
 
 export interface SpecStage {
@@ -22,9 +25,11 @@ export interface Spec {
   /** Where bad lines go; implies --on-error dead-letter. */
   deadLetter?: string
   stages: SpecStage[]
+  /** "checkpoint": {"dir", "interval", "retain"}: a durable job */
+  checkpoint?: { dir: string; interval?: string; retain?: number }
 }
 
-const TOP_KEYS = new Set(['name', 'description', 'source', 'stages', 'sink', 'late', 'dead-letter'])
+const TOP_KEYS = new Set(['name', 'description', 'source', 'stages', 'sink', 'late', 'dead-letter', 'checkpoint'])
 
 export function readSpec(path: string): Spec {
   let text: string
@@ -59,14 +64,39 @@ export function readSpec(path: string): Spec {
     }
     throw fail(`stage ${index}: expected a command line string, an array of words, or {"stage": …, "uid": …}`)
   })
+  const here = (p: string | undefined) => (p === undefined ? undefined : specRelative(path, p))
   return {
     name: typeof o.name === 'string' ? o.name : path,
-    inputs: pathsOf(o.source, 'source', fail),
-    output: pathsOf(o.sink, 'sink', fail)[0],
-    lateOutput: pathsOf(o.late, 'late', fail)[0],
-    deadLetter: pathsOf(o['dead-letter'], 'dead-letter', fail)[0],
+    inputs: pathsOf(o.source, 'source', fail).map((p) => here(p)!),
+    output: here(pathsOf(o.sink, 'sink', fail)[0]),
+    lateOutput: here(pathsOf(o.late, 'late', fail)[0]),
+    deadLetter: here(pathsOf(o['dead-letter'], 'dead-letter', fail)[0]),
     stages,
+    checkpoint: checkpointOf(o.checkpoint, fail, here),
   }
+}
+
+/**
+ * A path in the spec, resolved against the spec's folder; shown relative to the cwd when it lies
+ * below it (so messages stay short), absolute otherwise. '-' (stdin) stays itself.
+ */
+function specRelative(specPath: string, p: string): string {
+  if (p === '-' || isAbsolute(p)) return p
+  const abs = resolve(dirname(specPath), p)
+  const rel = relative(process.cwd(), abs)
+  return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel) ? rel : abs
+}
+
+function checkpointOf(x: unknown, fail: (w: string) => Error, here: (p: string) => string | undefined): Spec['checkpoint'] {
+  if (x === undefined) return undefined
+  if (!x || typeof x !== 'object' || Array.isArray(x)) throw fail('"checkpoint" must be {"dir": "DIR", "interval": "10s", "retain": 3}')
+  const o = x as Record<string, unknown>
+  for (const k of Object.keys(o)) if (!['dir', 'interval', 'retain'].includes(k)) throw fail(`"checkpoint": unknown field "${k}" (expected dir, interval, retain)`)
+  if (typeof o.dir !== 'string' || o.dir === '') throw fail('"checkpoint": "dir" must name the job dir')
+  if (o.interval !== undefined && typeof o.interval !== 'string') throw fail('"checkpoint": "interval" is a duration ("10s") or a record count ("50000r")')
+  if (o.retain !== undefined && (typeof o.retain !== 'number' || !Number.isInteger(o.retain) || o.retain < 1))
+    throw fail('"checkpoint": "retain" is a whole number of checkpoints ≥ 1')
+  return { dir: here(o.dir)!, interval: o.interval as string | undefined, retain: o.retain as number | undefined }
 }
 
 function isStringArray(x: unknown): x is string[] {

@@ -8,6 +8,7 @@ export type FailureKind =
   | 'no-input' // an input file is missing or unreadable
   | 'cant-create' // an output file cannot be created
   | 'io' // read/write failure after opening
+  | 'busy' // the job dir is locked by another running weir
   | 'internal'
 
 export class WeirError extends Error {

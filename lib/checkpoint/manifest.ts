@@ -1,0 +1,197 @@
+// Checkpoint manifests: one JSON file per complete checkpoint in <job-dir>/checkpoints/, written
+// atomically (temp file, fsync, rename, fsync of the directory) with a checksum over its body, so
+// a torn or corrupted manifest is detected and the previous one is used instead. A manifest is
+// written only after everything it names is durable: the state epoch (LMDB's synchronous commit)
+// and every sink up to its committed length. It is the checkpoint: no manifest, no checkpoint.
+import { createHash } from 'node:crypto'
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, unlinkSync, writeSync } from 'node:fs'
+import { join } from 'node:path'
+import type { Lineage } from '../state/backend.js'
+import { WeirError } from '../stream/errors.js'
+import type { Stats } from '../stream/stats.js'
+
+/** Bumped when the manifest's shape changes in a way an older weir would misread. */
+export const MANIFEST_FORMAT = 1
+/**
+ * Bumped when what is stored changes: a key's canonical form, an accumulator's layout, an
+ * operator snapshot's shape (decisions.md 33). A job dir of another format is refused, naming both.
+ */
+export const STATE_FORMAT = 1
+
+/** Where one input stood at the barrier: the next byte to read is `offset`, on line `line + 1`. */
+export interface SourcePosition {
+  path: string
+  dev: number
+  ino: number
+  /** bytes of the input consumed, always at a line boundary */
+  offset: number
+  /** lines consumed (blank ones included) */
+  line: number
+  /** read to its end (a later run starts at the next input) */
+  done: boolean
+}
+
+/** One sink as decisions.md 29 describes it. Lengths are absolute byte offsets in the file. */
+export interface SinkRecord {
+  stage: number
+  uid: string
+  role: 'output' | 'late' | 'dead-letter'
+  /** the file's path, or "stdout" */
+  path: string
+  dev: number
+  ino: number
+  /** what was in the file before this job first wrote to it: never cut */
+  base: number
+  committed: number
+  /** false for a pipe, a terminal or /dev/null: that output is at-least-once (decisions.md 28) */
+  durable: boolean
+}
+
+export interface OperatorRecord {
+  uid: string
+  label: string
+}
+
+export interface Manifest {
+  format: number
+  weir: string
+  stateFormat: number
+  job: string
+  /** hash of the operator uids in order: a different pipeline has a different fingerprint */
+  fingerprint: string
+  operators: OperatorRecord[]
+  maxKeyGroups: number
+  id: number
+  time: string
+  /** every operator's own (non-keyed) state, by uid */
+  snapshots: Record<string, unknown>
+  state: { backend: 'lmdb'; epoch: number; lineage: Lineage; bytes: number }
+  sources: SourcePosition[]
+  sinks: SinkRecord[]
+  /** the job's counters since its first run (decisions.md 34) */
+  totals: Stats
+  /** 'running': more input may come; 'drained': the input ended and every window fired */
+  phase: 'running' | 'stopped' | 'drained'
+  checksum?: string
+}
+
+export function checkpointsDir(jobDir: string): string {
+  return join(jobDir, 'checkpoints')
+}
+
+function fileName(id: number): string {
+  return `chk-${String(id).padStart(8, '0')}.json`
+}
+
+function checksumOf(m: Manifest): string {
+  const { checksum: _omit, ...body } = m
+  return 'sha256:' + createHash('sha256').update(JSON.stringify(body)).digest('hex')
+}
+
+/** Writes the manifest so that a reader sees the whole file or none of it, and so it survives power loss. */
+export function writeManifest(jobDir: string, m: Manifest): string {
+  const dir = checkpointsDir(jobDir)
+  mkdirSync(dir, { recursive: true })
+  const text = JSON.stringify({ ...m, checksum: checksumOf(m) }, null, 1) + '\n'
+  const path = join(dir, fileName(m.id))
+  const tmp = path + '.tmp'
+  const fd = openSync(tmp, 'w')
+  try {
+    writeSync(fd, text)
+    fsyncSync(fd)
+  } finally {
+    closeSync(fd)
+  }
+  renameSync(tmp, path)
+  const d = openSync(dir, 'r')
+  try {
+    fsyncSync(d)
+  } finally {
+    closeSync(d)
+  }
+  return path
+}
+
+export type ManifestRead = { ok: true; manifest: Manifest; path: string } | { ok: false; path: string; why: string }
+
+/** Reads and verifies one manifest: its checksum, its format and its state format. */
+export function readManifest(path: string): ManifestRead {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (e) {
+    return { ok: false, path, why: (e as Error).message }
+  }
+  let m: Manifest
+  try {
+    m = JSON.parse(text) as Manifest
+  } catch {
+    return { ok: false, path, why: 'not valid JSON (truncated or corrupted)' }
+  }
+  if (m === null || typeof m !== 'object' || typeof m.checksum !== 'string') return { ok: false, path, why: 'no checksum' }
+  if (checksumOf(m) !== m.checksum) return { ok: false, path, why: 'checksum mismatch (corrupted)' }
+  if (m.format !== MANIFEST_FORMAT)
+    throw new WeirError('usage', `${path}: manifest format ${m.format}, but this weir reads format ${MANIFEST_FORMAT} (written by weir ${m.weir})`)
+  if (m.stateFormat !== STATE_FORMAT)
+    throw new WeirError('usage', `${path}: state format ${m.stateFormat} (weir ${m.weir}), but this weir uses state format ${STATE_FORMAT}; finish the job with weir ${m.weir}, or start a new job dir`)
+  return { ok: true, manifest: m, path }
+}
+
+/** Every manifest file in the job dir, newest first (by id, from the file name). */
+export function listManifests(jobDir: string): { id: number; path: string }[] {
+  let names: string[]
+  try {
+    names = readdirSync(checkpointsDir(jobDir))
+  } catch {
+    return []
+  }
+  return names
+    .map((n) => /^chk-(\d+)\.json$/.exec(n))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => ({ id: Number(m[1]), path: join(checkpointsDir(jobDir), m[0]) }))
+    .sort((a, b) => b.id - a.id)
+}
+
+/**
+ * The newest manifest that verifies. Corrupt ones are skipped, each reported through `warn`, so a
+ * run falls back to the previous complete checkpoint and says so.
+ */
+export function latestManifest(jobDir: string, warn: (message: string) => void): ManifestRead & { ok: true } | undefined {
+  for (const { path } of listManifests(jobDir)) {
+    const r = readManifest(path)
+    if (r.ok) return r
+    warn(`${path}: ${r.why}; falling back to the previous checkpoint`)
+  }
+  return undefined
+}
+
+/** Resolves --from-checkpoint latest|ID|PATH to a verified manifest. */
+export function findManifest(jobDir: string, which: string, warn: (message: string) => void): ManifestRead & { ok: true } {
+  if (which === 'latest') {
+    const r = latestManifest(jobDir, warn)
+    if (!r) throw new WeirError('no-input', `${jobDir}: no complete checkpoint to resume from`)
+    return r
+  }
+  const path = /^\d+$/.test(which) ? join(checkpointsDir(jobDir), fileName(Number(which))) : which
+  const r = readManifest(path)
+  if (!r.ok) throw new WeirError(r.why.includes('ENOENT') ? 'no-input' : 'io', `${path}: cannot resume from this checkpoint: ${r.why}`)
+  return r
+}
+
+/** Deletes manifests beyond the newest `retain` (and temp files a crash left). */
+export function pruneManifests(jobDir: string, retain: number): void {
+  const all = listManifests(jobDir)
+  for (const { path } of all.slice(retain)) unlinkSync(path)
+  try {
+    for (const n of readdirSync(checkpointsDir(jobDir))) if (n.endsWith('.json.tmp')) unlinkSync(join(checkpointsDir(jobDir), n))
+  } catch {
+    // nothing to clean
+  }
+}
+
+/** Lineage helpers: a checkpoint sees the epochs of its ancestors (state/backend.ts). */
+export function extendLineage(lineage: Lineage, id: number): Lineage {
+  const last = lineage[lineage.length - 1]
+  if (last && last[1] === id - 1) return [...lineage.slice(0, -1), [last[0], id]]
+  return [...lineage, [id, id]]
+}

@@ -1,0 +1,109 @@
+// The options that belong to a job rather than to a stage: its inputs' bad-input policy, its
+// outputs, its accounting, and its durability (job dir, checkpoints, resume). Declared once here;
+// every stage command's builder takes them (withIo), a `then` chain accepts them in any span, and
+// `weir run` takes them over its spec's fields. One table, so the three cannot drift apart.
+import type { Argv } from 'yargs'
+import type { CheckpointInterval } from '../checkpoint/coordinator.js'
+import { usageError } from '../stream/errors.js'
+import { parseDuration } from '../time/duration.js'
+
+export interface JobOptionDecl {
+  name: string
+  alias?: string
+  type: 'string' | 'boolean'
+  describe: string
+  default?: unknown
+  choices?: string[]
+}
+
+export const JOB_OPTIONS: readonly JobOptionDecl[] = [
+  { name: 'output', alias: 'o', type: 'string', describe: 'write records to FILE instead of stdout' },
+  { name: 'late-output', type: 'string', describe: 'write records too late for every window to FILE (else they are counted and dropped)' },
+  {
+    name: 'on-error',
+    type: 'string',
+    choices: ['fail', 'skip', 'dead-letter'],
+    default: 'fail',
+    describe: 'bad input (malformed line, missing key or time): stop with exit 65, or count it and go on',
+  },
+  { name: 'dead-letter', type: 'string', describe: 'with --on-error dead-letter: write bad lines to FILE' },
+  {
+    name: 'stats',
+    type: 'string',
+    describe: 'write the record accounting (read, written, filtered, consumed, late, skipped, deadLettered) to FILE as JSON when the job ends',
+  },
+  { name: 'verbose', alias: 'v', type: 'boolean', describe: 'print a summary on stderr even off a terminal' },
+  {
+    name: 'flush',
+    type: 'boolean',
+    default: true,
+    describe: 'at the end of a bounded input, fire open windows, timers and running aggregates (--no-flush: stop without firing; with --job-dir the next run continues)',
+  },
+  { name: 'job-dir', type: 'string', describe: 'keep keyed state in LMDB in DIR and take checkpoints there, for exactly-once resume' },
+  {
+    name: 'checkpoint-interval',
+    type: 'string',
+    describe: 'with --job-dir: take a checkpoint every D of wall time (10s, 1m) or every N records read (50000r); default 10s',
+  },
+  { name: 'retain', type: 'string', describe: 'with --job-dir: keep the K latest complete checkpoints (default 3)' },
+  { name: 'from-checkpoint', type: 'string', describe: 'with --job-dir: resume from a checkpoint: latest, an id, or a manifest path' },
+  { name: 'resume', type: 'boolean', describe: 'with --job-dir: resume from the latest checkpoint, or start fresh when there is none (the cron form)' },
+  {
+    name: 'allow-changed-pipeline',
+    type: 'boolean',
+    describe: 'restore a checkpoint of a pipeline whose stages changed: operators keep their state by uid, new ones start empty',
+  },
+]
+
+export interface JobArgs {
+  output?: string
+  'late-output'?: string
+  'on-error'?: 'fail' | 'skip' | 'dead-letter'
+  'dead-letter'?: string
+  stats?: string
+  verbose?: boolean
+  flush?: boolean
+  'job-dir'?: string
+  'checkpoint-interval'?: string
+  retain?: string
+  'from-checkpoint'?: string
+  resume?: boolean
+  'allow-changed-pipeline'?: boolean
+}
+
+export function withJobOptions<T>(y: Argv<T>, except: string[] = []): Argv<T & JobArgs> {
+  let a = y as Argv<T & JobArgs>
+  for (const o of JOB_OPTIONS) {
+    if (except.includes(o.name)) continue
+    a = a.option(o.name, {
+      type: o.type,
+      describe: o.describe,
+      ...(o.alias ? { alias: o.alias } : {}),
+      ...(o.default !== undefined ? { default: o.default } : {}),
+      ...(o.choices ? { choices: o.choices } : {}),
+    }) as Argv<T & JobArgs>
+  }
+  return a
+}
+
+/** "10s", "1m", "250ms" of wall time, or "50000r" records. */
+export function parseCheckpointInterval(text: string): CheckpointInterval {
+  const m = /^(\d+)r$/.exec(text)
+  if (m) {
+    const records = Number(m[1])
+    if (records < 1) throw usageError(`--checkpoint-interval '${text}': at least 1 record`)
+    return { records }
+  }
+  const ms = parseDuration(text, '--checkpoint-interval')
+  if (ms <= 0) throw usageError(`--checkpoint-interval '${text}' must be positive`)
+  return { ms }
+}
+
+export function parseRetain(text: string): number {
+  const n = Number(text)
+  if (!Number.isInteger(n) || n < 1) throw usageError(`--retain '${text}': expected a whole number of checkpoints ≥ 1`)
+  return n
+}
+
+/** The durability options that mean nothing without a job dir. */
+export const NEEDS_JOB_DIR = ['checkpoint-interval', 'retain', 'from-checkpoint', 'resume', 'allow-changed-pipeline'] as const

@@ -1,0 +1,227 @@
+// `weir state DIR`: what a durable job keeps in its keyed state at a checkpoint (by default the
+// newest complete one): one row per (operator, key, namespace, value). Not a stage: it opens the
+// job's LMDB read-only, as it stood at that checkpoint's lineage, and runs no job. NDJSON rows
+// stream out in storage order; the terminal table is sorted by operator and key.
+import type { Argv } from 'yargs'
+import { statSync } from 'node:fs'
+import { join } from 'node:path'
+import { listManifests, readManifest, type Manifest } from '../checkpoint/manifest.js'
+import { WeirError, usageError } from '../stream/errors.js'
+import { compareCanon, type Key } from '../stream/key.js'
+
+export const command = 'state <dir>'
+export const describe = 'Show the keyed state of a durable job (--job-dir) at a checkpoint'
+
+export const builder = (y: Argv) =>
+  y
+    .positional('dir', { type: 'string', describe: 'the job dir (the --job-dir of the job)' })
+    .option('operator', { type: 'string', describe: "only this operator's state: its uid, its stage label, or a kind (window, process, aggregate)" })
+    .option('key', { type: 'string', describe: 'only this key: its canonical JSON text, or its single value as a string (alice for "alice")' })
+    .option('checkpoint', { type: 'string', default: 'latest', describe: 'the checkpoint to read: latest (the newest complete one) or an id' })
+    .option('json', { type: 'boolean', describe: 'NDJSON even on a terminal: one object per (operator, key, ns, value)' })
+    .example('$0 state .weir/clicks', 'the state of the latest checkpoint: open windows, running aggregates, timers')
+    .example('$0 state .weir/clicks --key u07 --json', "user u07's state, as NDJSON")
+    .example('$0 state .weir/clicks --operator window --checkpoint 12', 'the window state as of checkpoint 12')
+    .epilogue(
+      'A row is {"operator", "key", "ns", "value"}: key is the key value (an array for a key of several fields); ns is a window ' +
+        "start (a number), 's' for a key's session list, 'g' for a global pane, 'c' for a count pane; a process function's states " +
+        "are 'v:NAME', 'l:NAME' and 'm:NAME' and its timers 't'. The job may be running: its checkpoints are read, never changed. " +
+        'See weir-state(1).',
+    )
+
+interface StateArgs {
+  dir: string
+  operator?: string
+  key?: string
+  checkpoint?: string
+  json?: boolean
+}
+
+interface Row {
+  operator: string
+  key: unknown
+  ns: string | number
+  value: unknown
+}
+
+/** Raised by the row callback to end the scan early: stdout went away or failed. */
+const STOP = Symbol('stop')
+
+export async function execute(a: Record<string, unknown>): Promise<void> {
+  const args = a as unknown as StateArgs
+  const dir = String(args.dir)
+  const which = args.checkpoint ?? 'latest'
+  if (which !== 'latest' && !/^\d+$/.test(which)) throw usageError(`--checkpoint ${which}: give latest or a checkpoint id`)
+  checkJobDir(dir)
+  const m = pickCheckpoint(dir, which)
+  const wanted = args.operator === undefined ? undefined : operatorsOf(m, args.operator)
+  const k = args.key
+  const keep = (uid: string, key: Key) =>
+    (wanted === undefined || wanted.has(uid)) &&
+    (k === undefined || key.canon === k || (key.values.length === 1 && key.values[0] === k))
+  const { readState } = await import('../state/lmdb.js')
+  const stateDir = join(dir, 'state')
+  if (args.json || !process.stdout.isTTY) {
+    const out = new LineOut()
+    try {
+      await readState(stateDir, m.state.lineage, (uid, key, ns, value) => {
+        if (keep(uid, key)) out.line(JSON.stringify(row(uid, key, ns, value)))
+      })
+    } catch (e) {
+      if (e !== STOP) throw e
+    }
+    await out.end()
+    return
+  }
+  const rows: { canon: string; row: Row }[] = []
+  await readState(stateDir, m.state.lineage, (uid, key, ns, value) => {
+    if (keep(uid, key)) rows.push({ canon: key.canon, row: row(uid, key, ns, value) })
+  })
+  const order = new Map(m.operators.map((o, i) => [o.uid, i]))
+  rows.sort(
+    (x, y) =>
+      (order.get(x.row.operator) ?? order.size) - (order.get(y.row.operator) ?? order.size) ||
+      (x.row.operator < y.row.operator ? -1 : x.row.operator > y.row.operator ? 1 : 0) ||
+      compareCanon(x.canon, y.canon) ||
+      compareNs(x.row.ns, y.row.ns),
+  )
+  await writeOut(await renderTable(m, rows))
+}
+
+function row(uid: string, key: Key, ns: string | number, value: unknown): Row {
+  return { operator: uid, key: key.values.length === 1 ? key.values[0] : key.values, ns, value }
+}
+
+function compareNs(a: string | number, b: string | number): number {
+  if (typeof a === 'number' && typeof b === 'number') return a - b
+  if (typeof a === 'number') return -1
+  if (typeof b === 'number') return 1
+  return a < b ? -1 : a > b ? 1 : 0
+}
+
+function checkJobDir(dir: string): void {
+  let isDir: boolean
+  try {
+    isDir = statSync(dir).isDirectory()
+  } catch {
+    throw new WeirError('no-input', `${dir}: no such job dir`)
+  }
+  if (!isDir) throw new WeirError('no-input', `${dir}: not a job dir (not a directory)`)
+}
+
+/** The checkpoint to read: the newest that verifies (saying which it skipped), or the one named. */
+function pickCheckpoint(dir: string, which: string): Manifest {
+  const files = listManifests(dir)
+  if (files.length === 0) throw new WeirError('no-input', `${dir}: no checkpoints`)
+  if (which === 'latest') {
+    for (const f of files) {
+      const r = readManifest(f.path)
+      if (r.ok) return r.manifest
+      if (r.why.includes('ENOENT')) continue // pruned by the running job since the listing
+      process.stderr.write(`weir: warning: ${f.path}: ${r.why}; showing an older checkpoint\n`)
+    }
+    throw new WeirError('no-input', `${dir}: no complete checkpoint (see 'weir checkpoints ${dir}')`)
+  }
+  const f = files.find((x) => x.id === Number(which))
+  if (!f) throw new WeirError('no-input', `${dir}: no checkpoint ${which} (there are: ${files.map((x) => x.id).reverse().join(', ')})`)
+  const r = readManifest(f.path)
+  if (!r.ok) throw new WeirError('data', `${f.path}: checkpoint ${which} is corrupt: ${r.why}`)
+  return r.manifest
+}
+
+/** --operator: a uid, a stage label, or a kind (window-1a2b3c4d-1 is a window). */
+function operatorsOf(m: Manifest, name: string): Set<string> {
+  const uids = m.operators.filter((o) => o.uid === name || o.label === name || o.uid.startsWith(name + '-')).map((o) => o.uid)
+  if (uids.length === 0) {
+    const known = m.operators.map((o) => `${o.uid} (${o.label})`).join(', ')
+    throw usageError(`checkpoint ${m.id} has no operator '${name}'; its operators: ${known || 'none'}`)
+  }
+  return new Set(uids)
+}
+
+// ---- output ------------------------------------------------------------------------------------
+
+/**
+ * NDJSON to stdout in batches. A pipe or file stdout is synchronous in Node on Linux, so the scan
+ * (which cannot wait inside its read) is held back by the reader; a reader that went away
+ * (`| head -1`) stops the scan and ends the command quietly.
+ */
+class LineOut {
+  private buf = ''
+  constructor() {
+    guardStdout()
+  }
+  line(s: string): void {
+    if (stdout.gone || stdout.failure || process.stdout.destroyed) throw STOP
+    this.buf += s + '\n'
+    if (this.buf.length >= 1 << 16) {
+      process.stdout.write(this.buf, noteWriteError)
+      this.buf = ''
+    }
+  }
+  async end(): Promise<void> {
+    // even an empty write: its callback comes after every earlier one's
+    await writeOut(this.buf)
+  }
+}
+
+async function renderTable(m: Manifest, rows: { row: Row }[]): Promise<string> {
+  const paint = await painter()
+  const width = process.stdout.columns || 100
+  const header = ['OPERATOR', 'KEY', 'NS', 'VALUE']
+  const cells = rows.map(({ row: r }) => [r.operator, JSON.stringify(r.key), typeof r.ns === 'number' ? String(r.ns) : r.ns, JSON.stringify(r.value) ?? 'undefined'])
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)))
+  const line = (c: string[]) => {
+    const fixed = c.slice(0, 3).map((x, i) => (i === 2 && /^\d/.test(x) ? x.padStart(widths[i]!) : x.padEnd(widths[i]!))).join('  ') + '  '
+    // the value takes what is left of the line; the whole of it is in --json
+    const room = Math.max(20, width - fixed.length)
+    const v = c[3]!.length > room ? c[3]!.slice(0, room - 1) + '…' : c[3]!
+    return (fixed + v).trimEnd()
+  }
+  let out = paint.dim(`checkpoint ${m.id}, ${m.time}, ${m.phase}: ${rows.length} entr${rows.length === 1 ? 'y' : 'ies'}`) + '\n'
+  if (rows.length === 0) return out
+  out += paint.header(line(header)) + '\n'
+  for (const c of cells) out += line(c) + '\n'
+  return out
+}
+
+/** Colours for the table: chalk, loaded only for a terminal, and none under NO_COLOR (no-color.org). */
+async function painter(): Promise<{ header: (s: string) => string; dim: (s: string) => string }> {
+  if (process.env.NO_COLOR) return { header: (s) => s, dim: (s) => s }
+  const { default: chalk } = await import('chalk')
+  return { header: (s) => chalk.bold(s), dim: (s) => chalk.dim(s) }
+}
+
+/**
+ * stdout's state. A reader that goes away (`| head -1`) is EPIPE, which ends the command quietly,
+ * as for any weir; the error can come after the last write, so the listener stays for good.
+ */
+const stdout = { gone: false, failure: undefined as WeirError | undefined, guarded: false }
+
+function guardStdout(): void {
+  if (stdout.guarded) return
+  stdout.guarded = true
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') stdout.gone = true
+    else stdout.failure ??= new WeirError('io', `stdout: write failed: ${e.message}`)
+  })
+}
+
+function writeOut(text: string): Promise<void> {
+  guardStdout()
+  if (stdout.gone) return Promise.resolve()
+  return new Promise((resolve, reject) =>
+    process.stdout.write(text, (e) => {
+      noteWriteError(e)
+      if (stdout.failure) reject(stdout.failure)
+      else resolve()
+    }),
+  )
+}
+
+/** Write callbacks run in order: an error of an earlier write is known by the last one's. */
+function noteWriteError(e: Error | null | undefined): void {
+  if (!e) return
+  if ((e as NodeJS.ErrnoException).code === 'EPIPE') stdout.gone = true
+  else if (!stdout.gone) stdout.failure ??= new WeirError('io', `stdout: write failed: ${e.message}`)
+}

@@ -1,0 +1,875 @@
+// The durable keyed-state backend (decisions.md 18): one LMDB environment per stateful process,
+// state versioned by checkpoint epoch behind a bounded write-back cache. Operators never write to
+// LMDB per record; dirty entries reach the disk at a checkpoint barrier, in one synchronous
+// transaction, or earlier when the cache overflows (a spill, under the epoch the next checkpoint
+// will take, invisible to any restore until that checkpoint completes).
+//
+// Layout. Named DBs only (lmdb-js misbehaves when the root DB holds entries beside named DBs):
+//   state  [uid, keyGroup, canon, ns, epoch] → {k: key values, v: value} | {d: 1} (a tombstone)
+//   meta   'stateFormat' → STATE_FORMAT (the manifests' number: one count of what is stored),
+//          'maxEpoch' → highest epoch ever written
+// Key group first, as in every backend, so that state can later be split by key group. The epoch
+// last, so one (uid, key, ns)'s versions are adjacent and a reverse range read finds the newest.
+//
+// This file is the only importer of 'lmdb': the native module loads only for jobs with a job dir.
+import { createHash } from 'node:crypto'
+import { accessSync, closeSync, constants, fstatSync, openSync, readSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import { open, type Database, type RootDatabase } from 'lmdb'
+import { STATE_FORMAT } from '../checkpoint/manifest.js'
+import { WeirError } from '../stream/errors.js'
+import { MAX_KEY_GROUPS, compareCanon, type Key } from '../stream/key.js'
+import type { KeyedStateBackend, Lineage, Namespace, OperatorState } from './backend.js'
+
+export interface LmdbStateOptions {
+  /** Epochs this run's reads see (see Lineage in backend.ts): the restored checkpoint's lineage, [] on a fresh job. */
+  lineage: Lineage
+  /** The id the next checkpoint will take: entries spilled before it are written under this epoch. Must be > maxEpoch() of the dir. */
+  pendingEpoch?: number
+  /**
+   * Instead of pendingEpoch: a lower bound for it (say, above every manifest's id). The backend
+   * takes the least id above both this and every epoch in the dir, and `pendingEpoch` tells which:
+   * a crashed run may have written epochs no manifest names, and they must not be reused.
+   */
+  minPendingEpoch?: number
+  /** Bound of the in-memory write-back cache, in entries (default 100_000). */
+  cacheEntries?: number
+  /** false: skip fsync (tests only). Default true. */
+  durable?: boolean
+  /** Least entries the reclaim sweep reads per checkpoint (default 10_000; tests make it small). */
+  sweepEntries?: number
+}
+
+const MAX_DBS = 8
+const TOP_EPOCH = Number.MAX_SAFE_INTEGER
+// transactionSync flags: 1 abortable, 2 commit before returning, 0x10000 do not wait for the flush.
+// A checkpoint waits for its flush (it is acknowledged only once on disk); a spill need not, since
+// nothing restores it before the checkpoint that completes its epoch, whose flush covers it too.
+// (Measured: with overlappingSync LMDB still syncs every commit, by the next one at the latest, so
+// a spill costs an fdatasync anyway; only noSync, for tests, avoids them.)
+const FLUSHED = 3
+const UNFLUSHED = 0x10003
+
+// LMDB refuses keys above 1978 bytes (4026 with a larger page), and a key may be any JSON value,
+// so no page size bounds it. A canon above this many UTF-8 bytes is stored as LONG_MARK + its
+// SHA-256 instead, with the full canon in the value ("c"), checked on every read. Short canons,
+// nearly all of them, keep their text in the key and so their order in storage. LONG_MARK cannot
+// start a canon (JSON text starts with " - digit [ { t f n), so the two kinds never meet.
+const LONG_CANON_BYTES = 1000
+const LONG_MARK = '#'
+// uid and namespace strings share the rest of the key's room; they are code, not data
+const MAX_UID_BYTES = 300
+const MAX_NS_BYTES = 500
+// ordered-binary escapes U+0000–U+0004 in short strings but not in long ones, where U+0000 is its
+// element separator, and it writes lone surrogates as U+FFFD; refuse such names rather than misread
+const BAD_NAME = /[\u0000-\u0004]|\p{Cs}/u
+const LONE_SURROGATE = /\p{Cs}/u
+
+/**
+ * The sweep (see LmdbStateBackend.sweep) reads as many entries per checkpoint as were written, at
+ * least this many. If every write left one version for the sweep to find, garbage would settle
+ * near the live size; writes to keys read first reclaim their own old versions, so it is far less.
+ */
+const SWEEP_ENTRIES = 10_000
+
+type DiskKey = [uid: string, group: number, canon: string, ns: Namespace, epoch: number]
+type Path = (string | number)[]
+
+/** One stored version. */
+interface Version {
+  /** the key's values (absent in a tombstone, or when `j` holds them) */
+  k?: unknown[]
+  v?: unknown
+  /** {k, v} as JSON text, for what msgpack would change (see encodeVersion) */
+  j?: string
+  /** paths in v of -0, which msgpack writes as 0 (inside `j` when there is one) */
+  z?: Path[]
+  /** tombstone */
+  d?: 1
+  /** the full canon of a long key */
+  c?: string
+}
+
+interface Entry {
+  readonly op: LmdbOperatorState
+  readonly key: Key
+  readonly ns: Namespace
+  /** undefined: no state (deleted, or never there) */
+  value: unknown
+  /** changed since the last write to LMDB */
+  dirty: boolean
+  /** LMDB is known to hold no visible version, so a delete needs no tombstone */
+  baseAbsent: boolean
+  /** used since the eviction scan last passed (a second chance, as in CLOCK) */
+  hot: boolean
+  /**
+   * The versions LMDB holds for this (uid, key, ns), as read on a miss and kept up to date by
+   * writes; undefined when not known (a put without a get). It lets a flush reclaim a key's old
+   * versions without reading them. The sweep may have removed some since, which is harmless:
+   * removing what is gone does nothing, and the sweep removes a version only with every older one,
+   * so a stale list never makes a flush remove a version that is still needed.
+   */
+  chain: Chain | undefined
+}
+
+/** One (uid, key, ns)'s versions: ascending epochs, and which of them are tombstones. */
+interface Chain {
+  epochs: number[]
+  tombs: boolean[]
+}
+
+/** Which epochs a run sees: its lineage, plus its own (spilled, not yet checkpointed) ones. */
+class Epochs {
+  private readonly from: number[] = []
+  private readonly to: number[] = []
+  constructor(
+    lineage: Lineage,
+    /** epochs at or above this are the run's own */
+    readonly own: number,
+  ) {
+    const sorted = lineage.filter(([a, b]) => a <= b).sort((x, y) => x[0] - y[0])
+    for (const [a, b] of sorted) {
+      const n = this.to.length
+      if (n > 0 && a <= this.to[n - 1]! + 1) this.to[n - 1] = Math.max(this.to[n - 1]!, b)
+      else this.from.push(a), this.to.push(b)
+    }
+  }
+  inLineage(e: number): boolean {
+    let lo = 0
+    let hi = this.from.length - 1
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1
+      if (e < this.from[mid]!) hi = mid - 1
+      else if (e > this.to[mid]!) lo = mid + 1
+      else return true
+    }
+    return false
+  }
+  visible(e: number): boolean {
+    return e >= this.own || this.inLineage(e)
+  }
+}
+
+function byteLength(s: string): number {
+  return Buffer.byteLength(s, 'utf8')
+}
+
+/** The canon as it appears in the LMDB key. */
+function canonElement(canon: string): string {
+  // a UTF-16 unit is at most 3 UTF-8 bytes, so short texts need no byte count
+  if (canon.length * 3 <= LONG_CANON_BYTES || byteLength(canon) <= LONG_CANON_BYTES) return canon
+  return LONG_MARK + createHash('sha256').update(canon).digest('base64url')
+}
+
+function isLongElement(el: string): boolean {
+  return el.charCodeAt(0) === 0x23 // LONG_MARK
+}
+
+function nsTag(ns: Namespace): string {
+  // "1" and 1 are different namespaces, as they are in the memory backend
+  return typeof ns === 'number' ? 'n' + ns : 's' + ns
+}
+
+function checkName(what: string, s: string, maxBytes: number): void {
+  if (BAD_NAME.test(s)) throw new WeirError('usage', `state ${what} ${JSON.stringify(s)}: control characters U+0000–U+0004 and lone surrogates cannot be stored`)
+  if (s.length * 3 > maxBytes && byteLength(s) > maxBytes) throw new WeirError('usage', `state ${what} "${s.slice(0, 40)}…" is longer than ${maxBytes} bytes`)
+}
+
+// -- values ------------------------------------------------------------------------------------
+
+interface Scan {
+  z: Path[] | undefined
+  /** msgpack cannot keep it: an object key "__proto__" (msgpackr renames it) or a lone surrogate */
+  odd: boolean
+}
+
+function walk(x: unknown, path: Path, scan: Scan, zeros: boolean): void {
+  if (typeof x === 'number') {
+    if (zeros && x === 0 && 1 / x < 0) (scan.z ??= []).push(path.slice())
+  } else if (typeof x === 'string') {
+    if (LONE_SURROGATE.test(x)) scan.odd = true
+  } else if (Array.isArray(x)) {
+    for (let i = 0; i < x.length; i++) {
+      path.push(i)
+      walk(x[i], path, scan, zeros)
+      path.pop()
+    }
+  } else if (x !== null && typeof x === 'object') {
+    for (const k of Object.keys(x)) {
+      if (k === '__proto__' || LONE_SURROGATE.test(k)) scan.odd = true
+      path.push(k)
+      walk((x as Record<string, unknown>)[k], path, scan, zeros)
+      path.pop()
+    }
+  }
+}
+
+/**
+ * The stored form of a live value. lmdb's msgpack keeps numbers exactly (above 2^53 too) and any
+ * well-formed text, but writes -0 as 0, renames an object key "__proto__" and turns lone surrogates
+ * into U+FFFD; all three come out of JSON.parse, and the memory backend keeps them. So -0 is noted
+ * by path, and the rare value with one of the other two is stored as JSON text (exact for plain
+ * data, which is what state values are: backend.ts).
+ */
+function encodeVersion(key: Key, value: unknown, long: boolean): Version {
+  const scan: Scan = { z: undefined, odd: false }
+  walk(value, [], scan, true)
+  if (!scan.odd) walk(key.values, [], scan, false)
+  // the paths go inside the JSON too: a path may hold a lone surrogate
+  const rec: Version = scan.odd ? { j: JSON.stringify({ k: key.values, v: value, z: scan.z }) } : { k: key.values as unknown[], v: value }
+  if (scan.z && !scan.odd) rec.z = scan.z
+  if (long) rec.c = key.canon
+  return rec
+}
+
+function tombstone(key: Key, long: boolean): Version {
+  return long ? { d: 1, c: key.canon } : { d: 1 }
+}
+
+function decodeVersion(rec: Version): { values: unknown[]; value: unknown } {
+  let values = rec.k
+  let value = rec.v
+  let z = rec.z
+  if (rec.j !== undefined) {
+    const o = JSON.parse(rec.j) as { k: unknown[]; v: unknown; z?: Path[] }
+    values = o.k
+    value = o.v
+    z = o.z
+  }
+  if (z) for (const p of z) value = setPath(value, p, -0)
+  return { values: values ?? [], value }
+}
+
+function setPath(root: unknown, path: Path, leaf: unknown): unknown {
+  if (path.length === 0) return leaf
+  let o = root as Record<string | number, unknown>
+  for (let i = 0; i < path.length - 1; i++) o = o[path[i]!] as Record<string | number, unknown>
+  o[path[path.length - 1]!] = leaf
+  return root
+}
+
+// -- errors ------------------------------------------------------------------------------------
+
+/** Wraps a callback's own error so the I/O guard passes it through untouched. */
+class CallbackError {
+  constructor(readonly error: unknown) {}
+}
+
+function guard<T>(dir: string, doing: 'unreadable' | 'not writable', f: () => T): T {
+  try {
+    return f()
+  } catch (err) {
+    throw ioError(dir, doing, err)
+  }
+}
+
+function ioError(dir: string, doing: string, err: unknown): unknown {
+  if (err instanceof CallbackError) return err.error
+  if (err instanceof WeirError) return err
+  return new WeirError('io', `${dir}: state is ${doing}: ${err instanceof Error ? err.message : String(err)}`)
+}
+
+// -- reading chains ----------------------------------------------------------------------------
+
+/**
+ * Visits, for every (uid, key, ns) in [start, end), its newest version visible under `epochs`
+ * (a tombstone included), with the key it is stored under. One read pass, no snapshot: a long
+ * scan must not pin old pages and make the file grow (style.md, lmdb-js notes).
+ */
+function scanChains(db: Database<Version, DiskKey>, start: unknown[] | undefined, end: unknown[] | undefined, epochs: Epochs, fn: (dk: DiskKey, rec: Version) => void): void {
+  let chain: DiskKey | undefined
+  let best: { key: DiskKey; value: Version } | undefined
+  const range = db.getRange({ ...(start && { start: start as DiskKey }), ...(end && { end: end as DiskKey }), snapshot: false })
+  for (const entry of range) {
+    const dk = entry.key
+    if (chain === undefined || dk[3] !== chain[3] || dk[2] !== chain[2] || dk[1] !== chain[1] || dk[0] !== chain[0]) {
+      if (best) fn(best.key, best.value)
+      best = undefined
+      chain = dk
+    }
+    // ascending epochs: the last visible one wins
+    if (epochs.visible(dk[4])) best = entry
+  }
+  if (best) fn(best.key, best.value)
+}
+
+function sameChain(a: DiskKey, b: DiskKey): boolean {
+  return a[3] === b[3] && a[2] === b[2] && a[1] === b[1] && a[0] === b[0]
+}
+
+/**
+ * Which versions of one chain (ascending epochs) no retained checkpoint can need, for a run that
+ * sees `epochs` and keeps checkpoints from `oldest` on:
+ * - versions older than b, the newest in-lineage version at or below `oldest`: every retained
+ *   checkpoint has b (or newer) in its lineage, so never reads them;
+ * - versions below `oldest` outside the lineage: a crashed run's unfinished epochs (checkpoints
+ *   after the one a run resumed from are not retained: the job drops their manifests);
+ * - b itself when it is a tombstone: with nothing older left, no version at all reads the same.
+ * `chain` must hold every version from the oldest on, or dropping a tombstone would bring an
+ * unseen older version back.
+ */
+function reclaimable(chain: number[], epochs: Epochs, oldest: number, isTombstone: (i: number) => boolean): number[] {
+  let b = -1
+  for (let i = 0; i < chain.length; i++) if (chain[i]! <= oldest && epochs.inLineage(chain[i]!)) b = i
+  const out: number[] = []
+  for (let i = 0; i < chain.length; i++) if (i < b || (chain[i]! < oldest && !epochs.inLineage(chain[i]!))) out.push(i)
+  if (b >= 0 && isTombstone(b)) out.push(b)
+  return out
+}
+
+// -- the backend -------------------------------------------------------------------------------
+
+class LmdbOperatorState implements OperatorState {
+  constructor(
+    private readonly store: LmdbStateBackend,
+    readonly uid: string,
+    /** this operator's part of a cache id */
+    readonly prefix: string,
+  ) {}
+  get(key: Key, ns: Namespace): unknown {
+    return this.store._get(this, key, ns)
+  }
+  put(key: Key, ns: Namespace, value: unknown): void {
+    this.store._put(this, key, ns, value)
+  }
+  delete(key: Key, ns: Namespace): void {
+    this.store._put(this, key, ns, undefined)
+  }
+  keys(): Key[] {
+    return this.store._keys(this)
+  }
+  forEach(fn: (key: Key, ns: Namespace, value: unknown) => void): void {
+    this.store._forEach(this, fn)
+  }
+}
+
+export class LmdbStateBackend implements KeyedStateBackend {
+  private readonly ops = new Map<string, LmdbOperatorState>()
+  // Insertion order is the eviction order, with a second chance for entries used since: cheap,
+  // and near enough to LRU for keyed streams, whose hot keys are used again and again.
+  private readonly cache = new Map<string, Entry>()
+  private readonly cacheEntries: number
+  private readonly sweepEntries: number
+  private epochs: Epochs
+  private pending: number
+  private maxWritten: number
+  /** oldestRetained of this run's last checkpoint; -1 before its first */
+  private oldest = -1
+  /** something was spilled under `pending` */
+  private spilled = false
+  /** the last key of the chain the reclaim sweep stopped after; undefined: from the start */
+  private sweepAfter: DiskKey | undefined
+  private closed = false
+
+  /** @internal use openLmdbState */
+  constructor(
+    private readonly dir: string,
+    private readonly root: RootDatabase,
+    private readonly state: Database<Version, DiskKey>,
+    private readonly meta: Database<unknown, string>,
+    maxEpoch: number,
+    opts: LmdbStateOptions,
+  ) {
+    this.cacheEntries = Math.max(1, opts.cacheEntries ?? 100_000)
+    this.sweepEntries = Math.max(1, opts.sweepEntries ?? SWEEP_ENTRIES)
+    this.pending = opts.pendingEpoch ?? Math.max(opts.minPendingEpoch ?? 0, maxEpoch + 1)
+    this.maxWritten = maxEpoch
+    this.epochs = new Epochs(opts.lineage, this.pending)
+  }
+
+  /** The id the next checkpoint takes, under which spills are written. */
+  get pendingEpoch(): number {
+    return this.pending
+  }
+
+  /** The highest epoch ever written in this dir, -1 if none. */
+  maxEpoch(): number {
+    return this.maxWritten
+  }
+
+  operator(uid: string): OperatorState {
+    let op = this.ops.get(uid)
+    if (!op) {
+      checkName('uid', uid, MAX_UID_BYTES)
+      // a number cannot clash with another operator's prefix, whatever the uids contain
+      this.ops.set(uid, (op = new LmdbOperatorState(this, uid, this.ops.size + '\u0000')))
+    }
+    return op
+  }
+
+  checkpoint(id: number, lineage: Lineage, oldestRetained: number): void {
+    this.assertOpen()
+    const next = new Epochs(lineage, id + 1)
+    if (!(id >= this.pending) || !next.inLineage(id) || (this.spilled && !next.inLineage(this.pending)))
+      throw new WeirError('internal', `state checkpoint ${id}: expected an id ≥ ${this.pending} inside its own lineage ${JSON.stringify(lineage)}${this.spilled ? `, which must include the spilled epoch ${this.pending}` : ''}`)
+    this.flush(id, FLUSHED, next, oldestRetained, true)
+    this.epochs = next
+    this.pending = id + 1
+    this.oldest = oldestRetained
+    this.spilled = false
+  }
+
+  size(): number {
+    try {
+      return statSync(join(this.dir, 'data.mdb')).size
+    } catch {
+      return 0
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    // Dirty entries are dropped, as a crash would drop them: only a checkpoint makes state durable.
+    this.cache.clear()
+    await this.root.close()
+  }
+
+  // -- operator calls --------------------------------------------------------------------------
+
+  /** @internal */
+  _get(op: LmdbOperatorState, key: Key, ns: Namespace): unknown {
+    const id = op.prefix + key.canon + '\u0000' + nsTag(ns)
+    const e = this.cache.get(id)
+    if (e) {
+      e.hot = true
+      return e.value
+    }
+    this.assertOpen()
+    const { value, chain } = this.read(op, key, ns)
+    this.insert(id, { op, key, ns, value, dirty: false, baseAbsent: value === undefined, hot: false, chain })
+    return value
+  }
+
+  /** @internal put, or delete with `undefined` */
+  _put(op: LmdbOperatorState, key: Key, ns: Namespace, value: unknown): void {
+    const id = op.prefix + key.canon + '\u0000' + nsTag(ns)
+    const e = this.cache.get(id)
+    if (e) {
+      e.hot = true
+      e.value = value
+      // deleting what LMDB does not have (put and deleted since it was last read) writes nothing
+      e.dirty = value !== undefined || !e.baseAbsent
+      return
+    }
+    this.assertOpen()
+    this.insert(id, { op, key, ns, value, dirty: true, baseAbsent: false, hot: false, chain: undefined })
+  }
+
+  /** @internal */
+  _keys(op: LmdbOperatorState): Key[] {
+    this.assertOpen()
+    // The cache overrides LMDB per (canon, ns): canon → ns tag → live?
+    const over = new Map<string, { key: Key; ns: Map<string, boolean>; seen: boolean }>()
+    for (const e of this.cache.values()) {
+      if (e.op !== op) continue
+      let o = over.get(e.key.canon)
+      if (!o) over.set(e.key.canon, (o = { key: e.key, ns: new Map(), seen: false }))
+      o.ns.set(nsTag(e.ns), e.value !== undefined)
+    }
+    // LMDB returns each key group's canons in UTF-8 byte order, which is compareCanon's; long
+    // canons (stored by hash) and keys only in the cache form two more sorted lists; a merge of
+    // all of them gives the canonical order without sorting every key.
+    const lists: Key[][] = []
+    const extra: Key[] = []
+    let cur: { el: string; key: Key | undefined; canon: string; live: boolean } | undefined
+    const finish = (out: Key[]) => {
+      if (!cur) return
+      const o = over.get(cur.canon)
+      if (o) {
+        o.seen = true
+        for (const live of o.ns.values()) if (live) cur.live = true
+      }
+      if (cur.live) (isLongElement(cur.el) ? extra : out).push(cur.key ?? o!.key)
+      cur = undefined
+    }
+    guard(this.dir, 'unreadable', () => {
+      for (let g = 0; g < MAX_KEY_GROUPS; g++) {
+        const out: Key[] = []
+        scanChains(this.state, [op.uid, g], [op.uid, g + 1], this.epochs, (dk, rec) => {
+          if (cur && cur.el !== dk[2]) finish(out)
+          const canon = isLongElement(dk[2]) ? this.longCanon(rec) : dk[2]
+          cur ??= { el: dk[2], key: undefined, canon, live: false }
+          const forced = over.get(canon)?.ns.get(nsTag(dk[3]))
+          const live = forced ?? rec.d === undefined
+          if (live && !cur.live) {
+            cur.live = true
+            if (forced === undefined) cur.key = { values: decodeVersion(rec).values, canon, group: g }
+          }
+        })
+        finish(out)
+        lists.push(out)
+      }
+    })
+    for (const o of over.values()) if (!o.seen && [...o.ns.values()].some(Boolean)) extra.push(o.key)
+    lists.push(extra.sort((a, b) => compareCanon(a.canon, b.canon)))
+    return mergeSorted(lists)
+  }
+
+  /** @internal */
+  _forEach(op: LmdbOperatorState, fn: (key: Key, ns: Namespace, value: unknown) => void): void {
+    this.assertOpen()
+    const over = new Map<string, Entry>()
+    for (const e of this.cache.values()) if (e.op === op) over.set(e.key.canon + '\u0000' + nsTag(e.ns), e)
+    // A key group's entries are gathered first and visited once its read is over: the callback may
+    // read state (a miss can spill, a write) and must not run inside an open iteration.
+    for (let g = 0; g < MAX_KEY_GROUPS; g++) {
+      const found: [Key, Namespace, unknown][] = []
+      guard(this.dir, 'unreadable', () =>
+        scanChains(this.state, [op.uid, g], [op.uid, g + 1], this.epochs, (dk, rec) => {
+          if (rec.d !== undefined) return
+          const canon = isLongElement(dk[2]) ? this.longCanon(rec) : dk[2]
+          if (over.has(canon + '\u0000' + nsTag(dk[3]))) return
+          const { values, value } = decodeVersion(rec)
+          found.push([{ values, canon, group: g }, dk[3], value])
+        }),
+      )
+      for (const [k, ns, v] of found) fn(k, ns, v)
+    }
+    for (const e of over.values()) if (e.value !== undefined) fn(e.key, e.ns, e.value)
+  }
+
+  // -- internals -------------------------------------------------------------------------------
+
+  private assertOpen(): void {
+    if (this.closed) throw new WeirError('internal', `${this.dir}: state used after close`)
+  }
+
+  private chainKey(op: LmdbOperatorState, key: Key, ns: Namespace): [string, number, string, Namespace] {
+    if (typeof ns === 'string') checkName('namespace', ns, MAX_NS_BYTES)
+    // ordered-binary writes -0 apart from 0, but they are one namespace
+    return [op.uid, key.group, canonElement(key.canon), ns === 0 ? 0 : ns]
+  }
+
+  private longCanon(rec: Version): string {
+    if (typeof rec.c !== 'string') throw new WeirError('io', `${this.dir}: state is unreadable: a long key's entry has no key text`)
+    return rec.c
+  }
+
+  /**
+   * What a miss reads: the newest visible version of the chain, and all its epochs (a chain is
+   * short: reclaim keeps about one version per retained checkpoint).
+   */
+  private read(op: LmdbOperatorState, key: Key, ns: Namespace): { value: unknown; chain: Chain } {
+    const ck = this.chainKey(op, key, ns)
+    return guard(this.dir, 'unreadable', () => {
+      const chain: Chain = { epochs: [], tombs: [] }
+      let found: Version | undefined
+      for (const { key: dk, value: rec } of this.state.getRange({ start: [...ck, TOP_EPOCH], end: ck as unknown as DiskKey, reverse: true })) {
+        chain.epochs.push(dk[4])
+        chain.tombs.push(rec.d !== undefined)
+        if (found || !this.epochs.visible(dk[4])) continue
+        // SHA-256 of two different canons: not expected in the life of the universe, but checked
+        if (rec.c !== undefined && rec.c !== key.canon) throw new WeirError('internal', `${this.dir}: two state keys share a hash: ${key.canon.slice(0, 60)}… and ${rec.c.slice(0, 60)}…`)
+        found = rec
+      }
+      chain.epochs.reverse()
+      chain.tombs.reverse()
+      return { value: found && found.d === undefined ? decodeVersion(found).value : undefined, chain }
+    })
+  }
+
+  private insert(id: string, e: Entry): void {
+    this.cache.set(id, e)
+    if (this.cache.size > this.cacheEntries) this.evict()
+  }
+
+  /**
+   * Brings the cache down to 90% of its bound, so the scan is paid once per many inserts: clean
+   * entries go, oldest first, unless used since the last scan; when only dirty entries are left,
+   * all of them are spilled in one transaction and become clean.
+   */
+  private evict(): void {
+    const target = this.cacheEntries - Math.max(1, Math.floor(this.cacheEntries / 10))
+    const pass = (secondChance: boolean) => {
+      for (const [id, e] of this.cache) {
+        if (this.cache.size <= target) return
+        if (e.dirty) continue
+        if (secondChance && e.hot) e.hot = false
+        else this.cache.delete(id)
+      }
+    }
+    pass(true)
+    if (this.cache.size > target) pass(false)
+    if (this.cache.size > target) {
+      this.flush(this.pending, UNFLUSHED, this.epochs, this.oldest, false)
+      this.spilled = true
+      pass(false)
+    }
+  }
+
+  /**
+   * Writes every dirty entry under `epoch` in one transaction, with meta.maxEpoch, and reclaims
+   * what no retained checkpoint can need (when `oldest` is known): the older versions of each key
+   * written, and at a checkpoint a slice of everything else (the sweep).
+   */
+  private flush(epoch: number, flags: number, epochs: Epochs, oldest: number, sweep: boolean): void {
+    const written: Entry[] = []
+    // entries change only once the commit is through: a failed flush leaves them dirty
+    const chains: (Chain | undefined)[] = []
+    guard(this.dir, 'not writable', () =>
+      this.state.transactionSync(() => {
+        for (const e of this.cache.values()) {
+          if (!e.dirty) continue
+          const ck = this.chainKey(e.op, e.key, e.ns)
+          const long = isLongElement(ck[2])
+          void this.state.put([...ck, epoch], e.value === undefined ? tombstone(e.key, long) : encodeVersion(e.key, e.value, long))
+          const deleted = e.value === undefined
+          let chain = e.chain && { epochs: e.chain.epochs.slice(), tombs: e.chain.tombs.slice() }
+          if (chain) {
+            // epochs only grow; a spill and then its checkpoint write the same one
+            if (chain.epochs[chain.epochs.length - 1] === epoch) chain.tombs[chain.tombs.length - 1] = deleted
+            else chain.epochs.push(epoch), chain.tombs.push(deleted)
+          } else if (oldest >= 0) chain = this.readChain(ck) // a key put without being read: read once, here
+          if (chain && oldest >= 0) this.reclaimChain(ck, chain, epochs, oldest)
+          written.push(e)
+          chains.push(chain)
+        }
+        if (epoch > this.maxWritten) void this.meta.put('maxEpoch', epoch)
+        if (sweep && oldest >= 0) this.sweep(epochs, oldest, Math.max(this.sweepEntries, written.length))
+      }, flags),
+    )
+    if (epoch > this.maxWritten) this.maxWritten = epoch
+    written.forEach((e, i) => {
+      e.dirty = false
+      e.baseAbsent = e.value === undefined
+      e.chain = chains[i]
+    })
+  }
+
+  private readChain(ck: [string, number, string, Namespace]): Chain {
+    const chain: Chain = { epochs: [], tombs: [] }
+    for (const { key, value } of this.state.getRange({ start: ck as unknown as DiskKey, end: [...ck, TOP_EPOCH] })) {
+      chain.epochs.push(key[4])
+      chain.tombs.push(value.d !== undefined)
+    }
+    return chain
+  }
+
+  /** Removes what `reclaimable` finds in one chain, from LMDB and from `chain`. */
+  private reclaimChain(ck: [string, number, string, Namespace], chain: Chain, epochs: Epochs, oldest: number): void {
+    if (chain.epochs.length < 2 && !(chain.epochs[0]! <= oldest)) return // the common case: nothing to do
+    const gone = reclaimable(chain.epochs, epochs, oldest, (i) => chain.tombs[i]!)
+    if (gone.length === 0) return
+    for (const i of gone) void this.state.remove([...ck, chain.epochs[i]!])
+    chain.epochs = chain.epochs.filter((_, i) => !gone.includes(i))
+    chain.tombs = chain.tombs.filter((_, i) => !gone.includes(i))
+  }
+
+  /**
+   * Reclaims, a slice per checkpoint and wrapping round, what per-key reclaim never visits: keys
+   * not written again (a tombstone left behind, versions of a crashed run), so a job whose keys
+   * come and go does not grow its file forever.
+   */
+  private sweep(epochs: Epochs, oldest: number, budget: number): void {
+    // values too: a tombstone is told by its value, and decoding a small one costs less than a get
+    let keys: DiskKey[] = []
+    let tombs: boolean[] = []
+    let read = 0
+    const range = this.state.getRange({ ...(this.sweepAfter && { start: this.sweepAfter, exclusiveStart: true }), limit: budget, snapshot: false })
+    for (const { key, value } of range) {
+      read++
+      if (Array.isArray(key) && key.length === 5) keys.push(key), tombs.push(value.d !== undefined)
+    }
+    const atEnd = read < budget
+    let chains: [number, number][] = [] // [first, end) index ranges of keys
+    for (let i = 0; i < keys.length; i++)
+      if (i === 0 || !sameChain(keys[i]!, keys[i - 1]!)) chains.push([i, i + 1])
+      else chains[chains.length - 1]![1] = i + 1
+    // The last chain may go on past the batch: it is left for the next one, so every chain is
+    // seen whole; one that fills the batch alone (longer than the budget) is read to its end.
+    if (!atEnd && chains.length > 1) chains.pop()
+    else if (!atEnd) {
+      const prefix = keys[0]!.slice(0, 4) as [string, number, string, Namespace]
+      const whole = this.readChain(prefix)
+      keys = whole.epochs.map((e) => [...prefix, e])
+      tombs = whole.tombs
+      chains = [[0, keys.length]]
+    }
+    for (const [a, b] of chains) {
+      const chain = keys.slice(a, b)
+      for (const i of reclaimable(
+        chain.map((dk) => dk[4]),
+        epochs,
+        oldest,
+        (i) => tombs[a + i]!,
+      ))
+        void this.state.remove(chain[i]!)
+    }
+    const last = chains[chains.length - 1]
+    this.sweepAfter = atEnd || !last ? undefined : keys[last[1] - 1]
+  }
+}
+
+/** Merges lists each sorted by compareCanon (a heap of their heads). */
+function mergeSorted(lists: Key[][]): Key[] {
+  const nonEmpty = lists.filter((l) => l.length > 0)
+  if (nonEmpty.length === 1) return nonEmpty[0]!
+  const out: Key[] = []
+  const heads: [list: number, at: number][] = nonEmpty.map((_, i) => [i, 0])
+  const head = (h: [number, number]) => nonEmpty[h[0]]![h[1]]!.canon
+  const less = (a: [number, number], b: [number, number]) => compareCanon(head(a), head(b)) < 0
+  const down = (i: number) => {
+    for (;;) {
+      let m = i
+      const l = 2 * i + 1
+      const r = l + 1
+      if (l < heads.length && less(heads[l]!, heads[m]!)) m = l
+      if (r < heads.length && less(heads[r]!, heads[m]!)) m = r
+      if (m === i) return
+      ;[heads[i], heads[m]] = [heads[m]!, heads[i]!]
+      i = m
+    }
+  }
+  for (let i = (heads.length >> 1) - 1; i >= 0; i--) down(i)
+  while (heads.length > 0) {
+    const h = heads[0]!
+    out.push(nonEmpty[h[0]]![h[1]]!)
+    if (++h[1] === nonEmpty[h[0]]!.length) {
+      heads[0] = heads[heads.length - 1]!
+      heads.pop()
+    }
+    if (heads.length > 0) down(0)
+  }
+  return out
+}
+
+// -- opening -----------------------------------------------------------------------------------
+
+interface Env {
+  root: RootDatabase
+  state: Database<Version, DiskKey> | undefined
+  meta: Database<unknown, string> | undefined
+}
+
+// Offsets in an LMDB data file (the page header of lmdb-js 3.5's LMDB, then MDB_meta), see
+// mdb_env_read_header in its mdb.c
+const P_META = 0x08
+const MDB_MAGIC = 0xbeefc0de
+const MDB_DATA_VERSION = 2
+const META = { flags: 18, magic: 24, version: 28, pageSize: 48, lastPage: 144, end: 160 }
+
+/**
+ * Refuses what LMDB would crash on. lmdb-js 3.5.6 takes the process down (SIGSEGV, in its cleanup
+ * after a failed open) on any file LMDB rejects, and LMDB itself faults on a file cut short (SIGBUS
+ * on the mapped pages past its end) or with a damaged meta page. So both meta pages are checked
+ * here as LMDB reads them, and the file must reach the last page each one names. A data page
+ * damaged in the middle still cannot be caught: LMDB keeps no page checksums.
+ */
+function checkDataFile(dir: string, readOnly: boolean): 'none' | 'lmdb' {
+  const bad = (why: string) => new WeirError('io', `${dir}: state is unreadable: data.mdb ${why}`)
+  try {
+    accessSync(dir, constants.R_OK | constants.W_OK | constants.X_OK) // LMDB writes its lock file even to read
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'none'
+    throw ioError(dir, 'unreadable', err)
+  }
+  let fd: number
+  try {
+    fd = openSync(join(dir, 'data.mdb'), readOnly ? 'r' : 'r+')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'none'
+    throw ioError(dir, 'unreadable', err)
+  }
+  try {
+    const size = fstatSync(fd).size
+    if (size === 0) return 'none' // LMDB starts an empty file afresh (and crashes reading one)
+    const page = Buffer.alloc(META.end)
+    const meta = (at: number) => {
+      if (readSync(fd, page, 0, META.end, at) < META.end) throw bad(`is cut short (${size} bytes)`)
+      if (!(page.readUInt16LE(META.flags) & P_META) || page.readUInt32LE(META.magic) !== MDB_MAGIC) throw bad('is not an LMDB file')
+      const version = page.readUInt32LE(META.version) & 0xffff
+      if (version !== MDB_DATA_VERSION) throw bad(`is LMDB file version ${version}, not ${MDB_DATA_VERSION}`)
+      return { pageSize: page.readUInt32LE(META.pageSize), lastPage: page.readBigUInt64LE(META.lastPage) }
+    }
+    const first = meta(0)
+    if (first.pageSize < 512 || first.pageSize > 65536 || (first.pageSize & (first.pageSize - 1)) !== 0) throw bad(`has a damaged header (page size ${first.pageSize})`)
+    const second = meta(first.pageSize)
+    for (const m of [first, second]) {
+      const need = (m.lastPage + 1n) * BigInt(first.pageSize)
+      if (BigInt(size) < need) throw bad(`is cut short: ${size} bytes, its header needs ${need}`)
+    }
+    return 'lmdb'
+  } finally {
+    closeSync(fd)
+  }
+}
+
+function openEnv(dir: string, readOnly: boolean, durable: boolean): Env {
+  // noSubdir is explicit: lmdb-js would take a dir named like `clicks.v2` for a file name. Without
+  // noSync, LMDB syncs every commit, even one flagged not to wait for it (the next one does).
+  const root = guard(dir, 'unreadable', () => open(dir, { noSubdir: false, maxDbs: MAX_DBS, readOnly, ...(!durable && { noSync: true }) }))
+  try {
+    return {
+      root,
+      state: root.openDB<Version, DiskKey>('state', {}),
+      meta: root.openDB<unknown, string>('meta', {}),
+    }
+  } catch (err) {
+    void root.close()
+    throw ioError(dir, 'unreadable', err)
+  }
+}
+
+function checkFormat(dir: string, format: unknown): void {
+  if (format !== STATE_FORMAT)
+    throw new WeirError('io', `${dir}: state format ${JSON.stringify(format ?? 'unknown')} is not the format this weir reads (${STATE_FORMAT}); use the weir version that wrote it`)
+}
+
+export async function openLmdbState(dir: string, opts: LmdbStateOptions): Promise<LmdbStateBackend> {
+  checkDataFile(dir, false)
+  const env = openEnv(dir, false, opts.durable ?? true)
+  try {
+    const { state, meta } = env
+    if (!state || !meta) throw new WeirError('io', `${dir}: state is unreadable: cannot open its databases`)
+    const maxEpoch = guard(dir, 'unreadable', () => {
+      const format = meta.get('stateFormat')
+      if (format === undefined && state.getKeysCount({ limit: 1 }) === 0) {
+        meta.transactionSync(() => {
+          void meta.put('stateFormat', STATE_FORMAT)
+          void meta.put('maxEpoch', -1)
+        })
+        return -1
+      }
+      checkFormat(dir, format)
+      const m = meta.get('maxEpoch')
+      if (typeof m !== 'number') throw new WeirError('io', `${dir}: state is unreadable: no maxEpoch in its metadata`)
+      return m
+    })
+    // A version under an epoch at or below maxEpoch may be a crashed run's; writing this run's
+    // versions there would make them part of a checkpoint they never belonged to.
+    if (opts.pendingEpoch !== undefined && !(opts.pendingEpoch > maxEpoch))
+      throw new WeirError('internal', `${dir}: the next checkpoint id ${opts.pendingEpoch} must be above every epoch in the state (${maxEpoch})`)
+    return new LmdbStateBackend(dir, env.root, state, meta, maxEpoch, opts)
+  } catch (err) {
+    await env.root.close()
+    throw err
+  }
+}
+
+/** Read-only inspection for `weir state`: every live (uid, key, ns, value) visible at a checkpoint's lineage. */
+export async function readState(dir: string, lineage: Lineage, fn: (uid: string, key: Key, ns: Namespace, value: unknown) => void): Promise<void> {
+  // no state yet (a job that never checkpointed): nothing to show, and nothing for LMDB to open
+  if (checkDataFile(dir, true) === 'none') return
+  const env = openEnv(dir, true, true)
+  try {
+    if (!env.meta || !env.state) return
+    const { state, meta } = env
+    guard(dir, 'unreadable', () => {
+      checkFormat(dir, meta.get('stateFormat'))
+      scanChains(state, undefined, undefined, new Epochs(lineage, Infinity), (dk, rec) => {
+        if (rec.d !== undefined) return
+        const canon = isLongElement(dk[2]) ? rec.c : dk[2]
+        if (typeof canon !== 'string') throw new WeirError('io', `${dir}: state is unreadable: a long key's entry has no key text`)
+        const { values, value } = decodeVersion(rec)
+        try {
+          fn(dk[0], { values, canon, group: dk[1] }, dk[3], value)
+        } catch (err) {
+          throw new CallbackError(err)
+        }
+      })
+    })
+  } finally {
+    await env.root.close()
+  }
+}

@@ -1,0 +1,138 @@
+// Resuming durable jobs through the real binary: cron runs with --no-flush over a growing file,
+// the lock, a corrupted manifest, `>` versus `>>`, a changed pipeline, and piped stdin. (Kills at
+// random moments are in chaos.ts.) The seed is printed: WEIR_SEED=N npx tap test/checkpoint/resume.ts
+import t from 'tap'
+import { spawn, spawnSync } from 'node:child_process'
+import { appendFileSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { ROOT, WEIR, sh, weir } from '../harness/cli.js'
+
+const seed = Number(process.env.WEIR_SEED ?? Math.floor(Math.random() * 1e9))
+t.comment(`seed ${seed} (replay: WEIR_SEED=${seed})`)
+let s = seed >>> 0
+const random = () => {
+  s = (s + 0x6d2b79f5) >>> 0
+  let x = s
+  x = Math.imul(x ^ (x >>> 15), x | 1)
+  x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
+  return ((x ^ (x >>> 14)) >>> 0) / 4294967296
+}
+
+function generate(dir: string, events: number, extra: string[] = []): string {
+  const path = join(dir, 'in.ndjson')
+  const r = spawnSync(process.execPath, [join(ROOT, 'fixtures/gen.mjs'), '--events', String(events), '--keys', '40', '--max-delay', '2000', '--late', '0.02', '--seed', String(seed % 1000), ...extra], { maxBuffer: 1 << 30 })
+  writeFileSync(path, r.stdout)
+  return path
+}
+
+const manifests = (jobDir: string) => {
+  try {
+    return readdirSync(join(jobDir, 'checkpoints')).filter((n) => /^chk-\d+\.json$/.test(n)).length
+  } catch {
+    return 0
+  }
+}
+const JOB = ['keyby', 'user', 'then', 'window', 'tumbling', '2s', '--time', 'ts', '--max-delay', '2s', '--lateness', '1s', 'then', 'aggregate', 'count', 'sum:amount', 'collect:page']
+
+t.test('cron: runs with --no-flush over a growing file, then one without, equal the one-shot run', async (t) => {
+  const dir = t.testdir({})
+  const all = readFileSync(generate(dir, 6000), 'utf8')
+  const ref = await weir([...JOB, join(dir, 'in.ndjson')])
+  t.equal(ref.code, 0, ref.stderr)
+  const growing = join(dir, 'growing.ndjson')
+  writeFileSync(growing, '')
+  const jobDir = join(dir, 'job')
+  // cut the file at random byte positions, mid-line included: an unterminated last line waits
+  const cuts = [0.1, 0.35, 0.36, 0.6, 0.9].map((f) => Math.floor(all.length * f) + Math.floor(random() * 50))
+  let at = 0
+  for (const cut of [...cuts, all.length]) {
+    appendFileSync(growing, all.slice(at, cut))
+    at = cut
+    const last = cut === all.length
+    const r = await sh(`"$WEIR" ${JOB.join(' ')} "${growing}" --job-dir "${jobDir}" --resume ${last ? '' : '--no-flush'} >> "${dir}/out.ndjson"`)
+    t.equal(r.code, 0, r.stderr)
+    t.match(r.stderr, /^(weir: warning: \d+ late record\(s\) dropped \(keep them with --late-output FILE\)\n)?$/, 'quiet off a terminal but for the late-data warning')
+  }
+  t.equal(readFileSync(join(dir, 'out.ndjson'), 'utf8'), ref.stdout, 'the same bytes as one run over the whole file')
+  const again = await sh(`"$WEIR" ${JOB.join(' ')} "${growing}" --job-dir "${jobDir}" --resume >> "${dir}/out.ndjson"`)
+  t.equal(again.code, 64, 'a finished job is not resumed')
+  t.match(again.stderr, /finished at checkpoint \d+/)
+})
+
+t.test('a second run on a busy job dir exits 75 at once; SIGKILL frees the lock', async (t) => {
+  const dir = t.testdir({})
+  const jobDir = join(dir, 'job')
+  const child = spawn(process.execPath, [WEIR, 'keyby', 'u', 'then', 'aggregate', 'count', '--job-dir', jobDir], { env: { ...process.env, NODE_OPTIONS: '' }, stdio: ['pipe', 'ignore', 'pipe'] })
+  child.stdin.write('{"u":"a"}\n')
+  while (manifests(jobDir) === 0) await new Promise((r) => setTimeout(r, 10))
+  const busy = await weir(['keyby', 'u', 'then', 'aggregate', 'count', '--job-dir', jobDir, '--resume'])
+  t.equal(busy.code, 75)
+  t.match(busy.stderr, /another weir is running this job/)
+  child.kill('SIGKILL')
+  await new Promise((r) => child.on('close', r))
+  // stdin was a pipe: it resumes from a file on stdin ('<' is seekable; a pipe would be refused)
+  writeFileSync(join(dir, 'in.ndjson'), '{"u":"a"}\n{"u":"b"}\n')
+  const after = await sh(`"$WEIR" keyby u then aggregate count --job-dir "${jobDir}" --resume < "${dir}/in.ndjson"`)
+  t.equal(after.code, 0, after.stderr)
+  t.equal(after.stdout, '{"u":"a","count":1}\n{"u":"b","count":1}\n')
+})
+
+t.test('a corrupted newest manifest is detected by its checksum: the run falls back and says so', async (t) => {
+  const dir = t.testdir({ 'in.ndjson': '{"u":"a","t":1}\n{"u":"b","t":2}\n' })
+  const jobDir = join(dir, 'job')
+  const args = ['keyby', 'u', 'then', 'aggregate', 'count', join(dir, 'in.ndjson'), '--job-dir', jobDir, '--no-flush']
+  t.equal((await weir(args)).code, 0)
+  const names = readdirSync(join(jobDir, 'checkpoints')).sort()
+  const newest = join(jobDir, 'checkpoints', names[names.length - 1]!)
+  writeFileSync(newest, readFileSync(newest, 'utf8').replace('"phase": "stopped"', '"phase": "running"'))
+  const r = await weir([...args.slice(0, -1), '--resume'])
+  t.equal(r.code, 0, r.stderr)
+  t.match(r.stderr, /checksum mismatch \(corrupted\); falling back to the previous checkpoint/)
+  t.equal(r.stdout, '{"u":"a","count":1}\n{"u":"b","count":1}\n', 'the fallback checkpoint (the start) replays the input once')
+})
+
+t.test("resuming into stdout opened with '>' is refused (73); '>>' works", async (t) => {
+  const dir = t.testdir({ 'in.ndjson': '{"u":"a","t":1}\n{"u":"a","t":5000}\n' })
+  const jobDir = join(dir, 'job')
+  const job = `"$WEIR" keyby u then window tumbling 1s --time t then aggregate count "${dir}/in.ndjson" --job-dir "${jobDir}"`
+  const first = await sh(`${job} --no-flush > "${dir}/out.ndjson"`)
+  t.equal(first.code, 0, first.stderr)
+  const committed = readFileSync(join(dir, 'out.ndjson'), 'utf8')
+  t.equal(committed, '{"u":"a","window_start":0,"window_end":1000,"count":1}\n')
+  const bad = await sh(`${job} --resume > "${dir}/out.ndjson"`)
+  t.equal(bad.code, 73)
+  t.match(bad.stderr, /resume with '>>'/)
+  t.equal(readFileSync(join(dir, 'out.ndjson'), 'utf8'), '', "the shell's '>' emptied the file before weir could refuse")
+  const cut = await sh(`${job} --resume >> "${dir}/out.ndjson"`)
+  t.equal(cut.code, 73, 'a sink shorter than its committed length is refused, not padded')
+  t.match(cut.stderr, /is 0 bytes, but checkpoint \d+ committed 55/)
+  writeFileSync(join(dir, 'out.ndjson'), committed) // the user restores it (same inode)
+  const good = await sh(`${job} --resume >> "${dir}/out.ndjson"`)
+  t.equal(good.code, 0, good.stderr)
+  t.equal(readFileSync(join(dir, 'out.ndjson'), 'utf8'), committed + '{"u":"a","window_start":5000,"window_end":6000,"count":1}\n')
+})
+
+t.test('a checkpoint of another pipeline is refused, naming the stages that differ', async (t) => {
+  const dir = t.testdir({ 'in.ndjson': '{"u":"a","n":1}\n' })
+  const jobDir = join(dir, 'job')
+  t.equal((await weir(['keyby', 'u', 'then', 'aggregate', 'count', join(dir, 'in.ndjson'), '--job-dir', jobDir, '--no-flush'])).code, 0)
+  const r = await weir(['keyby', 'u', 'then', 'aggregate', 'sum:n', join(dir, 'in.ndjson'), '--job-dir', jobDir, '--resume'])
+  t.equal(r.code, 64)
+  t.match(r.stderr, /another pipeline: 'stage 2 \(aggregate\)' is gone, 'stage 2 \(aggregate\)' is new/)
+  const ok = await weir(['keyby', 'u', 'then', 'aggregate', 'sum:n', join(dir, 'in.ndjson'), '--job-dir', jobDir, '--resume', '--allow-changed-pipeline'])
+  t.equal(ok.code, 0, ok.stderr)
+  t.match(ok.stderr, /new ones start empty/)
+})
+
+t.test('--from-checkpoint with a piped stdin is refused; without a job dir the durable options are refused', async (t) => {
+  const dir = t.testdir({})
+  const jobDir = join(dir, 'job')
+  t.equal((await weir(['keyby', 'u', 'then', 'aggregate', 'count', '--job-dir', jobDir, '--no-flush'], { stdin: '{"u":"a"}\n' })).code, 0)
+  const r = await weir(['keyby', 'u', 'then', 'aggregate', 'count', '--job-dir', jobDir, '--from-checkpoint', 'latest'], { stdin: '{"u":"a"}\n' })
+  t.equal(r.code, 64)
+  t.match(r.stderr, /stdin is a pipe, which cannot be rewound/)
+  const nodir = await weir(['keyby', 'u', '--resume'], { stdin: '' })
+  t.equal(nodir.code, 64)
+  t.match(nodir.stderr, /--resume needs --job-dir DIR/)
+  t.ok(existsSync(jobDir))
+})
