@@ -25,6 +25,8 @@ export const DEFAULT_CHECKPOINT_INTERVAL = { ms: 10_000 }
 export const DEFAULT_RETAIN = 3
 
 export interface DurableJob {
+  /** the restored checkpoint ended the job and no input changed since: nothing to do */
+  finished: boolean
   state: KeyedStateBackend
   /** the restored checkpoint's operator snapshots ({} on a fresh start) */
   snapshots: Record<string, unknown>
@@ -58,11 +60,24 @@ export async function openDurableJob(stages: Stage[], _ops: Operator[], inputs: 
     else if (opts.resume) restored = latestManifest(jobDir, warn)?.manifest
     else if (listManifests(jobDir).length > 0)
       throw usageError(`${jobDir}: holds checkpoints of an earlier run: --resume continues it; to start over, remove the job dir`)
+    let finished = false
     if (restored) {
-      if (restored.phase === 'drained')
-        throw usageError(
-          `${jobDir}: the job finished at checkpoint ${restored.id}: its input ended and every window fired, so there is nothing to resume. Use --no-flush for runs that keep windows open for the next one`,
-        )
+      if (restored.phase === 'drained') {
+        // A finished job with nothing new to read is done (a run killed after its last
+        // checkpoint, resumed by a retry loop): nothing to do. With new input it is an error, not
+        // a quiet exit 0: those records would be lost.
+        const grown = inputs.filter((p, i) => {
+          const r = restored!.sources[i]
+          const id = safeIdentify(p)
+          return !r || p === STDIN || absolute(p) !== r.path || id.ino !== r.ino || id.size !== r.offset
+        })
+        if (grown.length > 0)
+          throw usageError(
+            `${jobDir}: the job finished at checkpoint ${restored.id}: its input ended and every window fired, so ${grown.join(', ')} cannot continue it. Use --no-flush for runs that keep windows open for the next one, or a new job dir`,
+          )
+        warn(`${jobDir}: the job finished at checkpoint ${restored.id} and its input has not changed: nothing to do`)
+        finished = true
+      }
       checkPipeline(restored, operators, fingerprint, opts.allowChangedPipeline === true, warn)
       if (inputs.includes(STDIN) && !identifyInput(STDIN).seekable)
         throw usageError(
@@ -82,6 +97,7 @@ export async function openDurableJob(stages: Stage[], _ops: Operator[], inputs: 
     const lastUid = uids[lastStage] ?? ''
     const backend = state
     return {
+      finished,
       state: backend,
       snapshots: restored?.snapshots ?? {},
       restored,

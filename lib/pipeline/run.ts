@@ -80,6 +80,7 @@ export async function runJob(stages: Stage[], opts: JobOptions): Promise<JobResu
     throw usageError('--on-error dead-letter and --dead-letter FILE go together')
   const durable = opts.jobDir ? await openDurableJob(stages, ops, inputs, opts) : undefined
   try {
+    if (durable?.finished) return { stats: opts.stats ?? newStats(), totals: durable.restored!.totals, checkpoint: durable.restored!.id }
     const warn = opts.warn ?? (() => {})
     const resumeOf = (role: 'output' | 'late' | 'dead-letter', path: string) => durable?.sinkResume(role, path)
     const out =

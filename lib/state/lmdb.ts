@@ -377,6 +377,24 @@ export class LmdbStateBackend implements KeyedStateBackend {
     this.epochs = new Epochs(opts.lineage, this.pending)
   }
 
+  /**
+   * The backend as a restart restored at `lineage` would see it, over the same open environment:
+   * an empty cache and this run's unfinished epochs invisible. This instance is done with. The
+   * operator test harness restores between any two records this way without reopening LMDB
+   * (lmdb-js opens one environment once per process).
+   */
+  restoredAt(lineage: Lineage): LmdbStateBackend {
+    this.assertOpen()
+    this.closed = true
+    this.cache.clear()
+    return new LmdbStateBackend(this.dir, this.root, this.state, this.meta, this.maxWritten, {
+      lineage,
+      minPendingEpoch: this.maxWritten + 1,
+      cacheEntries: this.cacheEntries,
+      sweepEntries: this.sweepEntries,
+    })
+  }
+
   /** The id the next checkpoint takes, under which spills are written. */
   get pendingEpoch(): number {
     return this.pending

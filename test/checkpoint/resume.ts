@@ -55,8 +55,13 @@ t.test('cron: runs with --no-flush over a growing file, then one without, equal 
   }
   t.equal(readFileSync(join(dir, 'out.ndjson'), 'utf8'), ref.stdout, 'the same bytes as one run over the whole file')
   const again = await sh(`"$WEIR" ${JOB.join(' ')} "${growing}" --job-dir "${jobDir}" --resume >> "${dir}/out.ndjson"`)
-  t.equal(again.code, 64, 'a finished job is not resumed')
-  t.match(again.stderr, /finished at checkpoint \d+/)
+  t.equal(again.code, 0, 'a finished job whose input did not change: nothing to do')
+  t.match(again.stderr, /finished at checkpoint \d+ and its input has not changed: nothing to do/)
+  t.equal(readFileSync(join(dir, 'out.ndjson'), 'utf8'), ref.stdout, 'and nothing written')
+  appendFileSync(growing, all.slice(0, 200))
+  const grown = await sh(`"$WEIR" ${JOB.join(' ')} "${growing}" --job-dir "${jobDir}" --resume >> "${dir}/out.ndjson"`)
+  t.equal(grown.code, 64, 'a finished job is not continued over new input: those records would be lost')
+  t.match(grown.stderr, /finished at checkpoint \d+: its input ended/)
 })
 
 t.test('a second run on a busy job dir exits 75 at once; SIGKILL frees the lock', async (t) => {

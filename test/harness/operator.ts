@@ -12,6 +12,11 @@ import { buildOperatorsWith, loadModules } from '../../lib/pipeline/build.js'
 import { Chain } from '../../lib/pipeline/chain.js'
 import type { Stage } from '../../lib/pipeline/stages.js'
 import { MemoryStateBackend } from '../../lib/state/memory.js'
+import type { KeyedStateBackend, Lineage } from '../../lib/state/backend.js'
+import { extendLineage } from '../../lib/checkpoint/manifest.js'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { dataError } from '../../lib/stream/errors.js'
 import { recordText, type Rec } from '../../lib/stream/record.js'
 import { newStats } from '../../lib/stream/stats.js'
@@ -37,19 +42,35 @@ export interface OperatorHarness {
 export interface HarnessOptions {
   now?: number
   /**
-   * false: no restoring shadow, for scenarios whose output depends on wall-clock state that a
+   * false: no restoring shadows, for scenarios whose output depends on wall-clock state that a
    * resume deliberately starts afresh (idleness: decisions.md 35).
    */
   restore?: boolean
+  /** Which events the shadows snapshot and restore after (default: every one). */
+  restoreAfter?: (event: number) => boolean
 }
 
 /** A chain with its outputs and keyed state, as the harness drives it. */
 interface Driven {
   chain: Chain
-  state: MemoryStateBackend
+  state: KeyedStateBackend
   out: string[]
   late: string[]
 }
+
+/** A shadow chain and how it is replaced by one restored from its own snapshot. */
+interface Shadow {
+  backend: string
+  driven: Driven
+  restore(): void
+}
+
+// One LMDB environment for every harness of a test file (lmdb-js opens an environment once per
+// process), each harness with its own operator uids' worth of state: a fresh dir per harness.
+const lmdbDirs: string[] = []
+process.on('exit', () => {
+  for (const d of lmdbDirs) rmSync(d, { recursive: true, force: true })
+})
 
 export async function harness(chain: string | string[][], opts: HarnessOptions = {}): Promise<OperatorHarness> {
   const spans = typeof chain === 'string' ? splitChain(chain) : chain
@@ -59,7 +80,7 @@ export async function harness(chain: string | string[][], opts: HarnessOptions =
   const stats = newStats()
   const clock = new ManualClock(opts.now ?? 0)
 
-  function drive(state: MemoryStateBackend, out: string[], late: string[], snaps?: Record<string, unknown>): Driven {
+  function drive(state: KeyedStateBackend, out: string[], late: string[], snaps?: Record<string, unknown>): Driven {
     const c = new Chain(buildOperatorsWith(stages, modules), {
       record: (r: Rec) => out.push(recordText(r)),
       watermark: () => {},
@@ -70,31 +91,68 @@ export async function harness(chain: string | string[][], opts: HarnessOptions =
     return { chain: c, state, out, late }
   }
 
+  // operator snapshots go through JSON, as they do through a manifest
+  const snapshotOf = (d: Driven) => JSON.parse(JSON.stringify(d.chain.snapshot())) as Record<string, unknown>
+
   const main = drive(new MemoryStateBackend(), [], [])
-  let shadow: Driven | undefined = opts.restore === false ? undefined : drive(new MemoryStateBackend(), [], [], {})
+  const shadows: Shadow[] = []
+  if (opts.restore !== false) {
+    const memory: Shadow = {
+      backend: 'memory',
+      driven: drive(new MemoryStateBackend(), [], [], {}),
+      restore() {
+        const d = this.driven
+        this.driven = drive((d.state as MemoryStateBackend).copy(), d.out, d.late, snapshotOf(d))
+      },
+    }
+    // On LMDB a restore is a checkpoint (the dirty entries written under its epoch) and a backend
+    // that sees only that checkpoint's lineage, with an empty cache; a cache of 3 entries makes
+    // every scenario spill and evict too.
+    const dir = mkdtempSync(join(tmpdir(), 'weir-harness-'))
+    lmdbDirs.push(dir)
+    const { openLmdbState } = await import('../../lib/state/lmdb.js')
+    let backend = await openLmdbState(dir, { lineage: [], cacheEntries: 3, durable: false })
+    let lineage: Lineage = []
+    const lmdb: Shadow = {
+      backend: 'lmdb',
+      driven: drive(backend, [], [], {}),
+      restore() {
+        const d = this.driven
+        const snaps = snapshotOf(d)
+        const id = backend.pendingEpoch
+        lineage = extendLineage(lineage, id)
+        backend.checkpoint(id, lineage, id)
+        backend = backend.restoredAt(lineage)
+        this.driven = drive(backend, d.out, d.late, snaps)
+      },
+    }
+    shadows.push(memory, lmdb)
+  }
   let events = 0
 
-  /** Runs one event on both chains, then restores the shadow from its own snapshot and compares. */
+  /** Runs one event on every chain, then restores each shadow from its own snapshot and compares. */
   function step(what: string, f: (c: Chain) => void): void {
     events++
     f(main.chain)
-    if (!shadow) return
-    try {
-      f(shadow.chain)
-    } catch (e) {
-      // a failing event must fail alike in the restored chain; the test sees the main chain's error
-      shadow = undefined
-      throw e
+    const restoring = opts.restoreAfter?.(events) ?? true
+    for (const sh of [...shadows]) {
+      try {
+        f(sh.driven.chain)
+      } catch (e) {
+        // a failing event must fail alike in a restored chain; the test sees the main chain's error
+        shadows.splice(shadows.indexOf(sh), 1)
+        throw e
+      }
+      if (restoring) sh.restore()
+      const d = sh.driven
+      const same = (a: string[], b: string[]) => a.length === b.length && a.every((x, i) => x === b[i])
+      if (!same(main.out, d.out) || !same(main.late, d.late))
+        throw new Error(
+          `restoring from a snapshot (${sh.backend} state) taken before event ${events} (${what}) changed the output:\n` +
+            `  uninterrupted: ${JSON.stringify(main.out)} late ${JSON.stringify(main.late)}\n` +
+            `  restored:      ${JSON.stringify(d.out)} late ${JSON.stringify(d.late)}`,
+        )
     }
-    const snaps = JSON.parse(JSON.stringify(shadow.chain.snapshot())) as Record<string, unknown>
-    shadow = drive(shadow.state.copy(), shadow.out, shadow.late, snaps)
-    const same = (a: string[], b: string[]) => a.length === b.length && a.every((x, i) => x === b[i])
-    if (!same(main.out, shadow.out) || !same(main.late, shadow.late))
-      throw new Error(
-        `restoring from a snapshot taken before event ${events} (${what}) changed the output:\n` +
-          `  uninterrupted: ${JSON.stringify(main.out)} late ${JSON.stringify(main.late)}\n` +
-          `  restored:      ${JSON.stringify(shadow.out)} late ${JSON.stringify(shadow.late)}`,
-      )
   }
 
   let line = 0

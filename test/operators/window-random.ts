@@ -128,7 +128,8 @@ t.test('window + aggregate equals the reference on random out-of-order data', as
     const windowArgs =
       kind.kind === 'tumbling' ? `tumbling ${kind.size}ms` : kind.kind === 'sliding' ? `sliding ${kind.size}ms ${kind.slide}ms` : `session ${kind.gap}ms`
     const chain = `keyby k then window ${windowArgs} --time t --max-delay ${maxDelay}ms --lateness ${lateness}ms then aggregate count sum:v collect:t`
-    const h = await harness(chain)
+    // snapshot and restore (memory and LMDB) after random events, a tenth of them
+    const h = await harness(chain, { restoreAfter: () => rand() < 0.1 })
     for (const r of input) h.push({ k: r.k, t: r.t, v: r.v })
     h.end()
     const ref = reference(kind, maxDelay, lateness, input)
