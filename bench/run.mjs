@@ -4,7 +4,7 @@
 // output is checked against the others before its time counts. Prints one markdown table and
 // writes it, with the machine it ran on, to bench/RESULTS.md. See bench/README.md.
 //
-//   node bench/run.mjs [--events N] [--keys K] [--runs R] [--timeout S] [--scaling]
+//   node bench/run.mjs [--events N] [--keys K] [--runs R] [--timeout S] [--scaling] [--skip-keys] [--big]
 import { parseArgs } from 'node:util'
 import { spawnSync } from 'node:child_process'
 import { createRequire } from 'node:module'
@@ -18,6 +18,7 @@ import { availableParallelism, loadavg } from 'node:os'
 import { measure, detectRssMethod } from './measure.mjs'
 import { checkJob, canonicalRows } from './check.mjs'
 import { machineInfo, versionOf } from './machine.mjs'
+import { latestCheckpoint, byteDifference, killWhenExists, freshJobDir, manifestFile } from './durable.mjs'
 
 const BENCH = dirname(fileURLToPath(import.meta.url))
 const ROOT = resolve(BENCH, '..')
@@ -38,6 +39,9 @@ const { values: opt } = parseArgs({
     'startup-runs': { type: 'string', default: process.env.WEIR_BENCH_STARTUP_RUNS ?? '15' },
     timeout: { type: 'string', default: process.env.WEIR_BENCH_TIMEOUT ?? '120' },
     scaling: { type: 'boolean', default: false },
+    'key-runs': { type: 'string', default: process.env.WEIR_BENCH_KEY_RUNS ?? '1' },
+    'skip-keys': { type: 'boolean', default: false },
+    big: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 })
@@ -49,7 +53,10 @@ if (opt.help) {
   --runs R          runs per row, the median is reported (default 3; env WEIR_BENCH_RUNS)
   --startup-runs R  runs per start-up row (default 15, at least 10; env WEIR_BENCH_STARTUP_RUNS)
   --timeout S       seconds per run before the row is abandoned (default 120; env WEIR_BENCH_TIMEOUT)
-  --scaling         also run the scaling table (weir vs DuckDB over input sizes and key counts)`)
+  --scaling         also run the scaling table (weir vs DuckDB over input sizes and key counts)
+  --key-runs R      runs per key-scaling row (default 1; env WEIR_BENCH_KEY_RUNS)
+  --skip-keys       leave out the key-scaling rows (1M keys over 2M events, memory vs LMDB state)
+  --big             also the 10M-key rows (10M events, a 1.3 GB input; many minutes)`)
   process.exit(0)
 }
 const num = (name) => {
@@ -63,6 +70,7 @@ const RATE = num('rate')
 const RUNS = num('runs')
 const STARTUP_RUNS = Math.max(10, num('startup-runs'))
 const TIMEOUT = num('timeout')
+const KEY_RUNS = num('key-runs')
 const CORES = availableParallelism()
 
 const log = (...a) => console.error(...a)
@@ -209,14 +217,40 @@ const DUCK_N = `DuckDB ${CORES}-thread`
  * `out` is where the row's output lands (its own sink, or its stdout redirected there); `rank`
  * orders the candidates for the reference when outputs disagree in a tie (see check.mjs).
  */
-function windowRows(input, tag = 'window') {
+function windowRows(input, tag = 'window', events = EVENTS) {
   const o = (id) => join(OUT, `${tag}-${id}.ndjson`)
+  const weirSkip = existsSync(WEIR) ? null : 'failed: bin/weir not found (engine not built yet)'
+  // The same job with its keyed state in LMDB (--job-dir) and checkpoints every `interval`: a
+  // fresh job dir before each run (one with checkpoints refuses a fresh start); after each run the
+  // newest manifest gives the number of checkpoints taken (ids count from 0) and the state size.
+  // Its output must be byte-identical to the memory-state row's (`sameAs`).
+  const durable = (id, tool, interval) => {
+    const dir = join(DATA, 'jobs', `${tag}-${id}`)
+    return {
+      id, tool, rank: 11, out: o(id), sameAs: 'weir', vsMemory: 'weir', jobDir: dir,
+      cmd: WEIR,
+      args: ['run', writeSpec(`${tag}-${id}`, windowSpec(input, o(id))), '--job-dir', dir, '--checkpoint-interval', interval],
+      before: () => freshJobDir(dir),
+      after: (run) => {
+        const c = latestCheckpoint(WEIR, dir, ROOT)
+        run.checkpoints = c ? c.id + 1 : null
+        run.stateBytes = c?.stateBytes ?? null
+      },
+      skip: weirSkip,
+    }
+  }
   return [
     {
       id: 'weir', tool: 'weir', rank: 9, out: o('weir'),
       cmd: WEIR, args: ['run', writeSpec(tag, windowSpec(input, o('weir')))],
-      skip: existsSync(WEIR) ? null : 'failed: bin/weir not found (engine not built yet)',
+      skip: weirSkip,
     },
+    durable('weir-lmdb', 'weir, LMDB state, checkpoint every 1 s', '1s'),
+    // the two rows behind the checkpoint-cost row: an interval longer than the input (only the
+    // checkpoints at start and end), and one every twentieth of the input
+    durable('weir-lmdb-ends', 'weir, LMDB state, checkpoints at start and end only', `${events * 10}r`),
+    durable('weir-lmdb-every', `weir, LMDB state, checkpoint every ${thousands(Math.ceil(events / 20))} records`,
+      `${Math.ceil(events / 20)}r`),
     {
       // the same job with parsing kept on the main thread: what the second core buys, and its memory
       id: 'weir-1core', tool: 'weir, one core (WEIR_PARSE_WORKER=0)', rank: 10, out: o('weir-1core'),
@@ -303,12 +337,15 @@ async function runRow(row, runs, label, { quiet = false } = {}) {
   }
   const walls = []
   const rsss = []
+  row.perRun = []
+  const timeoutS = row.timeoutS ?? TIMEOUT
   for (let i = 0; i < runs; i++) {
     // a stale output from an earlier run must not pass the check for a run that wrote nothing
     rmSync(row.out, { force: true })
-    const r = await measure(RSS, row.cmd, row.args, { stdout: row.stdout, cwd: ROOT, timeoutS: TIMEOUT, env: row.env ? { ...process.env, ...row.env } : undefined })
+    row.before?.()
+    const r = await measure(RSS, row.cmd, row.args, { stdout: row.stdout, cwd: ROOT, timeoutS, env: row.env ? { ...process.env, ...row.env } : undefined })
     if (r.timedOut) {
-      log(`${label} ${row.tool}: did not finish in ${TIMEOUT} s`)
+      log(`${label} ${row.tool}: did not finish in ${timeoutS} s`)
       return Object.assign(row, { status: 'timeout' })
     }
     if (!r.ok) {
@@ -317,7 +354,11 @@ async function runRow(row, runs, label, { quiet = false } = {}) {
     }
     walls.push(r.wallS)
     if (r.rssKB != null) rsss.push(r.rssKB)
-    if (!quiet) log(`${label} ${row.tool}: run ${i + 1}/${runs} ${r.wallS.toFixed(3)} s, ${mb(r.rssKB)} MB peak RSS`)
+    const run = { wallS: r.wallS, rssKB: r.rssKB }
+    row.after?.(run)
+    row.perRun.push(run)
+    const ck = run.checkpoints != null ? `, ${run.checkpoints} checkpoints, state ${(run.stateBytes / 1e6).toFixed(1)} MB` : ''
+    if (!quiet) log(`${label} ${row.tool}: run ${i + 1}/${runs} ${r.wallS.toFixed(3)} s, ${mb(r.rssKB)} MB peak RSS${ck}`)
   }
   if (quiet) log(`${label} ${row.tool}: median of ${runs} runs ${(median(walls) * 1000).toFixed(1)} ms`)
   if (!existsSync(row.out)) return Object.assign(row, { status: 'failed', error: `wrote no output to ${row.out}` })
@@ -335,6 +376,20 @@ async function checkRows(rows, fields, extra = []) {
     if (c.status === 'wrong' || c.status === 'error') {
       r.status = 'wrong'
       log(`  ${r.tool}: WRONG OUTPUT: ${c.detail}`)
+    }
+  }
+  // rows that must reproduce another row's output exactly (LMDB state against memory state):
+  // the same bytes in the same order, not only the same multiset
+  for (const r of rows) {
+    if (!r.sameAs || r.status !== 'ran') continue
+    const other = rows.find((x) => x.id === r.sameAs)
+    if (other?.status !== 'ran' && other?.status !== 'wrong') continue
+    const d = byteDifference(r.out, other.out)
+    r.sameBytes = d === null
+    if (d) {
+      r.status = 'wrong'
+      r.check = { differ: null, detail: `not byte-identical to ${other.tool}'s output: ${d}; compare ${clip(r.out)} with ${clip(other.out)}` }
+      log(`  ${r.tool}: WRONG OUTPUT: ${r.check.detail}`)
     }
   }
   const ref = [...extra, ...rows].find((r) => r.id === referenceId)
@@ -368,23 +423,36 @@ function statusCell(row) {
     case 'failed':
       return row.error.startsWith('failed') ? clip(row.error) : `failed: ${clip(row.error)}`
     case 'timeout':
-      return `did not finish in ${TIMEOUT} s`
+      return `did not finish in ${row.timeoutS ?? TIMEOUT} s`
     case 'wrong':
-      return row.check?.differ != null ? `WRONG OUTPUT (${row.check.differ} rows differ)` : `WRONG OUTPUT (${row.check?.detail})`
+      return row.check?.differ != null ? `WRONG OUTPUT (${row.check.differ} rows differ)` : `WRONG OUTPUT (${clip(row.check?.detail ?? '', 200)})`
     default:
       return null
   }
 }
 
-function tableRow(job, row, { events, bytes, floor, duck }) {
+function tableRow(job, row, { events, bytes, floor, duck, rows = [] }) {
   const bad = statusCell(row)
   if (bad) return `| ${job} | ${cell(row.tool)} | ${cell(bad)} | — | — | — | — | — |`
+  const tool = row.tool + durableNote(row, rows)
   const s = row.wallS
   const unchecked = row.check?.status === 'unchecked' ? ' (unchecked: no other tool ran)' : ''
   const vsFloor = floor ? fmtRatio(floor / s) : '—'
   const vsDuck = duck ? fmtRatio(duck / s) : '—'
-  return `| ${job} | ${cell(row.tool)} | ${s.toFixed(3)}${unchecked} | ${thousands(events / s)} | ` +
+  return `| ${job} | ${cell(tool)} | ${s.toFixed(3)}${unchecked} | ${thousands(events / s)} | ` +
     `${(bytes / 1e6 / s).toFixed(1)} | ${mb(row.rssKB)} | ${vsFloor} | ${vsDuck} |`
+}
+
+/** For a durable row: its time as a multiple of the memory-state row's, and its checkpoints. */
+function durableNote(row, rows) {
+  if (!row.vsMemory) return ''
+  const mem = rows.find((r) => r.id === row.vsMemory)
+  const parts = []
+  if (mem?.status === 'ran') parts.push(`${(row.wallS / mem.wallS).toFixed(2)}× memory state time`)
+  const cks = (row.perRun ?? []).map((r) => r.checkpoints).filter((c) => c != null)
+  if (cks.length) parts.push(`${median(cks)} checkpoints`)
+  if (row.sameBytes) parts.push('output byte-identical')
+  return parts.length ? ` (${parts.join('; ')})` : ''
 }
 
 // ---------------------------------------------------------------------------------------------

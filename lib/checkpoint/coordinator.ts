@@ -8,6 +8,7 @@ import type { KeyedStateBackend, Lineage } from '../state/backend.js'
 import { MAX_KEY_GROUPS } from '../stream/key.js'
 import { newStats, type Stats } from '../stream/stats.js'
 import { WeirError } from '../stream/errors.js'
+import { crashPoint } from './crash.js'
 import {
   MANIFEST_FORMAT,
   STATE_FORMAT,
@@ -106,7 +107,14 @@ export class CheckpointCoordinator {
     // still the oldest until this checkpoint's manifest exists, so it bounds the reclaim.
     const oldestRetained = this.retained[0] ?? id
     const snapshots = this.p.snapshotOperators()
-    this.p.state.checkpoint(id, lineage, oldestRetained)
+    try {
+      this.p.state.checkpoint(id, lineage, oldestRetained)
+    } catch (e) {
+      // a full disk or a failing device: this checkpoint fails, the previous one stays usable
+      if (e instanceof WeirError && e.kind !== 'internal') throw new WeirError(e.kind, `checkpoint ${id} failed (the previous one is still usable): ${e.message}`)
+      throw new WeirError('io', `checkpoint ${id} failed (the previous one is still usable): state: ${(e as Error).message}`)
+    }
+    crashPoint('after-state')
     this.lineage = lineage
     const sources = this.p.sources()
     const sinks = this.p.sinks.map((s) => ({ ...s.record, committed: s.length(), durable: s.durable }))
@@ -135,7 +143,9 @@ export class CheckpointCoordinator {
   private async complete(m: Manifest): Promise<void> {
     try {
       await Promise.all(this.p.sinks.map((s) => s.sync()))
+      crashPoint('after-sinks')
       writeManifest(this.jobDir, m)
+      crashPoint('after-manifest')
       this.retained.push(m.id)
       if (this.retained.length > this.retain) {
         this.retained = this.retained.slice(-this.retain)

@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import type { Lineage } from '../state/backend.js'
 import { WeirError } from '../stream/errors.js'
 import type { Stats } from '../stream/stats.js'
+import { crashPoint } from './crash.js'
 
 /** Bumped when the manifest's shape changes in a way an older weir would misread. */
 export const MANIFEST_FORMAT = 1
@@ -102,6 +103,7 @@ export function writeManifest(jobDir: string, m: Manifest): string {
   } finally {
     closeSync(fd)
   }
+  crashPoint('manifest-temp')
   renameSync(tmp, path)
   const d = openSync(dir, 'r')
   try {

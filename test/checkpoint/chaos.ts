@@ -47,7 +47,7 @@ function runUntilKilled(args: string[], jobDir: string, killAtId: number | undef
     let timer: NodeJS.Timeout | undefined
     if (killAtId !== undefined) {
       const poll = () => {
-        if (newestId(jobDir) >= killAtId) timer = setTimeout(() => child.kill('SIGKILL'), Math.floor(random() * 20))
+        if (newestId(jobDir) >= killAtId) timer = setTimeout(() => child.kill('SIGKILL'), Math.floor(random() * 10))
         else timer = setTimeout(poll, 2)
       }
       poll()
@@ -87,7 +87,8 @@ for (const job of JOBS) {
     const ref = await weir([...job.stages, input, '-o', join(dir, 'ref.ndjson'), ...lateArgs('ref-late.ndjson')])
     t.equal(ref.code, 0, ref.stderr)
     const jobDir = join(dir, 'job')
-    const every = Math.max(200, Math.floor(EVENTS / (KILLS * 4)))
+    // enough checkpoints that the kills, each a few checkpoints apart, fall before the job's end
+    const every = Math.max(150, Math.floor(EVENTS / (KILLS * 10)))
     const args = [...job.stages, input, '-o', join(dir, 'out.ndjson'), ...lateArgs('late.ndjson'), '--job-dir', jobDir, '--checkpoint-interval', `${every}r`, '--resume']
     let kills = 0
     for (let runs = 1; ; runs++) {
@@ -95,7 +96,7 @@ for (const job of JOBS) {
         t.fail(`the job did not finish in ${runs - 1} runs`)
         break
       }
-      const target = kills < KILLS ? newestId(jobDir) + 1 + Math.floor(random() * 3) : undefined
+      const target = kills < KILLS ? newestId(jobDir) + 1 + Math.floor(random() * 2) : undefined
       const r = await runUntilKilled(args, jobDir, target)
       if (r.signal === 'SIGKILL') {
         kills++
