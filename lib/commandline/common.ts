@@ -42,6 +42,7 @@ export function jobOptions(a: IoArgs): JobOptions {
     output: a.output,
     lateOutput: a['late-output'],
     noFlush: a.flush === false,
+    follow: a.follow === true,
     onError: a['on-error'],
     deadLetter: a['dead-letter'],
     jobDir: a['job-dir'],

@@ -39,6 +39,12 @@ export const JOB_OPTIONS: readonly JobOptionDecl[] = [
     default: true,
     describe: 'at the end of a bounded input, fire open windows, timers and running aggregates (--no-flush: stop without firing; with --job-dir the next run continues)',
   },
+  {
+    name: 'follow',
+    alias: 'F',
+    type: 'boolean',
+    describe: 'read the last input file as tail -F does: wait for more, follow rotation, until a signal (with --job-dir, exactly-once)',
+  },
   { name: 'job-dir', type: 'string', describe: 'keep keyed state in LMDB in DIR and take checkpoints there, for exactly-once resume' },
   {
     name: 'checkpoint-interval',
@@ -63,6 +69,7 @@ export interface JobArgs {
   stats?: string
   verbose?: boolean
   flush?: boolean
+  follow?: boolean
   'job-dir'?: string
   'checkpoint-interval'?: string
   retain?: string

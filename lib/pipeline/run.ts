@@ -18,6 +18,7 @@ import type { SourcePosition } from '../checkpoint/manifest.js'
 import { openDurableJob, type DurableJob } from './durable.js'
 import { fieldsNeeded } from './fields.js'
 import { Worker } from 'node:worker_threads'
+import { open, stat } from 'node:fs/promises'
 import { HeapBudget } from './heap-budget.js'
 import type { WorkerInput, WorkerMessage } from '../io/parse-worker.js'
 import { LineBatcher, type ParsedBatch } from '../io/batches.js'
@@ -56,6 +57,8 @@ export interface JobOptions {
   retain?: number
   /** latest, a checkpoint id, or a manifest path */
   fromCheckpoint?: string
+  /** Read the last input as `tail -F` does, until a signal. */
+  follow?: boolean
   /** Continue from the latest checkpoint, or start fresh when there is none. */
   resume?: boolean
   /** Restore a checkpoint of a pipeline whose stages changed, matching operators by uid. */
@@ -78,6 +81,7 @@ export async function runJob(stages: Stage[], opts: JobOptions): Promise<JobResu
   const inputsInfo = checkInputs(inputs)
   if ((opts.onError === 'dead-letter') !== (opts.deadLetter !== undefined))
     throw usageError('--on-error dead-letter and --dead-letter FILE go together')
+  if (opts.follow && inputs[inputs.length - 1] === STDIN) throw usageError('--follow reads a growing file: name it (stdin cannot be followed)')
   const durable = opts.jobDir ? await openDurableJob(stages, ops, inputs, opts) : undefined
   try {
     if (durable?.finished) return { stats: opts.stats ?? newStats(), totals: durable.restored!.totals, checkpoint: durable.restored!.id }
@@ -88,11 +92,17 @@ export async function runJob(stages: Stage[], opts: JobOptions): Promise<JobResu
     const lateOut = opts.lateOutput ? await LineSink.file(opts.lateOutput, resumeOf('late', opts.lateOutput), warn) : undefined
     const deadOut = opts.deadLetter ? await LineSink.file(opts.deadLetter, resumeOf('dead-letter', opts.deadLetter), warn) : undefined
     const state: KeyedStateBackend = durable ? durable.state : new MemoryStateBackend()
-    return await new Job(ops, inputs, out, lateOut, deadOut, opts, state, durable, parsePlan(stages, inputsInfo)).run()
+    // a followed file has no end to overlap parsing with: it is parsed on this thread
+    const plan = parsePlan(stages, inputsInfo)
+    if (plan && opts.follow) plan.worker = false
+    return await new Job(ops, inputs, out, lateOut, deadOut, opts, state, durable, plan).run()
   } finally {
     await durable?.close()
   }
 }
+
+/** How often --follow looks for new data at the end of a file (tail -F checks every second). */
+const FOLLOW_POLL_MS = 200
 
 /** Below this much input, starting a worker (~30 ms) costs more than it saves. */
 const WORKER_MIN_BYTES = 8 << 20
@@ -223,7 +233,8 @@ class Job {
         for (let i = 0; i < this.inputs.length; i++) {
           if (this.stopped) break
           if (this.positions[i]!.done) continue
-          await this.pump(i)
+          if (this.opts.follow && i === this.inputs.length - 1) await this.pumpFollow(i)
+          else await this.pump(i)
           if (this.failure) throw this.failure
         }
       this.clearTimer()
@@ -272,13 +283,15 @@ class Job {
     this.current?.destroy()
   }
 
-  private pump(index: number): Promise<void> {
-    const input = this.inputs[index]!
+  /**
+   * Lines to records for one input from `start`: projected batches or whole records, on this
+   * thread. `feed` takes a chunk (kept by reference only until the call returns, for a buffer
+   * the caller reuses), `finish` ends the input (an unterminated last line is still a line).
+   */
+  private lineReader(input: string, start: { offset: number; line: number }) {
     const source = sourceName(input)
     const stats = this.stats
     const chain = this.chain
-    const position = this.positions[index]!
-    const start = { offset: position.offset, line: position.line }
     let feed: (chunk: Buffer) => void
     let finishInput: () => void
     let reader: { offset: number; lineNo: number }
@@ -307,15 +320,25 @@ class Job {
         const rec: Rec = { raw: text, value, source, line }
         chain.push(rec)
       }
-      feed = (chunk) => splitter.feed(chunk, onLine)
+      // the splitter keeps the start of an unfinished line by reference: give it bytes of its own
+      feed = (chunk) => splitter.feed(Buffer.from(chunk), onLine)
       finishInput = () => splitter.finish(onLine)
     }
+    return { feed, finish: finishInput, position: () => ({ offset: reader.offset, line: reader.lineNo }) }
+  }
+
+  private pump(index: number): Promise<void> {
+    const input = this.inputs[index]!
+    const position = this.positions[index]!
+    const start = { offset: position.offset, line: position.line }
+    const { feed, finish: finishInput, position: at } = this.lineReader(input, start)
     // --no-flush and --follow leave the last input's unterminated last line for a later run, so
     // offsets always sit on line boundaries (decisions.md 20)
     const keepPartial = this.opts.noFlush === true && index === this.inputs.length - 1
     const advance = () => {
-      position.offset = reader.offset
-      position.line = reader.lineNo
+      const p = at()
+      position.offset = p.offset
+      position.line = p.line
     }
     return new Promise<void>((resolve) => {
       const stream = openSource(input, start.offset)
@@ -355,9 +378,92 @@ class Job {
         this.afterBatch(stream)
         finish()
       })
-      stream.on('error', (e: NodeJS.ErrnoException) => fail(new WeirError('io', `${source}: read failed: ${e.message}`)))
+      stream.on('error', (e: NodeJS.ErrnoException) => fail(new WeirError('io', `${sourceName(input)}: read failed: ${e.message}`)))
       stream.on('close', finish)
     })
+  }
+
+  /**
+   * --follow: reads a growing file as `tail -F` does, from its checkpointed offset, for as long
+   * as the job runs (a signal ends it). At the end of the data it waits, polling, and keeps
+   * taking checkpoints. When the path names another file (rotated: renamed away and created
+   * anew), the old file is read to its end through the descriptor still open, its unterminated
+   * last line included, and the new file is read from its start; a file that shrank (truncated
+   * in place) is read again from its start, with a warning: what was between is lost.
+   */
+  private async pumpFollow(index: number): Promise<void> {
+    const input = this.inputs[index]!
+    const position = this.positions[index]!
+    let reader = this.lineReader(input, { offset: position.offset, line: position.line })
+    let file = await open(input, 'r').catch((e: Error) => {
+      throw new WeirError('no-input', `${input}: ${e.message}`)
+    })
+    let at = position.offset
+    let wake: (() => void) | undefined
+    let blocked: Promise<void> | undefined
+    let ended = false
+    const handle: Pausable = {
+      pause: () => (blocked ??= new Promise<void>((r) => (wake = r))),
+      resume: () => {
+        blocked = undefined
+        wake?.()
+      },
+      destroy: () => {
+        ended = true
+        wake?.()
+      },
+    }
+    this.current = handle
+    const sleep = (ms: number) =>
+      new Promise<void>((r) => {
+        const t = setTimeout(r, ms)
+        wake = () => {
+          clearTimeout(t)
+          r()
+        }
+      })
+    try {
+      while (!ended && !this.stopped && !this.failure) {
+        if (blocked) await blocked
+        const buf = Buffer.allocUnsafe(1 << 18)
+        const { bytesRead } = await file.read(buf, 0, buf.length, at)
+        if (bytesRead > 0) {
+          at += bytesRead
+          reader.feed(buf.subarray(0, bytesRead))
+          Object.assign(position, reader.position())
+          this.afterBatch(handle)
+          continue
+        }
+        const now = await stat(input).catch(() => undefined)
+        const mine = await file.stat()
+        if (now && now.ino !== mine.ino) {
+          // rotated: this file is complete; its last line, even unterminated, is a line
+          reader.finish()
+          await file.close()
+          file = await open(input, 'r')
+          at = 0
+          reader = this.lineReader(input, { offset: 0, line: 0 })
+          Object.assign(position, { offset: 0, line: 0, dev: now.dev, ino: now.ino })
+          this.afterBatch(handle)
+          continue
+        }
+        if (mine.size < at) {
+          this.opts.warn?.(`${input}: truncated in place (copytruncate?): reading it again from its start; lines written between the last read and the truncation are lost`)
+          at = 0
+          reader = this.lineReader(input, { offset: 0, line: 0 })
+          Object.assign(position, { offset: 0, line: 0 })
+          continue
+        }
+        // no data: checkpoints keep coming while the file is quiet
+        this.afterBatch(handle)
+        await sleep(FOLLOW_POLL_MS)
+      }
+    } catch (e) {
+      this.failure ??= e instanceof WeirError ? e : new WeirError('io', `${input}: read failed: ${(e as Error).message}`)
+    } finally {
+      this.current = undefined
+      await file.close().catch(() => {})
+    }
   }
 
   /** Reads every input through the parse worker (io/parse-worker.ts). */
