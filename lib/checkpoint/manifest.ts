@@ -6,18 +6,14 @@
 import { createHash } from 'node:crypto'
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, unlinkSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
-import type { Lineage } from '../state/backend.js'
+import { STATE_FORMAT, type Lineage } from '../state/backend.js'
 import { WeirError } from '../stream/errors.js'
 import type { Stats } from '../stream/stats.js'
 import { crashPoint } from './crash.js'
 
 /** Bumped when the manifest's shape changes in a way an older weir would misread. */
 export const MANIFEST_FORMAT = 1
-/**
- * Bumped when what is stored changes: a key's canonical form, an accumulator's layout, an
- * operator snapshot's shape (decisions.md 33). A job dir of another format is refused, naming both.
- */
-export const STATE_FORMAT = 1
+export { STATE_FORMAT }
 
 /** Where one input stood at the barrier: the next byte to read is `offset`, on line `line + 1`. */
 export interface SourcePosition {

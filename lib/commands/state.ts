@@ -19,9 +19,11 @@ export const builder = (y: Argv) =>
     .option('key', { type: 'string', describe: 'only this key: its canonical JSON text, or its single value as a string (alice for "alice")' })
     .option('checkpoint', { type: 'string', default: 'latest', describe: 'the checkpoint to read: latest (the newest complete one) or an id' })
     .option('json', { type: 'boolean', describe: 'NDJSON even on a terminal: one object per (operator, key, ns, value)' })
+    .option('compact', { type: 'boolean', describe: 'rewrite the state file compactly (LMDB files never shrink by themselves); the job must not be running' })
     .example('$0 state .weir/clicks', 'the state of the latest checkpoint: open windows, running aggregates, timers')
     .example('$0 state .weir/clicks --key u07 --json', "user u07's state, as NDJSON")
     .example('$0 state .weir/clicks --operator window --checkpoint 12', 'the window state as of checkpoint 12')
+    .example('$0 state .weir/clicks --compact', 'shrink the state file of a job that is not running')
     .epilogue(
       'A row is {"operator", "key", "ns", "value"}: key is the key value (an array for a key of several fields); ns is a window ' +
         "start (a number), 's' for a key's session list, 'g' for a global pane, 'c' for a count pane; a process function's states " +
@@ -35,6 +37,7 @@ interface StateArgs {
   key?: string
   checkpoint?: string
   json?: boolean
+  compact?: boolean
 }
 
 interface Row {
@@ -53,6 +56,7 @@ export async function execute(a: Record<string, unknown>): Promise<void> {
   const which = args.checkpoint ?? 'latest'
   if (which !== 'latest' && !/^\d+$/.test(which)) throw usageError(`--checkpoint ${which}: give latest or a checkpoint id`)
   checkJobDir(dir)
+  if (args.compact) return compact(dir)
   const m = pickCheckpoint(dir, which)
   const wanted = args.operator === undefined ? undefined : operatorsOf(m, args.operator)
   const k = args.key
@@ -224,4 +228,17 @@ function noteWriteError(e: Error | null | undefined): void {
   if (!e) return
   if ((e as NodeJS.ErrnoException).code === 'EPIPE') stdout.gone = true
   else if (!stdout.gone) stdout.failure ??= new WeirError('io', `stdout: write failed: ${e.message}`)
+}
+
+/** --compact: under the job's lock (a running job makes this exit 75 and touch nothing). */
+async function compact(dir: string): Promise<void> {
+  const { lockJobDir } = await import('../checkpoint/lock.js')
+  const lock = await lockJobDir(dir, 'job')
+  try {
+    const { compactState } = await import('../state/lmdb.js')
+    const { before, after } = await compactState(join(dir, 'state'))
+    process.stdout.write(`${join(dir, 'state')}: ${before} bytes, ${after} after compacting\n`)
+  } finally {
+    await lock.release()
+  }
 }

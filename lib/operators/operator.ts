@@ -54,6 +54,8 @@ export interface Operator {
    * twice, so the two can never disagree.
    */
   restore?(snapshot: unknown): void
+  /** How many windows hold state now (a window operator), for the summary line. */
+  openWindows?(): number
   /** The earliest wall-clock time at which onProcessingTime has work, if any. */
   nextProcessingTime?(): number | undefined
   onProcessingTime?(now: number, out: Output): void

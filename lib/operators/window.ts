@@ -76,6 +76,8 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
   let ctx: OperatorContext
   let wm = MIN_WATERMARK
   let seq = 0
+  /** windows holding state: reported by --verbose, kept across a resume */
+  let open = 0
   let lastPos: Position = { source: 'window', line: 0 }
 
   const isLate = (w: Window) => eventTime && w.end - 1 + lateness <= wm
@@ -176,6 +178,7 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
       if (fire) emitPane(t.key, w, list![i]!, out)
       if (cleanup) {
         list!.splice(i, 1)
+        open--
         if (list!.length === 0) state.delete(t.key, SESSIONS)
         else state.put(t.key, SESSIONS, list)
       }
@@ -185,7 +188,10 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
     const accs = state.get(t.key, w.start) as unknown[] | undefined
     if (!accs) return
     if (fire) emitRow(t.key, w, accs, out)
-    if (cleanup) state.delete(t.key, w.start)
+    if (cleanup) {
+      state.delete(t.key, w.start)
+      open--
+    }
   }
 
   function fireUpTo(limit: number, out: Output): void {
@@ -207,6 +213,7 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
         if (accs === undefined) {
           accs = agg.create()
           registerTimers(key, { start, end })
+          open++
         }
         agg.add(accs, rec.value, s, rec)
         state.put(key, start, accs) // the write-back contract: a changed value is put again
@@ -230,6 +237,7 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
     if (accs === undefined) {
       accs = agg.create()
       registerTimers(key, w)
+      open++
     }
     agg.add(accs, rec.value, s, rec)
     state.put(key, w.start, accs)
@@ -254,6 +262,7 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
     rest.push(session)
     rest.sort((a, b) => a.start - b.start)
     state.put(key, SESSIONS, rest)
+    open += rest.length - list.length
     const grew = overlapping.length !== 1 || overlapping[0]!.start !== merged.start || overlapping[0]!.end !== merged.end
     if (grew) registerTimers(key, merged)
     if (hasFired(merged)) emitPane(key, merged, session, out)
@@ -262,16 +271,25 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
 
   function processUnbounded(rec: Rec, key: Key, s: number, out: Output): void {
     if (spec.kind === 'global') {
-      const pane = (state.get(key, GLOBAL) as Pane | undefined) ?? newPane()
+      let pane = state.get(key, GLOBAL) as Pane | undefined
+      if (!pane) {
+        pane = newPane()
+        open++
+      }
       addTo(pane, rec, s)
       state.put(key, GLOBAL, pane)
     } else {
-      const pane = (state.get(key, COUNT) as CountPane | undefined) ?? { ...newPane(), n: 0 }
+      let pane = state.get(key, COUNT) as CountPane | undefined
+      if (!pane) {
+        pane = { ...newPane(), n: 0 }
+        open++
+      }
       addTo(pane, rec, s)
       pane.n++
       if (pane.n >= (spec as { size: number }).size) {
         emitPane(key, undefined, pane, out)
         state.delete(key, COUNT)
+        open--
       } else state.put(key, COUNT, pane)
     }
     ctx.stats.consumed++
@@ -299,11 +317,12 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
       else if (spec.kind === 'session') processSession(rec, key, s, out)
       else processUnbounded(rec, key, s, out)
     },
-    snapshot: () => ({ wm, seq, lastPos: { source: lastPos.source, line: lastPos.line } }),
+    snapshot: () => ({ wm, seq, open, lastPos: { source: lastPos.source, line: lastPos.line } }),
     restore(snap) {
-      const x = snap as { wm: number; seq: number; lastPos: Position }
+      const x = snap as { wm: number; seq: number; open: number; lastPos: Position }
       wm = x.wm
       seq = x.seq
+      open = x.open ?? 0
       lastPos = x.lastPos
       // Timers follow from the windows in state: each open window has its firing timer (unless it
       // has fired) and its cleanup timer. Rebuilding them here stores nothing twice.
@@ -331,9 +350,11 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
           if (!pane) continue
           emitPane(key, undefined, pane, out)
           state.delete(key, ns)
+          open--
         }
       }
     },
+    openWindows: () => open,
     nextProcessingTime: () => (eventTime ? undefined : timers.peekTime()),
     onProcessingTime(now, out) {
       if (!eventTime) fireUpTo(now, out)

@@ -70,6 +70,13 @@ export class Chain {
     for (const op of this.ops) op.stop?.()
   }
 
+  /** Windows holding state, over every window operator; undefined when the chain has none. */
+  openWindows(): number | undefined {
+    let n: number | undefined
+    for (const op of this.ops) if (op.openWindows) n = (n ?? 0) + op.openWindows()
+    return n
+  }
+
   nextProcessingTime(): number | undefined {
     let t: number | undefined
     for (const op of this.ops) {

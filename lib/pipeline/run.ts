@@ -73,6 +73,8 @@ export interface JobResult {
   totals?: Stats
   /** The last complete checkpoint of a durable job. */
   checkpoint?: number
+  /** Windows still holding state at the end (a --no-flush or stopped run), when the job has windows. */
+  windowsOpen?: number
 }
 
 export async function runJob(stages: Stage[], opts: JobOptions): Promise<JobResult> {
@@ -269,6 +271,7 @@ class Job {
       stopped: this.stopped ?? (this.out.closedByReader ? 'reader-closed' : undefined),
       totals: this.checkpoints?.totals(),
       checkpoint: this.checkpoints?.lastCompleted,
+      windowsOpen: this.chain.openWindows(),
     }
   }
 

@@ -16,6 +16,12 @@ import type { Key } from '../stream/key.js'
 
 export type Namespace = string | number
 
+/**
+ * Bumped when what is stored changes: a key's canonical form, an accumulator's layout, an
+ * operator snapshot's shape (decisions.md 33). A job dir of another format is refused, naming both.
+ */
+export const STATE_FORMAT = 1
+
 export interface OperatorState {
   get(key: Key, ns: Namespace): unknown
   put(key: Key, ns: Namespace, value: unknown): void

@@ -13,13 +13,12 @@
 //
 // This file is the only importer of 'lmdb': the native module loads only for jobs with a job dir.
 import { createHash } from 'node:crypto'
-import { accessSync, closeSync, constants, fstatSync, openSync, readSync, statSync } from 'node:fs'
+import { accessSync, closeSync, constants, existsSync, fstatSync, mkdirSync, openSync, readSync, renameSync, rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { open, type Database, type RootDatabase } from 'lmdb'
-import { STATE_FORMAT } from '../checkpoint/manifest.js'
 import { WeirError } from '../stream/errors.js'
 import { MAX_KEY_GROUPS, compareCanon, type Key } from '../stream/key.js'
-import type { KeyedStateBackend, Lineage, Namespace, OperatorState } from './backend.js'
+import { STATE_FORMAT, type KeyedStateBackend, type Lineage, type Namespace, type OperatorState } from './backend.js'
 
 export interface LmdbStateOptions {
   /** Epochs this run's reads see (see Lineage in backend.ts): the restored checkpoint's lineage, [] on a fresh job. */
@@ -890,4 +889,52 @@ export async function readState(dir: string, lineage: Lineage, fn: (uid: string,
   } finally {
     await env.root.close()
   }
+}
+
+/**
+ * Rewrites the state file compactly: LMDB files never shrink by themselves (freed pages are reused,
+ * not returned). A compacting copy is made with lmdb's backup(), checked entry by entry against the
+ * original (a compacting backup was reported to produce a corrupt copy, lmdb-js #198), and only
+ * then swapped in. The caller holds the job's lock, so nothing writes meanwhile.
+ */
+export async function compactState(dir: string): Promise<{ before: number; after: number }> {
+  if (checkDataFile(dir, false) === 'none') return { before: 0, after: 0 }
+  const before = statSync(join(dir, 'data.mdb')).size
+  const copy = dir.replace(/\/+$/, '') + '.compact'
+  rmSync(copy, { recursive: true, force: true })
+  mkdirSync(copy)
+  const env = openEnv(dir, false, true)
+  try {
+    // with subdirectories (noSubdir: false) LMDB copies into a directory, as DIR/data.mdb
+    await guard(dir, 'unreadable', () => env.root.backup(copy, true))
+    const twin = openEnv(copy, true, true)
+    try {
+      for (const name of ['state', 'meta'] as const) {
+        const a = env[name]
+        const b = twin[name]
+        if (!a || !b) continue
+        const left = a.getRange({ snapshot: false })[Symbol.iterator]()
+        for (const e of b.getRange({ snapshot: false })) {
+          const o = left.next()
+          if (o.done || JSON.stringify(o.value.key) !== JSON.stringify(e.key) || JSON.stringify(o.value.value) !== JSON.stringify(e.value))
+            throw new WeirError('io', `${dir}: the compacted copy differs from the state (left unchanged)`)
+        }
+        if (!left.next().done) throw new WeirError('io', `${dir}: the compacted copy lacks entries (left unchanged)`)
+      }
+    } finally {
+      await twin.root.close()
+    }
+  } catch (err) {
+    rmSync(copy, { recursive: true, force: true })
+    throw err
+  } finally {
+    await env.root.close()
+  }
+  const old = dir.replace(/\/+$/, '') + '.old'
+  rmSync(old, { recursive: true, force: true })
+  renameSync(dir, old)
+  renameSync(copy, dir)
+  rmSync(old, { recursive: true, force: true })
+  if (!existsSync(join(dir, 'data.mdb'))) throw new WeirError('io', `${dir}: compaction lost the state file`)
+  return { before, after: statSync(join(dir, 'data.mdb')).size }
 }
