@@ -456,6 +456,143 @@ function durableNote(row, rows) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Durable state: what one checkpoint costs, and how long a resume after kill -9 takes.
+
+/**
+ * The checkpoint-cost row, from two window rows that differ only in how often they checkpoint:
+ * per run i, (time every N records − time with checkpoints at start and end only) / (extra
+ * checkpoints). Runs are paired by index; the median and the largest of those averages are shown.
+ */
+function checkpointCostRow(rows) {
+  const every = rows.find((r) => r.id === 'weir-lmdb-every')
+  const ends = rows.find((r) => r.id === 'weir-lmdb-ends')
+  const oneS = rows.find((r) => r.id === 'weir-lmdb')
+  if (!every || !ends) return null
+  const tool = `weir, LMDB state: (${every.tool.replace('weir, LMDB state, ', '')} − at start and end only) ÷ extra checkpoints`
+  if (every.status !== 'ran' || ends.status !== 'ran') {
+    return `| checkpoint | ${cell(tool)} | not measured: ${ends.status !== 'ran' ? ends.tool : every.tool} did not run cleanly | — | — | — | — | — |`
+  }
+  const per = []
+  const extras = []
+  for (let i = 0; i < Math.min(every.perRun.length, ends.perRun.length); i++) {
+    const extra = (every.perRun[i].checkpoints ?? 0) - (ends.perRun[i].checkpoints ?? 0)
+    extras.push(extra)
+    if (extra > 0) per.push((every.perRun[i].wallS - ends.perRun[i].wallS) / extra)
+  }
+  if (!per.length) return `| checkpoint | ${cell(tool)} | not measured: no extra checkpoints were taken | — | — | — | — | — |`
+  const ms = (x) => (x * 1000).toFixed(1)
+  const stateRow = oneS?.status === 'ran' ? oneS : every
+  const bytes = median(stateRow.perRun.map((r) => r.stateBytes ?? 0))
+  return `| checkpoint | ${cell(tool)} | ${ms(median(per))} ms per checkpoint (median of ${per.length} run${per.length > 1 ? 's' : ''}; ` +
+    `max ${ms(Math.max(...per))} ms) | — | — | ${mb(every.rssKB)} | ${median(extras)} extra checkpoints per run; ` +
+    `state on disk ${bytes >= 1e6 ? `${(bytes / 1e6).toFixed(1)} MB` : `${(bytes / 1e3).toFixed(0)} kB`} (state.bytes of the last manifest, ${stateRow === oneS ? 'every 1 s row' : 'this row'}) | — |`
+}
+
+/**
+ * Resume after a crash: a durable run is killed with SIGKILL as soon as its second checkpoint
+ * (chk-00000001.json; chk-00000000 is taken at the start) exists. That run checkpoints every half
+ * of the input in records, so the kill lands mid-way at any input size (with 1 s it would land
+ * at 1 s, which a small input may have finished by). Then `--resume` with checkpoints every 1 s,
+ * as the fresh durable row, is timed to completion. The remaining fraction is 1 − (lines read at the newest
+ * complete checkpoint) / (lines in the input). The resumed job's output must be byte-identical
+ * to the memory-state row's: the sink is cut back to the checkpoint and nothing is lost or doubled.
+ */
+async function resumeRow(input, rows, events, runs) {
+  const mem = rows.find((r) => r.id === 'weir')
+  const dir = join(DATA, 'jobs', 'window-resume')
+  const out = join(OUT, 'window-weir-resume.ndjson')
+  const base = ['run', writeSpec('window-resume', windowSpec(input, out)), '--job-dir', dir, '--checkpoint-interval']
+  const row = {
+    id: 'weir-resume', tool: 'weir --resume after kill -9 mid-way, at the 2nd checkpoint (LMDB, every 1 s)', out,
+    cmd: WEIR, args: [...base, '1s', '--resume'], perRun: [],
+  }
+  if (!existsSync(WEIR)) return Object.assign(row, { status: 'failed', error: 'failed: bin/weir not found (engine not built yet)' })
+  for (let i = 0; i < runs; i++) {
+    freshJobDir(dir)
+    rmSync(out, { force: true })
+    const k = await killWhenExists(WEIR, [...base, `${Math.ceil(events / 2)}r`], manifestFile(dir, 1), { cwd: ROOT, timeoutS: TIMEOUT })
+    if (!k.killed) {
+      log(`[resume] the run to be killed ${k.why}`)
+      return Object.assign(row, { status: 'failed', error: `the run to be killed ${k.why}` })
+    }
+    const c = latestCheckpoint(WEIR, dir, ROOT)
+    const left = c?.line != null ? 1 - c.line / events : null
+    const r = await measure(RSS, WEIR, row.args, { cwd: ROOT, timeoutS: TIMEOUT })
+    if (r.timedOut) {
+      log(`[resume] ${row.tool}: did not finish in ${TIMEOUT} s`)
+      return Object.assign(row, { status: 'timeout' })
+    }
+    if (!r.ok) {
+      log(`[resume] ${row.tool}: failed: ${r.error}`)
+      return Object.assign(row, { status: 'failed', error: r.error })
+    }
+    row.perRun.push({ wallS: r.wallS, rssKB: r.rssKB, left, killedAtS: k.afterS, fromCheckpoint: c?.id ?? null })
+    log(`[resume] run ${i + 1}/${runs}: killed after ${k.afterS.toFixed(2)} s, resumed from checkpoint ${c?.id} ` +
+      `with ${left == null ? '?' : (left * 100).toFixed(0)}% of the input left: ${r.wallS.toFixed(3)} s, ${mb(r.rssKB)} MB peak RSS`)
+  }
+  Object.assign(row, {
+    status: 'ran',
+    wallS: median(row.perRun.map((r) => r.wallS)),
+    rssKB: median(row.perRun.map((r) => r.rssKB ?? 0)) || null,
+    left: median(row.perRun.map((r) => r.left ?? NaN)),
+  })
+  if (mem?.status === 'ran' || mem?.status === 'wrong') {
+    const d = byteDifference(out, mem.out)
+    row.sameBytes = d === null
+    if (d) {
+      row.status = 'wrong'
+      row.check = { differ: null, detail: `killed and resumed, not byte-identical to weir's (memory state) output: ${d}; compare ${clip(out)} with ${clip(mem.out)}` }
+      log(`  ${row.tool}: WRONG OUTPUT: ${row.check.detail}`)
+    }
+  }
+  return row
+}
+
+function resumeTableRow(row, rows, { events, bytes }) {
+  const bad = statusCell(row)
+  if (bad) return `| resume | ${cell(row.tool)} | ${cell(bad)} | — | — | — | — | — |`
+  const fresh = rows.find((r) => r.id === 'weir-lmdb')
+  const leftEvents = Number.isFinite(row.left) ? events * row.left : null
+  const notes = []
+  if (Number.isFinite(row.left)) notes.push(`${(row.left * 100).toFixed(0)}% of the input left`)
+  if (fresh?.status === 'ran') {
+    notes.push(`${(row.wallS / fresh.wallS).toFixed(2)}× the time of a fresh run (LMDB, every 1 s)`)
+    if (row.left > 0) notes.push(`${(row.wallS / (fresh.wallS * row.left)).toFixed(2)}× its time for the same share of the input`)
+  }
+  if (row.sameBytes) notes.push('output byte-identical to memory state')
+  return `| resume | ${cell(row.tool)} | ${row.wallS.toFixed(3)} | ${leftEvents == null ? '—' : thousands(leftEvents / row.wallS)} | ` +
+    `${leftEvents == null ? '—' : ((bytes * row.left) / 1e6 / row.wallS).toFixed(1)} | ${mb(row.rssKB)} | ${cell(notes.join('; '))} | — |`
+}
+
+// ---------------------------------------------------------------------------------------------
+// Key scaling: the window job over many keys, memory state against LMDB state, with peak RSS.
+
+const KEY_IDS = ['weir', 'weir-lmdb', 'duckdb-n']
+
+async function keyJobs() {
+  const configs = [[2_000_000, 1_000_000]]
+  if (opt.big) configs.push([10_000_000, 10_000_000])
+  const jobs = []
+  for (const [events, keys] of configs) {
+    const input = inputFile(events, keys)
+    await warmPageCache(input)
+    const tag = `keys-${events}-k${keys}`
+    const rows = windowRows(input, tag, events).filter((r) => KEY_IDS.includes(r.id))
+    // --timeout is per million events for these rows (at least --timeout)
+    for (const r of rows) r.timeoutS = Math.max(TIMEOUT, Math.round((TIMEOUT * events) / 1e6))
+    const job = await runJob(`${keys / 1e6}M keys`, rows, WINDOW_FIELDS, KEY_RUNS)
+    jobs.push({ ...job, events, keys, bytes: statSync(input).size, label: `window, ${keys / 1e6}M keys, ${events / 1e6}M events` })
+    // the LMDB files of a 10M-key job run to gigabytes; outputs are kept only when wrong
+    for (const r of rows) {
+      if (r.jobDir) freshJobDir(r.jobDir)
+      if (r.status !== 'wrong' && r.id !== 'weir') rmSync(r.out, { force: true })
+    }
+    if (!rows.some((r) => r.status === 'wrong')) rmSync(rows[0].out, { force: true })
+  }
+  return jobs
+}
+
+// ---------------------------------------------------------------------------------------------
 // Start-up: how long before a one-record job is done, next to bare Node.
 
 async function startup(input) {
@@ -547,8 +684,10 @@ log(`input: ${input} (${EVENTS} events, ${KEYS} keys, ${(bytes / 1e6).toFixed(1)
 const pass = await runJob('pass-through', passthroughRows(input), null, RUNS,
   [{ id: 'input', tool: 'the input file', file: input, rank: 0 }])
 const win = await runJob('window', windowRows(input), WINDOW_FIELDS, RUNS)
+const resume = await resumeRow(input, win.rows, EVENTS, RUNS)
 const filt = await runJob('filter+map', filterRows(input), FILTER_FIELDS, RUNS)
 const starts = await startup(input)
+const keys = opt['skip-keys'] ? [] : await keyJobs()
 
 const floorRow = pass.rows.find((r) => r.id === 'floor')
 const floorS = floorRow.status === 'ran' ? floorRow.wallS : null
@@ -562,10 +701,17 @@ const table = [
   `| job | tool | median s | events/s | MB/s | peak RSS MB | vs Node floor (throughput ratio) | vs ${DUCK_N} (window job) |`,
   '|---|---|---:|---:|---:|---:|---:|---:|',
   ...pass.rows.map((r) => tableRow(JOBS.pass, r, ctx)),
-  ...win.rows.map((r) => tableRow(JOBS.win, r, { ...ctx, duck: duckS })),
+  ...win.rows.map((r) => tableRow(JOBS.win, r, { ...ctx, duck: duckS, rows: win.rows })),
+  checkpointCostRow(win.rows),
+  resumeTableRow(resume, win.rows, ctx),
   ...filt.rows.map((r) => tableRow(JOBS.filt, r, ctx)),
   ...starts.map((r) => startupRow(r, starts[0].status === 'ran' ? starts[0].wallS : null)),
-].join('\n')
+  ...keys.flatMap((j) => {
+    const duck = j.rows.find((r) => r.id === 'duckdb-n')
+    const c = { events: j.events, bytes: j.bytes, floor: null, duck: duck?.status === 'ran' ? duck.wallS : null, rows: j.rows }
+    return j.rows.map((r) => tableRow(j.label, r, c))
+  }),
+].filter(Boolean).join('\n')
 
 const scalingTable = opt.scaling ? await scaling() : null
 
@@ -578,7 +724,7 @@ if (scalingTable) console.log('\n' + scalingTable)
 const m = machineInfo()
 const args = process.argv.slice(2).join(' ')
 const refNote = (job) => `${job.name}: ${job.reference ?? 'none (nothing ran)'}`
-const wrongNotes = [...pass.rows, ...win.rows, ...filt.rows, ...starts]
+const wrongNotes = [...pass.rows, ...win.rows, resume, ...filt.rows, ...starts, ...keys.flatMap((j) => j.rows)]
   .filter((r) => r.status === 'wrong' && r.check?.detail)
   .map((r) => `- ${r.tool} (${r.id}): ${r.check.detail}`)
 const results = `# weir benchmark results
@@ -612,12 +758,21 @@ Jobs:
 - window: per-user 1-minute tumbling event-time windows, count and sum(amount) per window.
 - filter+map: keep \`event == "purchase"\`, output \`{user, amount, cents: amount * 100}\`.
 - start-up: bare Node, \`weir --version\`, and \`weir run\` of the window job on a 1-record file.
-
+- durable state: the window job with \`--job-dir\` (keyed state in LMDB, a fresh job dir per run)
+  and checkpoints every 1 s, at start and end only, or every twentieth of the input; its output
+  must be byte-identical to the memory-state row's. checkpoint: (time every N records − time at
+  start and end only) ÷ extra checkpoints, per run (runs paired by index), median and max.
+  resume: a durable run killed with SIGKILL once its 2nd checkpoint exists, then \`--resume\` timed
+  to the end; its output must also be byte-identical to the memory-state row's.
+${keys.length ? `- key scaling: the window job on inputs with many keys (same generator and rate), memory state
+  against LMDB state (checkpoint every 1 s) and ${DUCK_N}; median of ${KEY_RUNS} run${KEY_RUNS > 1 ? 's' : ''}, timeout
+  ${TIMEOUT} s per million events. ${keys.map((j) => `${j.label}: ${(j.bytes / 1e6).toFixed(0)} MB`).join('; ')}.
+` : ''}
 ${table}
 
 Outputs were compared as multisets of normalised rows before any time was counted; the reference
 for each job (the output most tools agreed on) was:
-${[pass, win, filt].map((j) => `- ${refNote(j)}`).join('\n')}
+${[pass, win, filt, ...keys].map((j) => `- ${refNote(j)}`).join('\n')}
 ${wrongNotes.length ? '\nDifferences found:\n' + wrongNotes.join('\n') + '\n' : ''}${scalingTable ? `
 ## Scaling
 

@@ -5,6 +5,13 @@ import type { Argv } from 'yargs'
 import type { JobOptions } from '../pipeline/run.js'
 import type { Stage } from '../pipeline/stages.js'
 import { usageError } from '../stream/errors.js'
+import { parseDuration } from '../time/duration.js'
+
+function positiveDuration(text: string, what: string): number {
+  const ms = parseDuration(text, what)
+  if (ms <= 0) throw usageError(`${what} '${text}' must be positive`)
+  return ms
+}
 import { NEEDS_JOB_DIR, parseCheckpointInterval, parseRetain, withJobOptions, type JobArgs } from './job-options.js'
 
 export interface IoArgs extends JobArgs {
@@ -51,6 +58,7 @@ export function jobOptions(a: IoArgs): JobOptions {
     fromCheckpoint: a['from-checkpoint'],
     resume: a.resume === true,
     allowChangedPipeline: a['allow-changed-pipeline'] === true,
+    stateTtl: a['state-ttl'] === undefined ? undefined : positiveDuration(a['state-ttl'], '--state-ttl'),
   }
 }
 

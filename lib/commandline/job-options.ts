@@ -55,6 +55,11 @@ export const JOB_OPTIONS: readonly JobOptionDecl[] = [
   { name: 'from-checkpoint', type: 'string', describe: 'with --job-dir: resume from a checkpoint: latest, an id, or a manifest path' },
   { name: 'resume', type: 'boolean', describe: 'with --job-dir: resume from the latest checkpoint, or start fresh when there is none (the cron form)' },
   {
+    name: 'state-ttl',
+    type: 'string',
+    describe: 'drop the keyed state of a key no record has touched for D of event time (30d): a running aggregate emits its row first',
+  },
+  {
     name: 'allow-changed-pipeline',
     type: 'boolean',
     describe: 'restore a checkpoint of a pipeline whose stages changed: operators keep their state by uid, new ones start empty',
@@ -76,6 +81,7 @@ export interface JobArgs {
   'from-checkpoint'?: string
   resume?: boolean
   'allow-changed-pipeline'?: boolean
+  'state-ttl'?: string
 }
 
 export function withJobOptions<T>(y: Argv<T>, except: string[] = []): Argv<T & JobArgs> {

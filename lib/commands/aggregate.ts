@@ -4,6 +4,7 @@ import { AGGREGATES } from '../operators/aggregates/table.js'
 import { parseAggSpec } from '../operators/aggregates/row.js'
 import { usageError } from '../stream/errors.js'
 import { withIo } from '../commandline/common.js'
+import { timeConfigOf, withTime } from '../commandline/time-options.js'
 
 export const command = 'aggregate <specs..>'
 export const describe = 'Compute count, sum, avg, percentiles… per key and window'
@@ -11,13 +12,13 @@ export const describe = 'Compute count, sum, avg, percentiles… per key and win
 const SPEC = /^[A-Za-z][\w.-]*(?::[^=]+)?(?:=.+)?$/
 
 export const builder = (y: Argv) =>
-  withIo(
+  withTime(withIo(
     y.positional('specs', {
       type: 'string',
       array: true,
       describe: 'FUNC[:FIELD][=NAME] ..., then input files (the first word that is not an aggregate starts the files)',
     }),
-  )
+  ))
     .middleware((a) => {
       const words = (a.specs as string[] | undefined) ?? []
       let n = 0
@@ -29,6 +30,7 @@ export const builder = (y: Argv) =>
     .example('$0 keyby user then window tumbling 1m --time ts then aggregate count sum:amount clicks.ndjson', 'per user and minute')
     .example('$0 keyby country then aggregate count avg:latency p95:latency clicks.ndjson', 'running totals per country, at the end')
     .example('$0 keyby user then aggregate count --emit updates clicks.ndjson', "each user's count as it changes")
+    .example('$0 keyby user then aggregate count --time ts --state-ttl 30d --job-dir .weir/u --resume --no-flush log.ndjson', 'from cron: a user quiet for 30 days gets a final row and is forgotten')
     .epilogue(
       'Functions: ' +
         AGGREGATES.map((f) => `${f.name} (${f.describe})`).join('; ') +
@@ -40,5 +42,6 @@ export const builder = (y: Argv) =>
 export function toStage(a: Record<string, unknown>): AggregateStageConfig {
   const texts = (a.aggSpecs as string[] | undefined) ?? []
   if (texts.length === 0) throw usageError('aggregate needs at least one FUNC[:FIELD][=NAME], e.g. count or sum:amount')
-  return { op: 'aggregate', specs: texts.map(parseAggSpec), emit: a.emit === 'updates' ? 'updates' : 'final' }
+  const time = timeConfigOf(a, false)
+  return { op: 'aggregate', specs: texts.map(parseAggSpec), emit: a.emit === 'updates' ? 'updates' : 'final', ...(time ? { time } : {}) }
 }

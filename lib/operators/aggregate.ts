@@ -6,7 +6,8 @@ import type { OperatorState } from '../state/backend.js'
 import type { Operator, OperatorContext, Output } from './operator.js'
 import { RowAggregator, type AggSpec } from './aggregates/row.js'
 import type { Key } from '../stream/key.js'
-import type { Position } from '../stream/errors.js'
+import { usageError, type Position } from '../stream/errors.js'
+import { TimerQueue } from '../time/timers.js'
 
 export type EmitMode = 'final' | 'updates'
 
@@ -16,15 +17,22 @@ export interface RunningAggregateConfig {
   keyNames: string[]
   /** A window stage runs earlier in this process (its rows carry window_start legitimately). */
   afterWindow?: boolean
+  /** Records reach this operator with event times and watermarks (needed by --state-ttl). */
+  eventTime?: boolean
 }
 
 const ACC = 'a'
+/** --state-ttl: the event time of the key's latest record */
+const TOUCHED = 'x'
 
 export function runningAggregate(cfg: RunningAggregateConfig, uid: string): Operator {
   const agg = new RowAggregator(cfg.specs)
   let state: OperatorState
   let ctx: OperatorContext
   let seq = 0
+  let ttl: number | undefined
+  // expiry timers, at last touch + ttl; a key touched since is renewed when its timer comes
+  const expiries = new TimerQueue<null>()
   // Records carrying window bounds, with no window in this process, most likely come from
   // `weir window` in another process: keys and windows do not cross a pipe yet, so the result
   // would silently mix windows. Say so once.
@@ -42,6 +50,9 @@ export function runningAggregate(cfg: RunningAggregateConfig, uid: string): Oper
     open(c) {
       ctx = c
       state = c.state.operator(uid)
+      ttl = c.stateTtl
+      if (ttl !== undefined && !cfg.eventTime)
+        throw usageError('--state-ttl is measured in event time: give aggregate --time FIELD (or put it after process --time)')
     },
     processRecord(rec, out) {
       if (!checkedWindowFields) {
@@ -58,6 +69,11 @@ export function runningAggregate(cfg: RunningAggregateConfig, uid: string): Oper
       const accs = (state.get(key, ACC) as unknown[] | undefined) ?? agg.create()
       agg.add(accs, rec.value, seq++, rec)
       state.put(key, ACC, accs) // the write-back contract: a changed value is put again
+      if (ttl !== undefined && rec.time !== undefined) {
+        const before = state.get(key, TOUCHED) as number | undefined
+        if (before === undefined) expiries.add({ time: rec.time + ttl, order: 0, key, payload: null })
+        if (before === undefined || rec.time > before) state.put(key, TOUCHED, rec.time)
+      }
       ctx.stats.consumed++
       if (cfg.emit === 'updates') emit(key, accs, rec, out)
     },
@@ -67,6 +83,26 @@ export function runningAggregate(cfg: RunningAggregateConfig, uid: string): Oper
       const snap = s as { seq: number; checkedWindowFields: boolean }
       seq = snap.seq
       checkedWindowFields = snap.checkedWindowFields
+      if (ttl !== undefined)
+        state.forEach((key, ns, value) => {
+          if (ns === TOUCHED) expiries.add({ time: (value as number) + ttl!, order: 0, key, payload: null })
+        })
+    },
+    processWatermark(t, out) {
+      // keys untouched for the ttl are finished: their row goes out (nothing is lost), then their state
+      if (ttl !== undefined)
+        for (let x = expiries.pollUpTo(t); x; x = expiries.pollUpTo(t)) {
+          const touched = state.get(x.key, TOUCHED) as number | undefined
+          if (touched === undefined) continue
+          if (touched + ttl > t) {
+            expiries.add({ time: touched + ttl, order: 0, key: x.key, payload: null })
+            continue
+          }
+          if (cfg.emit === 'final') emit(x.key, state.get(x.key, ACC) as unknown[], { source: 'aggregate', line: 0 }, out)
+          state.delete(x.key, ACC)
+          state.delete(x.key, TOUCHED)
+        }
+      out.watermark(t)
     },
     endInput(out) {
       if (cfg.emit === 'updates') return

@@ -26,6 +26,12 @@ export interface OperatorContext {
   badRecord(rec: Rec, why: string): void
   /** A warning for the user (one line on stderr, whatever the terminal). */
   warn?(message: string): void
+  /**
+   * --state-ttl: keyed state of a key that no record has touched for this long, in event time (by
+   * the watermark, so a replay drops the same state), is dropped. Running aggregates and process
+   * functions honour it; windows clean up after themselves.
+   */
+  readonly stateTtl?: number
 }
 
 export interface Operator {

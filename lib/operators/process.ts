@@ -6,7 +6,7 @@
 import { WeirError, at, type Position } from '../stream/errors.js'
 import { NO_KEY, compareCanon, type Key } from '../stream/key.js'
 import { MAX_WATERMARK, MIN_WATERMARK, type Rec } from '../stream/record.js'
-import type { OperatorState } from '../state/backend.js'
+import type { Namespace, OperatorState } from '../state/backend.js'
 import { TimerQueue } from '../time/timers.js'
 import type { Operator, OperatorContext, Output } from './operator.js'
 
@@ -60,6 +60,33 @@ export interface ProcessConfig {
   module: ProcessFunctionModule
   /** shown in errors */
   name: string
+  /** records come with event times and watermarks (needed by --state-ttl) */
+  eventTime?: boolean
+}
+
+/** --state-ttl: when the key's latest record was, and which namespaces the key has written. */
+interface Touched {
+  t: number
+  ns: Namespace[]
+}
+const TOUCHED = 'x'
+
+/** The operator's state, noting in the key's Touched record every namespace written, so expiry can drop them all. */
+function tracking(raw: OperatorState): OperatorState {
+  return {
+    get: (k, ns) => raw.get(k, ns),
+    put(k, ns, v) {
+      raw.put(k, ns, v)
+      const x = raw.get(k, TOUCHED) as Touched | undefined
+      if (x && !x.ns.includes(ns)) {
+        x.ns.push(ns)
+        raw.put(k, TOUCHED, x)
+      }
+    },
+    delete: (k, ns) => raw.delete(k, ns),
+    keys: () => raw.keys(),
+    forEach: (fn) => raw.forEach(fn),
+  }
 }
 
 /** A key's registered timers, by domain: event time and processing time. */
@@ -77,7 +104,10 @@ export function processOperator(cfg: ProcessConfig, uid: string): Operator {
   const eventTimers = new TimerQueue<null>()
   const procTimers = new TimerQueue<null>()
   let state: OperatorState
+  let raw: OperatorState
   let ctx: OperatorContext
+  let ttl: number | undefined
+  const expiries = new TimerQueue<null>()
   let wm = MIN_WATERMARK
   let key: Key = NO_KEY
   let out: Output
@@ -165,6 +195,21 @@ export function processOperator(cfg: ProcessConfig, uid: string): Operator {
     return true
   }
 
+  /** Drops the state of keys no record has touched for the ttl (after their due timers fired). */
+  function expire(t: number): void {
+    for (let e = expiries.pollUpTo(t); e; e = expiries.pollUpTo(t)) {
+      const x = raw.get(e.key, TOUCHED) as Touched | undefined
+      if (!x) continue
+      if (x.t + ttl! > t) {
+        expiries.add({ time: x.t + ttl!, order: 0, key: e.key, payload: null })
+        continue
+      }
+      for (const ns of x.ns) raw.delete(e.key, ns)
+      raw.delete(e.key, TIMERS) // its pending timers become stale: they fire only while listed
+      raw.delete(e.key, TOUCHED)
+    }
+  }
+
   function call(what: string, f: () => void): void {
     try {
       f()
@@ -192,7 +237,10 @@ export function processOperator(cfg: ProcessConfig, uid: string): Operator {
     uid,
     open(c) {
       ctx = c
-      state = c.state.operator(uid)
+      raw = c.state.operator(uid)
+      ttl = c.stateTtl
+      if (ttl !== undefined && !cfg.eventTime) throw new WeirError('usage', '--state-ttl is measured in event time: give process --time FIELD')
+      state = ttl === undefined ? raw : tracking(raw)
       if (fn.open) call('open', () => fn.open!({ emit: () => { throw new Error('emit is not available in open') } }))
     },
     processRecord(rec: Rec, o: Output) {
@@ -202,6 +250,16 @@ export function processOperator(cfg: ProcessConfig, uid: string): Operator {
       pc.timestamp = rec.time
       pc.timeDomain = undefined
       pos = rec
+      if (ttl !== undefined && rec.time !== undefined) {
+        const x = raw.get(key, TOUCHED) as Touched | undefined
+        if (!x) {
+          raw.put(key, TOUCHED, { t: rec.time, ns: [] } satisfies Touched)
+          expiries.add({ time: rec.time + ttl, order: 0, key, payload: null })
+        } else if (rec.time > x.t) {
+          x.t = rec.time
+          raw.put(key, TOUCHED, x)
+        }
+      }
       call('processElement', () => fn.processElement(copy(rec.value), pc))
       ctx.stats.consumed++
     },
@@ -209,6 +267,7 @@ export function processOperator(cfg: ProcessConfig, uid: string): Operator {
     restore(snap) {
       wm = snap as number
       state.forEach((k, ns, value) => {
+        if (ns === TOUCHED && ttl !== undefined) expiries.add({ time: (value as Touched).t + ttl, order: 0, key: k, payload: null })
         if (ns !== TIMERS) return
         const kt = value as KeyTimers
         for (const ts of kt.e) eventTimers.add({ time: ts, order: 0, key: k, payload: null })
@@ -218,7 +277,17 @@ export function processOperator(cfg: ProcessConfig, uid: string): Operator {
     processWatermark(t, o) {
       if (t <= wm) return
       wm = t
-      fire('e', eventTimers, t, o)
+      // expiries and timers in time order: a key that expired does not fire its later timers
+      // (a timer at the expiry instant itself fires first)
+      for (;;) {
+        const next = ttl === undefined ? undefined : expiries.peekTime()
+        if (next === undefined || next > t) {
+          fire('e', eventTimers, t, o)
+          break
+        }
+        fire('e', eventTimers, next, o)
+        expire(next)
+      }
       o.watermark(t)
     },
     endInput(o) {

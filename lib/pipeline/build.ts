@@ -101,6 +101,7 @@ export function buildOperatorsWith(stages: Stage[], modules: Map<string, Process
           const fused = next?.op === 'aggregate' ? next : undefined
           if (fused) checkRowNames(names, fused.specs.map((x) => x.name), c.window.kind !== 'count' && c.window.kind !== 'global')
           if (fused && fused.emit !== 'final') throw usageError('--emit updates is for running aggregates; after a window, rows are emitted when windows fire')
+          if (fused?.time) throw usageError("after a window, aggregate takes the window's time: drop aggregate's time options")
           ops.push(
             windowOperator(
               { spec: c.window, lateness: c.lateness, timeMode: c.time?.mode ?? 'event', keyNames: names, timeInfo: info, aggregate: fused?.specs },
@@ -115,11 +116,24 @@ export function buildOperatorsWith(stages: Stage[], modules: Map<string, Process
           if (unfusedWindow)
             throw usageError('aggregate must come directly after its window stage; move the stages between them before the window')
           checkRowNames(names, c.specs.map((x) => x.name), false)
-          ops.push(runningAggregate({ specs: c.specs, emit: c.emit, keyNames: names, afterWindow: stages.slice(0, i).some((p) => p.config.op === 'window') }, uid))
+          if (c.time) ops.push(timestamps(c.time, { format: undefined }, uid + '/time'))
+          ops.push(
+            runningAggregate(
+              {
+                specs: c.specs,
+                emit: c.emit,
+                keyNames: names,
+                afterWindow: stages.slice(0, i).some((p) => p.config.op === 'window'),
+                // event time reaches this operator: its own --time, or a process function's before it
+                eventTime: c.time?.mode === 'event' || stages.slice(0, i).some((p) => p.config.op === 'process' && p.config.time?.mode === 'event'),
+              },
+              uid,
+            ),
+          )
           break
         case 'process': {
           if (c.time) ops.push(timestamps(c.time, { format: undefined }, uid + '/time'))
-          ops.push(processOperator({ module: modules.get(c.module)!, name: c.module }, uid))
+          ops.push(processOperator({ module: modules.get(c.module)!, name: c.module, eventTime: c.time?.mode === 'event' }, uid))
           break
         }
         default:

@@ -28,6 +28,7 @@ export function fieldsNeeded(stages: Stage[]): string[] | undefined {
         break
       }
       case 'aggregate':
+        if (c.time?.mode === 'event' && !add(c.time.field)) return undefined
         for (const s of c.specs) if (s.field !== undefined && !add(s.field)) return undefined
         // a running aggregate looks for these to warn about windows made in another process
         if (!stages.slice(0, i).some((p) => p.config.op === 'window')) add('window_start') && add('window_end')

@@ -63,6 +63,8 @@ export interface JobOptions {
   resume?: boolean
   /** Restore a checkpoint of a pipeline whose stages changed, matching operators by uid. */
   allowChangedPipeline?: boolean
+  /** Drop keyed state untouched for this long in event time (running aggregates, process functions). */
+  stateTtl?: number
 }
 
 export interface JobResult {
@@ -188,7 +190,7 @@ class Job {
       warned.add(message)
       process.stderr.write(`weir: warning: ${message}\n`)
     }
-    this.chain.open((op) => ({ uid: op.uid, state, clock: this.clock, stats, badRecord, warn }))
+    this.chain.open((op) => ({ uid: op.uid, state, clock: this.clock, stats, badRecord, warn, stateTtl: opts.stateTtl }))
     this.positions = durable ? durable.startPositions() : inputs.map((path) => ({ path, dev: 0, ino: 0, offset: 0, line: 0, done: false }))
     if (durable) {
       this.chain.restore(durable.snapshots)

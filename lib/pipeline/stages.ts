@@ -20,6 +20,8 @@ export interface AggregateStageConfig {
   op: 'aggregate'
   specs: AggSpec[]
   emit: EmitMode
+  /** A running aggregate's own time (for --state-ttl); after a window the window's time counts. */
+  time?: TimeConfig
 }
 
 export interface ProcessStageConfig {

@@ -46,6 +46,8 @@ export interface HarnessOptions {
    * resume deliberately starts afresh (idleness: decisions.md 35).
    */
   restore?: boolean
+  /** --state-ttl in ms */
+  stateTtl?: number
   /** Which events the shadows snapshot and restore after (default: every one). */
   restoreAfter?: (event: number) => boolean
 }
@@ -86,7 +88,7 @@ export async function harness(chain: string | string[][], opts: HarnessOptions =
       watermark: () => {},
       late: (r: Rec) => late.push(recordText(r)),
     })
-    c.open((op) => ({ uid: op.uid, state, clock, stats: snaps ? newStats() : stats, badRecord: (r, why) => { throw dataError(r, why) } }))
+    c.open((op) => ({ uid: op.uid, state, clock, stats: snaps ? newStats() : stats, stateTtl: opts.stateTtl, badRecord: (r, why) => { throw dataError(r, why) } }))
     if (snaps) c.restore(snaps)
     return { chain: c, state, out, late }
   }
