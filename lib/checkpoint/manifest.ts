@@ -26,6 +26,11 @@ export interface SourcePosition {
   line: number
   /** read to its end (a later run starts at the next input) */
   done: boolean
+  /**
+   * Not in manifests: on resume, the file the checkpoint was reading was rotated to this path
+   * (NAME.1); it is finished from `offset` before NAME is read from its start.
+   */
+  rotatedTo?: string
 }
 
 /** One sink as decisions.md 29 describes it. Lengths are absolute byte offsets in the file. */

@@ -166,6 +166,12 @@ function startPositions(inputs: string[], restored: Manifest | undefined, warn: 
     if (!r) return fresh
     if (r.path !== path)
       throw usageError(`input ${i + 1} is ${path}, but checkpoint ${restored!.id} read ${r.path}: give the same inputs in the same order`)
+    if (path !== STDIN && id.ino !== r.ino && !r.done) {
+      // rotated (logrotate renamed it to NAME.1 and a new NAME began): finish the old file
+      // where it went, from the checkpoint's offset, then read the new one from its start
+      const old = safeIdentify(given + '.1')
+      if (old.ino === r.ino && old.size >= r.offset) return { ...r, rotatedTo: given + '.1' }
+    }
     if (path !== STDIN && (id.ino !== r.ino || id.size < r.offset)) {
       warn(
         `${path}: not the file checkpoint ${restored!.id} read (${id.ino !== r.ino ? 'another inode' : 'it shrank'}: rotated or replaced); reading it from the start. Lines after offset ${r.offset} of the old file may be lost`,

@@ -4,7 +4,7 @@
 // chunk is done, so a live source (`tail -F log | weir …`) never waits for a batch to fill.
 import { LineSink, STDOUT } from '../io/sink.js'
 import { LineSplitter } from '../io/splitter.js'
-import { STDIN, checkInputs, openSource, sourceName, type InputsInfo } from '../io/source.js'
+import { STDIN, checkInputs, identifyInput, openSource, sourceName, type InputsInfo } from '../io/source.js'
 import type { Operator } from '../operators/operator.js'
 import { MemoryStateBackend } from '../state/memory.js'
 import type { KeyedStateBackend } from '../state/backend.js'
@@ -198,7 +198,7 @@ class Job {
         {
           snapshotOperators: () => this.chain.snapshot(),
           state,
-          sources: () => this.positions.map((p) => ({ ...p })),
+          sources: () => this.positions.map(({ rotatedTo: _r, ...p }) => p),
           sinks: durable.sinks([
             { role: 'output', sink: out },
             ...(lateOut ? [{ role: 'late' as const, sink: lateOut }] : []),
@@ -230,13 +230,24 @@ class Job {
       // checkpoint 0 of this run: a run killed before its first interval resumes from here and
       // cuts what it wrote (decisions.md 29)
       this.checkpoints?.trigger('running')
-      if (this.parsing?.worker) {
+      // the worker reads each input under its own name: a rotated one is finished on this thread
+      if (this.parsing?.worker && !this.positions.some((p) => p.rotatedTo !== undefined)) {
         await this.pumpParsed(this.parsing.fields)
         if (this.failure) throw this.failure
       } else
         for (let i = 0; i < this.inputs.length; i++) {
           if (this.stopped) break
           if (this.positions[i]!.done) continue
+          const rotated = this.positions[i]!.rotatedTo
+          if (rotated !== undefined) {
+            // the old file, under its new name, to its end (its last line even unterminated):
+            // meanwhile the position still names the old inode, so a kill here resumes the same way
+            await this.pump(i, rotated, false)
+            if (this.failure) throw this.failure
+            if (this.stopped) break
+            const now = identifyInput(this.inputs[i]!)
+            Object.assign(this.positions[i]!, { dev: now.dev, ino: now.ino, offset: 0, line: 0, done: false, rotatedTo: undefined })
+          }
           if (this.opts.follow && i === this.inputs.length - 1) await this.pumpFollow(i)
           else await this.pump(i)
           if (this.failure) throw this.failure
@@ -332,14 +343,15 @@ class Job {
     return { feed, finish: finishInput, position: () => ({ offset: reader.offset, line: reader.lineNo }) }
   }
 
-  private pump(index: number): Promise<void> {
-    const input = this.inputs[index]!
+  /** Reads input `index` from its position; `path` when the file is read under another name (rotated). */
+  private pump(index: number, path?: string, keepPartialLine?: boolean): Promise<void> {
+    const input = path ?? this.inputs[index]!
     const position = this.positions[index]!
     const start = { offset: position.offset, line: position.line }
     const { feed, finish: finishInput, position: at } = this.lineReader(input, start)
     // --no-flush and --follow leave the last input's unterminated last line for a later run, so
     // offsets always sit on line boundaries (decisions.md 20)
-    const keepPartial = this.opts.noFlush === true && index === this.inputs.length - 1
+    const keepPartial = keepPartialLine ?? (this.opts.noFlush === true && index === this.inputs.length - 1)
     const advance = () => {
       const p = at()
       position.offset = p.offset

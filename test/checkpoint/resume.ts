@@ -141,3 +141,24 @@ t.test('--from-checkpoint with a piped stdin is refused; without a job dir the d
   t.match(nodir.stderr, /--resume needs --job-dir DIR/)
   t.ok(existsSync(jobDir))
 })
+
+t.test('a log rotated between cron runs: the old file is finished under NAME.1, then NAME is read from its start', async (t) => {
+  const dir = t.testdir({})
+  const all = readFileSync(generate(dir, 4000), 'utf8')
+  const ref = await weir([...JOB, join(dir, 'in.ndjson')])
+  const log = join(dir, 'app.log')
+  const jobDir = join(dir, 'job')
+  const cut1 = Math.floor(all.length * 0.3)
+  const cut2 = all.indexOf('\n', Math.floor(all.length * 0.6)) + 1 // logrotate moves whole lines
+  writeFileSync(log, all.slice(0, cut1))
+  const run = (flags: string) => sh(`"$WEIR" ${JOB.join(' ')} "${log}" --job-dir "${jobDir}" --resume ${flags} >> "${dir}/out.ndjson"`)
+  t.equal((await run('--no-flush')).code, 0)
+  appendFileSync(log, all.slice(cut1, cut2)) // written after the run, before the rotation
+  const { renameSync } = await import('node:fs')
+  renameSync(log, log + '.1')
+  writeFileSync(log, all.slice(cut2))
+  const r = await run('')
+  t.equal(r.code, 0, r.stderr)
+  t.notMatch(r.stderr, /may be lost/, 'nothing lost, so no warning')
+  t.equal(readFileSync(join(dir, 'out.ndjson'), 'utf8'), ref.stdout, 'the same bytes as one run over all the lines')
+})
