@@ -164,6 +164,57 @@ function isLongElement(el: string): boolean {
   return el.charCodeAt(0) === 0x23 // LONG_MARK
 }
 
+/**
+ * Which chains (uid, key, namespace) may have versions on disk: a Bloom filter, so that a miss on
+ * state that was never written (a new key, a new window: nearly every access on sparse keys)
+ * costs a few hashes instead of an LMDB range read. A chain is added when a version of it is
+ * written; nothing is removed (a chain reclaimed away only costs the read it would have cost).
+ * Built on first use from the keys on disk, rebuilt twice as large when it fills.
+ */
+class ChainFilter {
+  private bits: Int32Array
+  private readonly mask: number
+  private added = 0
+  constructor(readonly log2Bits: number) {
+    this.bits = new Int32Array(1 << (log2Bits - 5))
+    this.mask = (1 << log2Bits) - 1
+  }
+  /** past ~12 bits per chain the false-positive rate climbs above ~0.5%: time to grow */
+  get full(): boolean {
+    return this.added * 12 > this.mask
+  }
+  add(id: string): void {
+    this.added++
+    let [h1, h2] = hash2(id)
+    for (let i = 0; i < 6; i++, h1 = (h1 + h2) | 0) {
+      const b = h1 & this.mask
+      this.bits[b >>> 5]! |= 1 << (b & 31)
+    }
+  }
+  has(id: string): boolean {
+    let [h1, h2] = hash2(id)
+    for (let i = 0; i < 6; i++, h1 = (h1 + h2) | 0) {
+      const b = h1 & this.mask
+      if ((this.bits[b >>> 5]! & (1 << (b & 31))) === 0) return false
+    }
+    return true
+  }
+}
+
+/** Two independent 32-bit hashes of a string (FNV-1a and a multiplicative one), for double hashing. */
+function hash2(s: string): [number, number] {
+  let a = 0x811c9dc5
+  let b = 0x9e3779b9
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    a = Math.imul(a ^ c, 0x01000193)
+    b = Math.imul(b ^ c, 0x5bd1e995) ^ (b >>> 15)
+  }
+  return [a, b | 1]
+}
+
+const chainId = (uid: string, canonEl: string, ns: Namespace) => uid + '\u0000' + canonEl + '\u0000' + nsTag(ns)
+
 function nsTag(ns: Namespace): string {
   // "1" and 1 are different namespaces, as they are in the memory backend
   return typeof ns === 'number' ? 'n' + ns : 's' + ns
@@ -359,6 +410,8 @@ export class LmdbStateBackend implements KeyedStateBackend {
   /** the last key of the chain the reclaim sweep stopped after; undefined: from the start */
   private sweepAfter: DiskKey | undefined
   private closed = false
+  /** chains that may be on disk; undefined until the first miss builds it */
+  private filter: ChainFilter | undefined
 
   /** @internal use openLmdbState */
   constructor(
@@ -386,12 +439,14 @@ export class LmdbStateBackend implements KeyedStateBackend {
     this.assertOpen()
     this.closed = true
     this.cache.clear()
-    return new LmdbStateBackend(this.dir, this.root, this.state, this.meta, this.maxWritten, {
+    const next = new LmdbStateBackend(this.dir, this.root, this.state, this.meta, this.maxWritten, {
       lineage,
       minPendingEpoch: this.maxWritten + 1,
       cacheEntries: this.cacheEntries,
       sweepEntries: this.sweepEntries,
     })
+    next.filter = this.filter // the disk is the same
+    return next
   }
 
   /** The id the next checkpoint takes, under which spills are written. */
@@ -569,6 +624,7 @@ export class LmdbStateBackend implements KeyedStateBackend {
    */
   private read(op: LmdbOperatorState, key: Key, ns: Namespace): { value: unknown; chain: Chain } {
     const ck = this.chainKey(op, key, ns)
+    if (!this.mayBeOnDisk(ck)) return { value: undefined, chain: { epochs: [], tombs: [] } }
     return guard(this.dir, 'unreadable', () => {
       const chain: Chain = { epochs: [], tombs: [] }
       let found: Version | undefined
@@ -631,6 +687,9 @@ export class LmdbStateBackend implements KeyedStateBackend {
           const ck = this.chainKey(e.op, e.key, e.ns)
           const long = isLongElement(ck[2])
           void this.state.put([...ck, epoch], e.value === undefined ? tombstone(e.key, long) : encodeVersion(e.key, e.value, long))
+          // before the commit, so a failed flush only leaves the filter too generous, never short
+          const id = chainId(ck[0], ck[2], ck[3])
+          if (this.filter && !this.filter.has(id)) this.filter.add(id)
           const deleted = e.value === undefined
           let chain = e.chain && { epochs: e.chain.epochs.slice(), tombs: e.chain.tombs.slice() }
           if (chain) {
@@ -654,8 +713,42 @@ export class LmdbStateBackend implements KeyedStateBackend {
     })
   }
 
+  /** False when the chain has certainly never been written (see ChainFilter). */
+  private mayBeOnDisk(ck: [string, number, string, Namespace], canBuild = true): boolean {
+    if (!this.filter || this.filter.full) {
+      // never inside a write transaction (a flush): its own puts may not show in the scan yet
+      if (!canBuild) return true
+      this.buildFilter()
+    }
+    return this.filter!.has(chainId(ck[0], ck[2], ck[3]))
+  }
+
+  /**
+   * Sized for the chains on disk now (24 bits each, at least 2^20 bits): what was reclaimed since
+   * the last build no longer counts, so the filter follows the live state, not the run's history.
+   */
+  private buildFilter(): void {
+    guard(this.dir, 'unreadable', () => {
+      const chains = () => {
+        const ids: string[] = []
+        let last = ''
+        for (const dk of this.state.getKeys({ snapshot: false })) {
+          const id = chainId(dk[0], dk[2], dk[3])
+          if (id !== last) ids.push(id) // a chain's versions are adjacent
+          last = id
+        }
+        return ids
+      }
+      const ids = chains()
+      const f = new ChainFilter(Math.max(20, Math.ceil(Math.log2(ids.length * 24 + 1))))
+      for (const id of ids) f.add(id)
+      this.filter = f
+    })
+  }
+
   private readChain(ck: [string, number, string, Namespace]): Chain {
     const chain: Chain = { epochs: [], tombs: [] }
+    if (!this.mayBeOnDisk(ck, false)) return chain
     for (const { key, value } of this.state.getRange({ start: ck as unknown as DiskKey, end: [...ck, TOP_EPOCH] })) {
       chain.epochs.push(key[4])
       chain.tombs.push(value.d !== undefined)
