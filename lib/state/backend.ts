@@ -46,6 +46,13 @@ export interface OperatorState {
  */
 export type Lineage = [number, number][]
 
+/**
+ * A backend's life: operators put and delete freely; only `checkpoint` makes anything durable.
+ * `close` drops what was not checkpointed, as a crash would. A checkpoint's `oldestRetained` is the
+ * oldest checkpoint whose manifest is still kept: every retained checkpoint is on the current
+ * lineage (a resume discards the manifests after the one it restores), which lets versions be
+ * reclaimed incrementally.
+ */
 export interface KeyedStateBackend {
   operator(uid: string): OperatorState
   /**
