@@ -2,6 +2,7 @@
 // resume would verify it. Not a stage: it reads the job dir and runs no job. A table on a
 // terminal, NDJSON otherwise (or with --json), so scripts can ask "how far did the job get?".
 import type { Argv } from 'yargs'
+import { writeOut } from '../commandline/stdout.js'
 import { statSync } from 'node:fs'
 import { listManifests, readManifest, type Manifest } from '../checkpoint/manifest.js'
 import { WeirError } from '../stream/errors.js'
@@ -130,36 +131,3 @@ function humanBytes(n: number): string {
   return i === 0 ? `${n} B` : `${x < 10 ? x.toFixed(1) : Math.round(x)} ${units[i]}`
 }
 
-/**
- * stdout's state. A reader that goes away (`| head -1`) is EPIPE, which ends the command quietly,
- * as for any weir; the error can come after the last write, so the listener stays for good.
- */
-const stdout = { gone: false, failure: undefined as WeirError | undefined, guarded: false }
-
-function guardStdout(): void {
-  if (stdout.guarded) return
-  stdout.guarded = true
-  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-    if (e.code === 'EPIPE') stdout.gone = true
-    else stdout.failure ??= new WeirError('io', `stdout: write failed: ${e.message}`)
-  })
-}
-
-function writeOut(text: string): Promise<void> {
-  guardStdout()
-  if (stdout.gone) return Promise.resolve()
-  return new Promise((resolve, reject) =>
-    process.stdout.write(text, (e) => {
-      noteWriteError(e)
-      if (stdout.failure) reject(stdout.failure)
-      else resolve()
-    }),
-  )
-}
-
-/** Write callbacks run in order: an error of an earlier write is known by the last one's. */
-function noteWriteError(e: Error | null | undefined): void {
-  if (!e) return
-  if ((e as NodeJS.ErrnoException).code === 'EPIPE') stdout.gone = true
-  else if (!stdout.gone) stdout.failure ??= new WeirError('io', `stdout: write failed: ${e.message}`)
-}

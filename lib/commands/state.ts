@@ -3,6 +3,7 @@
 // job's LMDB read-only, as it stood at that checkpoint's lineage, and runs no job. NDJSON rows
 // stream out in storage order; the terminal table is sorted by operator and key.
 import type { Argv } from 'yargs'
+import { guardStdout, noteWriteError, stdout, writeOut } from '../commandline/stdout.js'
 import { statSync } from 'node:fs'
 import { join } from 'node:path'
 import { listManifests, readManifest, type Manifest } from '../checkpoint/manifest.js'
@@ -196,39 +197,6 @@ async function painter(): Promise<{ header: (s: string) => string; dim: (s: stri
   return { header: (s) => chalk.bold(s), dim: (s) => chalk.dim(s) }
 }
 
-/**
- * stdout's state. A reader that goes away (`| head -1`) is EPIPE, which ends the command quietly,
- * as for any weir; the error can come after the last write, so the listener stays for good.
- */
-const stdout = { gone: false, failure: undefined as WeirError | undefined, guarded: false }
-
-function guardStdout(): void {
-  if (stdout.guarded) return
-  stdout.guarded = true
-  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-    if (e.code === 'EPIPE') stdout.gone = true
-    else stdout.failure ??= new WeirError('io', `stdout: write failed: ${e.message}`)
-  })
-}
-
-function writeOut(text: string): Promise<void> {
-  guardStdout()
-  if (stdout.gone) return Promise.resolve()
-  return new Promise((resolve, reject) =>
-    process.stdout.write(text, (e) => {
-      noteWriteError(e)
-      if (stdout.failure) reject(stdout.failure)
-      else resolve()
-    }),
-  )
-}
-
-/** Write callbacks run in order: an error of an earlier write is known by the last one's. */
-function noteWriteError(e: Error | null | undefined): void {
-  if (!e) return
-  if ((e as NodeJS.ErrnoException).code === 'EPIPE') stdout.gone = true
-  else if (!stdout.gone) stdout.failure ??= new WeirError('io', `stdout: write failed: ${e.message}`)
-}
 
 /** --compact: under the job's lock (a running job makes this exit 75 and touch nothing). */
 async function compact(dir: string): Promise<void> {

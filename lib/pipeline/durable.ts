@@ -12,7 +12,6 @@ import { CheckpointCoordinator, type CheckpointParticipants, type CheckpointedSi
 import { findManifest, latestManifest, listManifests, type Manifest, type OperatorRecord, type SourcePosition } from '../checkpoint/manifest.js'
 import { STDIN, identifyInput } from '../io/source.js'
 import { STDOUT, type LineSink, type SinkResume } from '../io/sink.js'
-import type { Operator } from '../operators/operator.js'
 import type { KeyedStateBackend } from '../state/backend.js'
 import { WeirError, usageError } from '../stream/errors.js'
 import { newStats } from '../stream/stats.js'
@@ -41,7 +40,7 @@ export interface DurableJob {
 
 const VERSION = '0.1.0'
 
-export async function openDurableJob(stages: Stage[], _ops: Operator[], inputs: string[], opts: JobOptions): Promise<DurableJob> {
+export async function openDurableJob(stages: Stage[], inputs: string[], opts: JobOptions): Promise<DurableJob> {
   const jobDir = opts.jobDir!
   const warn = opts.warn ?? (() => {})
   try {

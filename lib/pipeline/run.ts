@@ -86,7 +86,7 @@ export async function runJob(stages: Stage[], opts: JobOptions): Promise<JobResu
   if ((opts.onError === 'dead-letter') !== (opts.deadLetter !== undefined))
     throw usageError('--on-error dead-letter and --dead-letter FILE go together')
   if (opts.follow && inputs[inputs.length - 1] === STDIN) throw usageError('--follow reads a growing file: name it (stdin cannot be followed)')
-  const durable = opts.jobDir ? await openDurableJob(stages, ops, inputs, opts) : undefined
+  const durable = opts.jobDir ? await openDurableJob(stages, inputs, opts) : undefined
   try {
     if (durable?.finished) return { stats: opts.stats ?? newStats(), totals: durable.restored!.totals, checkpoint: durable.restored!.id }
     const warn = opts.warn ?? (() => {})
