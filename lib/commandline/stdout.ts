@@ -1,6 +1,18 @@
-// Writing a command's own output (not a job's records) to stdout: for the commands that inspect a
-// job dir (checkpoints, state). EPIPE ends them quietly, any other write failure is exit 74.
+// What the commands that inspect a job dir (checkpoints, state) share: the check that the dir is
+// one, and writing their own output (not a job's records) to stdout, where EPIPE ends them
+// quietly and any other write failure is exit 74.
+import { statSync } from 'node:fs'
 import { WeirError } from '../stream/errors.js'
+
+export function checkJobDir(dir: string): void {
+  let isDir: boolean
+  try {
+    isDir = statSync(dir).isDirectory()
+  } catch {
+    throw new WeirError('no-input', `${dir}: no such job dir`)
+  }
+  if (!isDir) throw new WeirError('no-input', `${dir}: not a job dir (not a directory)`)
+}
 
 /**
  * stdout's state. A reader that goes away (`| head -1`) is EPIPE, which ends the command quietly,

@@ -2,8 +2,7 @@
 // resume would verify it. Not a stage: it reads the job dir and runs no job. A table on a
 // terminal, NDJSON otherwise (or with --json), so scripts can ask "how far did the job get?".
 import type { Argv } from 'yargs'
-import { writeOut } from '../commandline/stdout.js'
-import { statSync } from 'node:fs'
+import { checkJobDir, writeOut } from '../commandline/stdout.js'
 import { listManifests, readManifest, type Manifest } from '../checkpoint/manifest.js'
 import { WeirError } from '../stream/errors.js'
 
@@ -32,15 +31,6 @@ type CheckpointRow =
   | ({ id: number; complete: true; file: string } & Pick<Manifest, 'time' | 'job' | 'phase' | 'weir' | 'operators' | 'sources' | 'sinks' | 'state' | 'totals' | 'snapshots'>)
   | { id: number; complete: false; file: string; why: string }
 
-function checkJobDir(dir: string): void {
-  let isDir: boolean
-  try {
-    isDir = statSync(dir).isDirectory()
-  } catch {
-    throw new WeirError('no-input', `${dir}: no such job dir`)
-  }
-  if (!isDir) throw new WeirError('no-input', `${dir}: not a job dir (not a directory)`)
-}
 
 function checkpointRows(dir: string): CheckpointRow[] {
   checkJobDir(dir)

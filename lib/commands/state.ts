@@ -3,8 +3,7 @@
 // job's LMDB read-only, as it stood at that checkpoint's lineage, and runs no job. NDJSON rows
 // stream out in storage order; the terminal table is sorted by operator and key.
 import type { Argv } from 'yargs'
-import { guardStdout, noteWriteError, stdout, writeOut } from '../commandline/stdout.js'
-import { statSync } from 'node:fs'
+import { checkJobDir, guardStdout, noteWriteError, stdout, writeOut } from '../commandline/stdout.js'
 import { join } from 'node:path'
 import { listManifests, readManifest, type Manifest } from '../checkpoint/manifest.js'
 import { WeirError, usageError } from '../stream/errors.js'
@@ -104,15 +103,6 @@ function compareNs(a: string | number, b: string | number): number {
   return a < b ? -1 : a > b ? 1 : 0
 }
 
-function checkJobDir(dir: string): void {
-  let isDir: boolean
-  try {
-    isDir = statSync(dir).isDirectory()
-  } catch {
-    throw new WeirError('no-input', `${dir}: no such job dir`)
-  }
-  if (!isDir) throw new WeirError('no-input', `${dir}: not a job dir (not a directory)`)
-}
 
 /** The checkpoint to read: the newest that verifies (saying which it skipped), or the one named. */
 function pickCheckpoint(dir: string, which: string): Manifest {

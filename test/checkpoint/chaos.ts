@@ -7,6 +7,7 @@
 //   npm run chaos:  WEIR_CHAOS=full, 100k records, ≥ 20 kills per job
 // The seed is printed; replay with WEIR_SEED=N.
 import t from 'tap'
+import { rng } from '../harness/random.js'
 import { spawn, spawnSync } from 'node:child_process'
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -17,14 +18,7 @@ const EVENTS = FULL ? 100_000 : 25_000
 const KILLS = FULL ? 20 : 5
 const seed = Number(process.env.WEIR_SEED ?? Math.floor(Math.random() * 1e9))
 t.comment(`seed ${seed} (replay: WEIR_SEED=${seed}${FULL ? ' WEIR_CHAOS=full' : ''})`)
-let s = seed >>> 0
-const random = () => {
-  s = (s + 0x6d2b79f5) >>> 0
-  let x = s
-  x = Math.imul(x ^ (x >>> 15), x | 1)
-  x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
-  return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-}
+const random = rng(seed)
 
 function newestId(jobDir: string): number {
   try {

@@ -2,6 +2,7 @@
 // the lock, a corrupted manifest, `>` versus `>>`, a changed pipeline, and piped stdin. (Kills at
 // random moments are in chaos.ts.) The seed is printed: WEIR_SEED=N npx tap test/checkpoint/resume.ts
 import t from 'tap'
+import { rng } from '../harness/random.js'
 import { spawn, spawnSync } from 'node:child_process'
 import { appendFileSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -9,14 +10,7 @@ import { ROOT, WEIR, sh, weir } from '../harness/cli.js'
 
 const seed = Number(process.env.WEIR_SEED ?? Math.floor(Math.random() * 1e9))
 t.comment(`seed ${seed} (replay: WEIR_SEED=${seed})`)
-let s = seed >>> 0
-const random = () => {
-  s = (s + 0x6d2b79f5) >>> 0
-  let x = s
-  x = Math.imul(x ^ (x >>> 15), x | 1)
-  x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
-  return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-}
+const random = rng(seed)
 
 function generate(dir: string, events: number, extra: string[] = []): string {
   const path = join(dir, 'in.ndjson')

@@ -4,18 +4,9 @@
 // windows, with and without lateness. The seed is printed so a failure can be replayed:
 //   WEIR_SEED=1234 npx tap test/operators/window-random.ts
 import t from 'tap'
+import { rng } from '../harness/random.js'
 import { harness } from '../harness/operator.js'
 
-function rng(seed: number) {
-  let s = seed >>> 0
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0
-    let x = s
-    x = Math.imul(x ^ (x >>> 15), x | 1)
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 interface In { k: string; t: number; v: number; i: number }
 interface Pane { k: string; start: number; end: number; recs: In[]; fired: boolean }

@@ -6,6 +6,7 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
+import { rng } from '../harness/random.js'
 import type { Lineage, Namespace } from '../../lib/state/backend.js'
 import { openLmdbState, readState, type LmdbStateBackend } from '../../lib/state/lmdb.js'
 import { WeirError } from '../../lib/stream/errors.js'
@@ -13,16 +14,6 @@ import { NO_KEY, compareCanon, makeKey, type Key } from '../../lib/stream/key.js
 
 const nd = { durable: false } // fsync proves nothing here and costs seconds
 
-function rng(seed: number) {
-  let s = seed >>> 0
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0
-    let x = s
-    x = Math.imul(x ^ (x >>> 15), x | 1)
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 const sortKeys = (ks: Key[]) => ks.slice().sort((a, b) => compareCanon(a.canon, b.canon))
 
