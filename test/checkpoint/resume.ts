@@ -156,3 +156,21 @@ t.test('a log rotated between cron runs: the old file is finished under NAME.1, 
   t.notMatch(r.stderr, /may be lost/, 'nothing lost, so no warning')
   t.equal(readFileSync(join(dir, 'out.ndjson'), 'utf8'), ref.stdout, 'the same bytes as one run over all the lines')
 })
+
+t.test("--stats of a resumed job gives this run's counts and the job's totals since its first run", async (t) => {
+  const dir = t.testdir({})
+  const lines = ['{"u":"a","t":1}', '{"u":"b","t":2}', 'not json', '{"u":"a","t":3}', '{"u":"c","t":4}']
+  const file = join(dir, 'in.ndjson')
+  writeFileSync(file, lines.slice(0, 3).join('\n') + '\n')
+  const jobDir = join(dir, 'job')
+  const args = ['keyby', 'u', 'then', 'aggregate', 'count', file, '--job-dir', jobDir, '--on-error', 'skip']
+  t.equal((await weir([...args, '--no-flush', '--stats', join(dir, 's1.json')])).code, 0)
+  appendFileSync(file, lines.slice(3).join('\n') + '\n')
+  const r = await weir([...args, '--resume', '--stats', join(dir, 's2.json')])
+  t.equal(r.code, 0, r.stderr)
+  const s1 = JSON.parse(readFileSync(join(dir, 's1.json'), 'utf8'))
+  const s2 = JSON.parse(readFileSync(join(dir, 's2.json'), 'utf8'))
+  t.match(s1, { status: 'ok', read: 3, consumed: 2, skipped: 1, job: { read: 3, consumed: 2, skipped: 1 } })
+  t.match(s2, { status: 'ok', read: 2, consumed: 2, skipped: 0, written: 3, job: { read: 5, consumed: 4, skipped: 1, written: 3 } })
+  t.type(s2.job.checkpoint, 'number')
+})
