@@ -33,7 +33,7 @@ export function operatorUids(stages: Stage[]): string[] {
   })
 }
 
-function hash8(text: string): string {
+export function hash8(text: string): string {
   // FNV-1a, 32 bits: enough to tell options apart, and no crypto import on the start-up path
   let h = 0x811c9dc5
   for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193)

@@ -16,7 +16,7 @@ import type { KeyedStateBackend } from '../state/backend.js'
 import { WeirError, usageError } from '../stream/errors.js'
 import { newStats } from '../stream/stats.js'
 import type { Clock } from '../time/clock.js'
-import { operatorUids } from './build.js'
+import { hash8, operatorUids } from './build.js'
 import type { JobOptions } from './run.js'
 import type { Stage } from './stages.js'
 
@@ -53,7 +53,7 @@ export async function openDurableJob(stages: Stage[], inputs: string[], opts: Jo
   try {
     const uids = operatorUids(stages)
     const operators: OperatorRecord[] = stages.map((s, i) => ({ uid: uids[i]!, label: s.label }))
-    const fingerprint = fnv(uids.join('\n'))
+    const fingerprint = hash8(uids.join('\n'))
     let restored: Manifest | undefined
     if (opts.fromCheckpoint !== undefined) restored = findManifest(jobDir, opts.fromCheckpoint, warn).manifest
     else if (opts.resume) restored = latestManifest(jobDir, warn)?.manifest
@@ -192,10 +192,4 @@ function safeIdentify(path: string): { dev: number; ino: number; size: number } 
   } catch {
     return { dev: 0, ino: 0, size: 0 }
   }
-}
-
-function fnv(text: string): string {
-  let h = 0x811c9dc5
-  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193)
-  return (h >>> 0).toString(16).padStart(8, '0')
 }

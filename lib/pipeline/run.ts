@@ -301,8 +301,9 @@ class Job {
 
   /**
    * Lines to records for one input from `start`: projected batches or whole records, on this
-   * thread. `feed` takes a chunk (kept by reference only until the call returns, for a buffer
-   * the caller reuses), `finish` ends the input (an unterminated last line is still a line).
+   * thread. `feed` takes a chunk, which the splitter may keep by reference (the start of an
+   * unfinished line): callers hand it a buffer they do not reuse. `finish` ends the input (an
+   * unterminated last line is still a line).
    */
   private lineReader(input: string, start: { offset: number; line: number }) {
     const source = sourceName(input)
@@ -336,8 +337,7 @@ class Job {
         const rec: Rec = { raw: text, value, source, line }
         chain.push(rec)
       }
-      // the splitter keeps the start of an unfinished line by reference: give it bytes of its own
-      feed = (chunk) => splitter.feed(Buffer.from(chunk), onLine)
+      feed = (chunk) => splitter.feed(chunk, onLine)
       finishInput = () => splitter.finish(onLine)
     }
     return { feed, finish: finishInput, position: () => ({ offset: reader.offset, line: reader.lineNo }) }
