@@ -88,6 +88,8 @@ export function runningAggregate(cfg: RunningAggregateConfig, uid: string): Oper
           if (ns === TOUCHED) expiries.add({ time: (value as number) + ttl!, order: 0, key, payload: null })
         })
     },
+    // its records are new ones (rows, a function's output): an upstream pane ends here
+    processPane() {},
     processWatermark(t, out) {
       // keys untouched for the ttl are finished: their row goes out (nothing is lost), then their state
       if (ttl !== undefined)

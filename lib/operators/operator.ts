@@ -12,7 +12,16 @@ export interface Output {
   watermark(time: number): void
   /** Side output for records too late for every window: written as their original bytes. */
   late(rec: Rec): void
+  /**
+   * The edges of a pane: a lone session, count or global window emits the whole contents of a
+   * window when it fires, between `begin` and `end`. An aggregate after it (past stateless stages,
+   * or in another process) makes one row of each pane, so a re-fired window's re-emitted records
+   * are never counted twice. Stateless operators forward panes; others end them.
+   */
+  pane(edge: PaneEdge): void
 }
+
+export type PaneEdge = 'begin' | 'end'
 
 export interface OperatorContext {
   readonly uid: string
@@ -41,6 +50,8 @@ export interface Operator {
   processRecord(rec: Rec, out: Output): void
   /** Default (when absent): forward the watermark unchanged. When present, it must forward. */
   processWatermark?(time: number, out: Output): void
+  /** Default (when absent): forward the pane edge. An operator that makes new records ends panes. */
+  processPane?(edge: PaneEdge, out: Output): void
   /**
    * End of a bounded input: drain. Fire every open window (the watermark is implicitly the
    * maximum), flush what is left, but do not forward the end: the chain does that next.

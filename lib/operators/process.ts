@@ -274,6 +274,8 @@ export function processOperator(cfg: ProcessConfig, uid: string): Operator {
         for (const ts of kt.p) procTimers.add({ time: ts, order: 0, key: k, payload: null })
       })
     },
+    // its records are new ones (rows, a function's output): an upstream pane ends here
+    processPane() {},
     processWatermark(t, o) {
       if (t <= wm) return
       wm = t

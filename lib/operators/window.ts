@@ -13,7 +13,7 @@ import { MAX_WATERMARK, MIN_WATERMARK, type Rec, type Window } from '../stream/r
 import type { OperatorState } from '../state/backend.js'
 import { TimerQueue, type Timer } from '../time/timers.js'
 import { formatTime } from '../time/timestamps.js'
-import type { Operator, OperatorContext, Output } from './operator.js'
+import type { Operator, OperatorContext, Output, PaneEdge } from './operator.js'
 import type { Position } from '../stream/errors.js'
 import { RowAggregator, type AggSpec } from './aggregates/row.js'
 import { cover, intersects, sliding, windowStart, type WindowSpec } from './windows/assigners.js'
@@ -29,6 +29,13 @@ export interface WindowOperatorConfig {
   timeInfo: TimeInfo
   /** The fused aggregate; absent when window stands alone. */
   aggregate?: AggSpec[]
+  /**
+   * An aggregate that is not fused with its window: stateless stages (or a pipe) stand between
+   * them. It aggregates by the window each record carries (`rec.window`, from a tumbling or
+   * sliding window) or by pane (a session, count or global window's firing), with the window
+   * stage's spec and lateness. Its rows are those the fused operator gives.
+   */
+  carried?: boolean
 }
 
 /**
@@ -79,6 +86,8 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
   /** windows holding state: reported by --verbose, kept across a resume */
   let open = 0
   let lastPos: Position = { source: 'window', line: 0 }
+  /** the pane being aggregated (carried mode): a firing never spans two events, so it is never in a snapshot */
+  let pane: { accs?: unknown[]; key?: Key; window?: Window } | undefined
 
   const isLate = (w: Window) => eventTime && w.end - 1 + lateness <= wm
   const hasFired = (w: Window) => eventTime && w.end - 1 <= wm
@@ -130,10 +139,14 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
 
   function emitPane(key: Key, w: Window | undefined, pane: Pane, out: Output): void {
     if (agg) return emitRow(key, w, pane.accs!, out)
+    // a firing is the window's whole contents, re-fired ones too: marked so an aggregate further
+    // on makes one row of it rather than adding the records again
+    out.pane('begin')
     for (const h of pane.recs!) {
       const r: Rec = { raw: h.raw, value: h.value, key: key === NO_KEY ? undefined : key, time: h.time, source: h.source, line: h.line }
       out.record(w ? withWindow(r, w) : r)
     }
+    out.pane('end')
   }
 
   function emitRow(key: Key, w: Window | undefined, accs: unknown[], out: Output): void {
@@ -295,13 +308,47 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
     ctx.stats.consumed++
   }
 
+  /** Carried mode: the record's own window (tumbling, sliding) or the pane it is in (the others). */
+  function processCarried(rec: Rec, key: Key, s: number, out: Output): void {
+    if (spec.kind === 'tumbling' || spec.kind === 'sliding') {
+      const w = rec.window
+      if (!w) return ctx.badRecord(rec, 'aggregate: the record carries no window (window_start and window_end)')
+      if (isLate(w)) return out.late(rec)
+      addToTimeWindow(rec, key, s, w, out)
+    } else {
+      if (!pane) return ctx.badRecord(rec, 'aggregate: the record is outside any window firing')
+      if (!pane.accs) {
+        pane.accs = agg!.create()
+        pane.key = key
+        pane.window = rec.window
+      }
+      agg!.add(pane.accs, rec.value, s, rec)
+    }
+    ctx.stats.consumed++
+  }
+
   return {
     uid,
     open(c) {
       ctx = c
       state = c.state.operator(uid)
     },
+    processPane(edge: PaneEdge, out: Output) {
+      // only a carried aggregate reads panes; every window operator's output is its own
+      if (!cfg.carried) return
+      if (edge === 'begin') pane = {}
+      else {
+        if (pane?.accs) emitRow(pane.key!, pane.window, pane.accs, out)
+        pane = undefined
+      }
+    },
     processRecord(rec, out) {
+      if (cfg.carried) {
+        const why = agg!.check(rec.value)
+        if (why !== undefined) return ctx.badRecord(rec, why)
+        lastPos = rec
+        return processCarried(rec, rec.key ?? NO_KEY, seq++, out)
+      }
       if (agg) {
         const why = agg.check(rec.value)
         if (why !== undefined) return ctx.badRecord(rec, why)

@@ -15,7 +15,7 @@ import { windowOperator } from '../operators/window.js'
 import { WeirError, usageError } from '../stream/errors.js'
 import { canonicalJson } from '../stream/key.js'
 import { assertNever } from '../stream/record.js'
-import type { Stage } from './stages.js'
+import type { AggregateStageConfig, Stage, WindowStageConfig } from './stages.js'
 
 /**
  * Operator identity (decisions.md 17): the kind, a hash of the stage's canonical options, and an
@@ -71,13 +71,44 @@ export async function loadModules(stages: Stage[]): Promise<Map<string, ProcessF
  * The synchronous part of the build, given the loaded modules: a restore builds fresh operators
  * this way (the operator test harness does so between any two records).
  */
-export function buildOperatorsWith(stages: Stage[], modules: Map<string, ProcessFunctionModule>): Operator[] {
+export function buildOperatorsWith(stages: Stage[], modules: Map<string, ProcessFunctionModule>, upstream?: StreamContext): Operator[] {
+  return buildChain(stages, modules, upstream).ops
+}
+
+/**
+ * What a stage knows of the stream beyond its records, carried along the build: from the stages
+ * before it in this process, or from an upstream weir process's side channel (the reader decides,
+ * decisions.md 15). `buildChain` returns it as it stands after the last stage, which is what a
+ * writer puts in its channel's header.
+ */
+export interface StreamContext {
+  /**
+   * How a record's key is found again from its bytes: by these key field paths ('selector'), or,
+   * when a stage changed the records since the key was set (map, process), only per line.
+   */
+  key?: { fields: string[] } | 'lines'
+  /** output names of the key fields, for rows */
+  names: string[]
+  /** a window whose records flow unaggregated, and how they carry it */
+  window?: { config: WindowStageConfig; info: TimeInfo; carried: 'fields' | 'lines' }
+}
+
+export function buildChain(
+  stages: Stage[],
+  modules: Map<string, ProcessFunctionModule>,
+  upstream?: StreamContext,
+): { ops: Operator[]; context: StreamContext } {
   const uids = operatorUids(stages)
   const dup = uids.find((u, i) => uids.indexOf(u) !== i)
   if (dup) throw usageError(`two stages have the uid '${dup}'`)
   const ops: Operator[] = []
-  let names: string[] = []
-  let unfusedWindow = false // a window stage whose records are not yet aggregated
+  let names: string[] = upstream?.names ?? []
+  let key = upstream?.key
+  // a window stage whose records are not yet aggregated: an aggregate after it aggregates by the
+  // window each record carries
+  let openWindow = upstream?.window
+  // rows carry their key under its output names: found again by them when they are plain names
+  const rowKey = () => (key === undefined ? undefined : names.every((n) => /^[A-Za-z_$][\w$]*$/.test(n)) ? { fields: names } : 'lines' as const)
   for (let i = 0; i < stages.length; i++) {
     const s = stages[i]!
     const c = s.config
@@ -85,7 +116,9 @@ export function buildOperatorsWith(stages: Stage[], modules: Map<string, Process
     try {
       switch (c.op) {
         case 'keyby':
+          if (openWindow) throw usageError('keyby between a window and its aggregate would regroup the window: put it before the window')
           names = keyNames(c.fields)
+          key = { fields: c.fields }
           ops.push(keyby(c, uid))
           break
         case 'filter':
@@ -93,28 +126,56 @@ export function buildOperatorsWith(stages: Stage[], modules: Map<string, Process
           break
         case 'map':
           ops.push(map(c, uid))
+          // the key and window stay with the record, but its new value may not hold them
+          if (key) key = 'lines'
+          if (openWindow) openWindow = { ...openWindow, carried: 'lines' }
           break
         case 'window': {
+          if (openWindow) throw usageError('a window after a window that is not aggregated yet: put aggregate between them')
           const info: TimeInfo = { format: undefined }
           if (c.time) ops.push(timestamps(c.time, info, uid + '/time'))
           const next = stages[i + 1]?.config
           const fused = next?.op === 'aggregate' ? next : undefined
-          if (fused) checkRowNames(names, fused.specs.map((x) => x.name), c.window.kind !== 'count' && c.window.kind !== 'global')
-          if (fused && fused.emit !== 'final') throw usageError('--emit updates is for running aggregates; after a window, rows are emitted when windows fire')
-          if (fused?.time) throw usageError("after a window, aggregate takes the window's time: drop aggregate's time options")
+          if (fused) checkAfterWindow(names, fused, c)
           ops.push(
             windowOperator(
               { spec: c.window, lateness: c.lateness, timeMode: c.time?.mode ?? 'event', keyNames: names, timeInfo: info, aggregate: fused?.specs },
               uid,
             ),
           )
-          if (fused) i++ // window + aggregate run as one operator
-          else unfusedWindow = true
+          if (fused) {
+            i++ // window + aggregate run as one operator
+            key = rowKey()
+          } else {
+            openWindow = { config: c, info, carried: 'fields' }
+            // a key field named like a window bound would be overwritten on the record
+            if (key !== undefined && key !== 'lines' && key.fields.some((f) => f === 'window_start' || f === 'window_end')) key = 'lines'
+          }
           break
         }
         case 'aggregate':
-          if (unfusedWindow)
-            throw usageError('aggregate must come directly after its window stage; move the stages between them before the window')
+          if (openWindow) {
+            // stateless stages stood between the window and this aggregate, or a pipe did
+            const w = openWindow.config
+            checkAfterWindow(names, c, w)
+            ops.push(
+              windowOperator(
+                {
+                  spec: w.window,
+                  lateness: w.lateness,
+                  timeMode: w.time?.mode ?? 'event',
+                  keyNames: names,
+                  timeInfo: openWindow.info,
+                  aggregate: c.specs,
+                  carried: true,
+                },
+                uid,
+              ),
+            )
+            openWindow = undefined
+            key = rowKey()
+            break
+          }
           checkRowNames(names, c.specs.map((x) => x.name), false)
           if (c.time) ops.push(timestamps(c.time, { format: undefined }, uid + '/time'))
           ops.push(
@@ -123,17 +184,20 @@ export function buildOperatorsWith(stages: Stage[], modules: Map<string, Process
                 specs: c.specs,
                 emit: c.emit,
                 keyNames: names,
-                afterWindow: stages.slice(0, i).some((p) => p.config.op === 'window'),
+                afterWindow: stages.slice(0, i).some((p) => p.config.op === 'window') || upstream?.window !== undefined,
                 // event time reaches this operator: its own --time, or a process function's before it
                 eventTime: c.time?.mode === 'event' || stages.slice(0, i).some((p) => p.config.op === 'process' && p.config.time?.mode === 'event'),
               },
               uid,
             ),
           )
+          key = rowKey()
           break
         case 'process': {
+          if (openWindow) throw usageError('process between a window and its aggregate: put it before the window or after the aggregate')
           if (c.time) ops.push(timestamps(c.time, { format: undefined }, uid + '/time'))
           ops.push(processOperator({ module: modules.get(c.module)!, name: c.module, eventTime: c.time?.mode === 'event' }, uid))
+          if (key) key = 'lines'
           break
         }
         default:
@@ -144,7 +208,14 @@ export function buildOperatorsWith(stages: Stage[], modules: Map<string, Process
       throw e
     }
   }
-  return ops
+  return { ops, context: { key, names, window: openWindow } }
+}
+
+/** An aggregate of a window's records: final rows only, and the window's time. */
+function checkAfterWindow(names: string[], agg: AggregateStageConfig, w: WindowStageConfig): void {
+  checkRowNames(names, agg.specs.map((x) => x.name), w.window.kind !== 'count' && w.window.kind !== 'global')
+  if (agg.emit !== 'final') throw usageError('--emit updates is for running aggregates; after a window, rows are emitted when windows fire')
+  if (agg.time) throw usageError("after a window, aggregate takes the window's time: drop aggregate's time options")
 }
 
 /** Output rows hold key fields, window bounds and aggregates: no name may hide another (8). */

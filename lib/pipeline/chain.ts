@@ -1,12 +1,14 @@
 // A chain of operators run in one process. Output i feeds operator i + 1; the last output feeds
 // the sink. Everything here is synchronous: the driver (run.ts) hands it records a batch at a time.
-import type { Operator, OperatorContext, Output } from '../operators/operator.js'
+import type { Operator, OperatorContext, Output, PaneEdge } from '../operators/operator.js'
 import type { Rec } from '../stream/record.js'
 
 export interface ChainSink {
   record(rec: Rec): void
   watermark(time: number): void
   late(rec: Rec): void
+  /** Pane edges that reach the end of the chain (a lone window's firings), for the side channel. */
+  pane?(edge: PaneEdge): void
 }
 
 export class Chain {
@@ -19,7 +21,12 @@ export class Chain {
   ) {
     const n = ops.length
     this.outs = new Array<Output>(n)
-    let next: Output = { record: (r) => sink.record(r), watermark: (t) => sink.watermark(t), late: (r) => sink.late(r) }
+    let next: Output = {
+      record: (r) => sink.record(r),
+      watermark: (t) => sink.watermark(t),
+      late: (r) => sink.late(r),
+      pane: sink.pane ? (e) => sink.pane!(e) : () => {},
+    }
     for (let i = n - 1; i >= 0; i--) {
       const op = ops[i]!
       const downstream = next
@@ -28,6 +35,7 @@ export class Chain {
         record: (r) => op.processRecord(r, downstream),
         watermark: op.processWatermark ? (t) => op.processWatermark!(t, downstream) : (t) => downstream.watermark(t),
         late: (r) => sink.late(r),
+        pane: op.processPane ? (e) => op.processPane!(e, downstream) : (e) => downstream.pane(e),
       }
     }
     this.head = next
@@ -59,6 +67,11 @@ export class Chain {
 
   watermark(time: number): void {
     this.head.watermark(time)
+  }
+
+  /** A pane edge from upstream (read from a side channel). */
+  pane(edge: PaneEdge): void {
+    this.head.pane(edge)
   }
 
   /** Drain: each operator in turn fires and flushes everything before the next one is ended. */
