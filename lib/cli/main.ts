@@ -16,10 +16,16 @@ import { EXIT_INTERNAL, EXIT_SIGHUP, EXIT_SIGINT, EXIT_SIGTERM, EXIT_USAGE, exit
 
 const THEN = 'then'
 
+/** argv as a shell would read it back, for messages of the stages after this one */
+function commandLineOf(argv: string[]): string {
+  return ['weir', ...argv.map((w) => (/^[\w@%+=:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`))].join(' ')
+}
+
 export async function main(argv: string[]): Promise<void> {
   let plan: JobPlan | undefined
   try {
     plan = argv.includes(THEN) && findCommand(argv[0] ?? '') ? await planChain(argv) : await planCommand(argv)
+    if (plan) plan.options.commandLine = commandLineOf(argv)
     if (plan) await execute(plan)
   } catch (e) {
     await report(e, argv.includes(THEN) ? undefined : argv[0])

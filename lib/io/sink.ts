@@ -28,6 +28,8 @@ export class LineSink {
   closedByReader = false
   private failure: WeirError | undefined
   lines = 0
+  /** Runs before each write: the side channel's entries go out before the lines they precede. */
+  beforeWrite: (() => void) | undefined
   /** bytes handed to write() by this run */
   private bytes = 0
   private writesIssued = 0
@@ -126,6 +128,7 @@ export class LineSink {
   flush(): boolean {
     if (this.failure) throw this.failure
     if (this.batch === '' || this.closedByReader) return true
+    this.beforeWrite?.()
     const b = this.batch
     this.batch = ''
     this.bytes += Buffer.byteLength(b)

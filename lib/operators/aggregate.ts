@@ -33,9 +33,9 @@ export function runningAggregate(cfg: RunningAggregateConfig, uid: string): Oper
   let ttl: number | undefined
   // expiry timers, at last touch + ttl; a key touched since is renewed when its timer comes
   const expiries = new TimerQueue<null>()
-  // Records carrying window bounds, with no window in this process, most likely come from
-  // `weir window` in another process: keys and windows do not cross a pipe yet, so the result
-  // would silently mix windows. Say so once.
+  // Records carrying window bounds with no window before this aggregate (in this process or in
+  // the side channel) come from a weir window through a foreign program (`weir window … | grep x
+  // | weir aggregate …`), which starts a new stream: the result mixes windows. Say so once.
   let checkedWindowFields = cfg.afterWindow === true || cfg.keyNames.includes('window_start')
 
   function emit(key: Key, accs: unknown[], pos: Position, out: Output): void {
@@ -60,7 +60,7 @@ export function runningAggregate(cfg: RunningAggregateConfig, uid: string): Oper
         const v = rec.value as Record<string, unknown> | null
         if (v !== null && typeof v === 'object' && 'window_start' in v && 'window_end' in v)
           ctx.warn?.(
-            "aggregate: these records carry window_start and window_end, but no window runs in this process, so this aggregates across windows (and keys). Keys and windows do not cross a pipe yet: write 'weir keyby … then window … then aggregate …'",
+            'aggregate: these records carry window_start and window_end, but stdin is not from a weir stage, so no window or key reached this one (a program between weir stages starts a new stream): this aggregates across windows and keys. Keep window and aggregate on the same side of that program',
           )
       }
       const why = agg.check(rec.value)

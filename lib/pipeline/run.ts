@@ -12,7 +12,10 @@ import { WeirError, dataError, usageError, type Position } from '../stream/error
 import { type Rec, recordText } from '../stream/record.js'
 import { newStats, type Stats } from '../stream/stats.js'
 import { type Clock, wallClock } from '../time/clock.js'
-import { buildOperators } from './build.js'
+import { buildChain, loadModules } from './build.js'
+import { ChannelReader, ChannelWriter } from '../io/protocol/channel.js'
+import { PipeReader, PipeWriter, contextToJson } from './pipes.js'
+import { fstatSync } from 'node:fs'
 import type { CheckpointCoordinator, CheckpointInterval } from '../checkpoint/coordinator.js'
 import type { SourcePosition } from '../checkpoint/manifest.js'
 import { openDurableJob, type DurableJob } from './durable.js'
@@ -65,12 +68,14 @@ export interface JobOptions {
   allowChangedPipeline?: boolean
   /** Drop keyed state untouched for this long in event time (running aggregates, process functions). */
   stateTtl?: number
+  /** The stage's command line as typed, named in the side channel for the stages after it. */
+  commandLine?: string
 }
 
 export interface JobResult {
   stats: Stats
-  /** Why the job ended early, if it did. */
-  stopped?: 'signal' | 'reader-closed'
+  /** Why the job ended early, if it did: a signal, its reader went away, the weir stage before it stopped. */
+  stopped?: 'signal' | 'reader-closed' | 'upstream'
   /** The job's counters since its first run, for a durable job. */
   totals?: Stats
   /** The last complete checkpoint of a durable job. */
@@ -80,15 +85,21 @@ export interface JobResult {
 }
 
 export async function runJob(stages: Stage[], opts: JobOptions): Promise<JobResult> {
-  const ops = await buildOperators(stages)
+  const modules = await loadModules(stages)
   const inputs = opts.inputs.length > 0 ? opts.inputs : [STDIN]
   const inputsInfo = checkInputs(inputs)
+  // every stage is built before anything is read or opened, so a bad one fails first
+  let built = buildChain(stages, modules)
   if ((opts.onError === 'dead-letter') !== (opts.deadLetter !== undefined))
     throw usageError('--on-error dead-letter and --dead-letter FILE go together')
   if (opts.follow && inputs[inputs.length - 1] === STDIN) throw usageError('--follow reads a growing file: name it (stdin cannot be followed)')
   const durable = opts.jobDir ? await openDurableJob(stages, inputs, opts) : undefined
   try {
     if (durable?.finished) return { stats: opts.stats ?? newStats(), totals: durable.restored!.totals, checkpoint: durable.restored!.id }
+    // a weir stage before this one: the stages are built again, continuing its stream
+    const pipeIn = await upstreamChannel(inputs)
+    if (pipeIn) built = buildChain(stages, modules, pipeIn.context)
+    const ops = pipeIn ? [pipeIn.operator('upstream'), ...built.ops] : built.ops
     const warn = opts.warn ?? (() => {})
     const resumeOf = (role: 'output' | 'late' | 'dead-letter', path: string) => durable?.sinkResume(role, path)
     const out =
@@ -96,13 +107,55 @@ export async function runJob(stages: Stage[], opts: JobOptions): Promise<JobResu
     const lateOut = opts.lateOutput ? await LineSink.file(opts.lateOutput, resumeOf('late', opts.lateOutput), warn) : undefined
     const deadOut = opts.deadLetter ? await LineSink.file(opts.deadLetter, resumeOf('dead-letter', opts.deadLetter), warn) : undefined
     const state: KeyedStateBackend = durable ? durable.state : new MemoryStateBackend()
-    // a followed file has no end to overlap parsing with: it is parsed on this thread
-    const plan = parsePlan(stages, inputsInfo)
+    // a followed file has no end to overlap parsing with: it is parsed on this thread; records
+    // from a weir stage are parsed whole (their key and window fields come from the channel)
+    const plan = pipeIn ? undefined : parsePlan(stages, inputsInfo)
     if (plan && opts.follow) plan.worker = false
-    return await new Job(ops, inputs, out, lateOut, deadOut, opts, state, durable, plan).run()
+    // stdout to a pipe: the next stage may be weir (decisions.md 15): its channel, before any byte
+    const pipeOut = opts.output === undefined || opts.output === STDIN ? pipeWriter(stages, built.context, pipeIn, opts) : undefined
+    if (pipeOut) out.beforeWrite = () => pipeOut.channel.flush()
+    try {
+      return await new Job(ops, inputs, out, lateOut, deadOut, opts, state, durable, plan, pipeIn, pipeOut).run()
+    } finally {
+      pipeOut?.channel.close()
+      pipeIn?.channel.close()
+    }
   } finally {
     await durable?.close()
   }
+}
+
+/**
+ * A weir stage before this one, when stdin is a pipe with a side channel. The channel exists
+ * before the pipe's first byte or EOF, so this waits for either and then looks: no timeout, and
+ * the answer depends on neither start-up order nor load (decisions.md 15).
+ */
+async function upstreamChannel(inputs: string[]): Promise<PipeReader | undefined> {
+  if (inputs.length !== 1 || inputs[0] !== STDIN) return undefined
+  let fifo: boolean
+  try {
+    fifo = fstatSync(0).isFIFO()
+  } catch {
+    return undefined
+  }
+  if (!fifo) return undefined
+  await new Promise<void>((resolve) => {
+    const ready = () => {
+      process.stdin.off('readable', ready)
+      process.stdin.off('error', ready)
+      resolve()
+    }
+    process.stdin.on('readable', ready)
+    process.stdin.on('error', ready)
+  })
+  const channel = ChannelReader.open(0)
+  return channel && new PipeReader(channel)
+}
+
+function pipeWriter(stages: Stage[], context: ReturnType<typeof buildChain>['context'], pipeIn: PipeReader | undefined, opts: JobOptions): PipeWriter | undefined {
+  const me = opts.commandLine ?? 'weir ' + stages.map((s) => s.label).join(' then ')
+  const channel = ChannelWriter.create({ stages: [...(pipeIn?.channel.header.stages ?? []), me], context: contextToJson(context) })
+  return channel && new PipeWriter(channel, context)
 }
 
 /** How often --follow looks for new data at the end of a file (tail -F checks every second). */
@@ -151,6 +204,7 @@ class Job {
   private readonly clock: Clock
   private timer: NodeJS.Timeout | undefined
   private stopped: JobResult['stopped']
+  private signalled = false
   private failure: unknown
   private current: Pausable | undefined
   private readonly heap = new HeapBudget()
@@ -168,15 +222,24 @@ class Job {
     state: KeyedStateBackend,
     durable: DurableJob | undefined,
     private readonly parsing?: ParsePlan,
+    private readonly pipeIn?: PipeReader,
+    private readonly pipeOut?: PipeWriter,
   ) {
     this.clock = opts.clock ?? wallClock
     const stats = (this.stats = opts.stats ?? newStats())
     this.chain = new Chain(ops, {
-      record: (rec) => {
-        out.push(recordText(rec))
-        stats.written++
-      },
-      watermark: () => {},
+      record: pipeOut
+        ? (rec) => {
+            pipeOut.record(rec)
+            out.push(recordText(rec))
+            stats.written++
+          }
+        : (rec) => {
+            out.push(recordText(rec))
+            stats.written++
+          },
+      watermark: pipeOut ? (t) => pipeOut.watermark(t) : () => {},
+      pane: pipeOut ? (e) => pipeOut.pane(e) : undefined,
       late: (rec) => {
         stats.late++
         if (lateOut) lateOut.push(recordText(rec))
@@ -223,7 +286,13 @@ class Job {
   }
 
   async run(): Promise<JobResult> {
-    const onAbort = () => this.halt('signal')
+    // with a weir stage before this one, a signal waits up to a second for its 'stop' (it got
+    // the signal too: decisions.md 31), so the chain stops as one
+    const onAbort = () => {
+      if (!this.pipeIn) return this.halt('signal')
+      this.signalled = true
+      setTimeout(() => this.halt('signal'), 1000).unref()
+    }
     this.opts.signal?.addEventListener('abort', onAbort)
     let drained = false
     try {
@@ -253,11 +322,14 @@ class Job {
           if (this.failure) throw this.failure
         }
       this.clearTimer()
+      if (this.pipeIn?.ended === 'stop') this.stopped ??= this.signalled ? 'signal' : 'upstream'
       if (this.stopped || this.opts.noFlush) this.chain.stop()
       else {
         this.chain.end()
         drained = true
       }
+      if (this.pipeOut && !this.out.closedByReader)
+        this.pipeOut.finish(drained ? 'end' : { stop: this.stopped === 'upstream' ? this.pipeIn!.stopReason ?? 'upstream' : (this.stopped ?? 'no-flush') })
       if (this.checkpoints) {
         // the final checkpoint: after a drain it marks the job finished; after a stop (--no-flush,
         // a signal) it is what the next run continues from
@@ -279,6 +351,9 @@ class Job {
       this.opts.signal?.removeEventListener('abort', onAbort)
     }
     await this.closeSinks()
+    // a weir reader that went away failed (it opened the channel): not the quiet end of `| head`
+    if (this.out.closedByReader && this.pipeOut?.channel.readByWeir() && this.stopped !== 'signal' && !this.signalled)
+      throw new WeirError('io', 'stdout: the weir stage after this one stopped reading (see its message)')
     return {
       stats: this.stats,
       stopped: this.stopped ?? (this.out.closedByReader ? 'reader-closed' : undefined),
@@ -309,6 +384,7 @@ class Job {
     const source = sourceName(input)
     const stats = this.stats
     const chain = this.chain
+    const pipeIn = input === STDIN ? this.pipeIn : undefined
     let feed: (chunk: Buffer) => void
     let finishInput: () => void
     let reader: { offset: number; lineNo: number }
@@ -335,10 +411,24 @@ class Job {
           return this.bad({ source, line }, text, `malformed JSON: ${(e as Error).message}`)
         }
         const rec: Rec = { raw: text, value, source, line }
+        if (pipeIn) pipeIn.before(line, chain)
         chain.push(rec)
       }
       feed = (chunk) => splitter.feed(chunk, onLine)
       finishInput = () => splitter.finish(onLine)
+      if (pipeIn) {
+        // having seen a line, every channel entry before it is in the file: read them once per
+        // chunk, and apply those after the chunk's last line without waiting for the next one
+        feed = (chunk) => {
+          pipeIn.channel.poll()
+          splitter.feed(chunk, onLine)
+          pipeIn.before(splitter.lineNo + 1, chain)
+        }
+        finishInput = () => {
+          splitter.finish(onLine)
+          pipeIn.atEof(splitter.lineNo, chain)
+        }
+      }
     }
     return { feed, finish: finishInput, position: () => ({ offset: reader.offset, line: reader.lineNo }) }
   }
@@ -397,6 +487,8 @@ class Job {
       })
       stream.on('error', (e: NodeJS.ErrnoException) => fail(new WeirError('io', `${sourceName(input)}: read failed: ${e.message}`)))
       stream.on('close', finish)
+      // stdin may have been left paused by the look for a side channel (upstreamChannel)
+      stream.resume()
     })
   }
 

@@ -1,0 +1,237 @@
+// A stage's two ends when they are pipes to other weir processes (man/weir-protocol.7). The
+// writer end puts the stream's context beside the pipe: the header says how a reader finds each
+// record's key and window again, entries carry what records cannot (watermarks, panes, end or
+// stop). The reader end turns them back into what the chain of a `then` form would have seen, so
+// every cut of a chain into processes gives the same bytes.
+import type { ChannelEntry, ChannelReader, ChannelWriter } from '../io/protocol/channel.js'
+import type { Operator, OperatorContext, PaneEdge } from '../operators/operator.js'
+import type { TimeInfo } from '../operators/timestamps.js'
+import { compilePath } from '../expr/path.js'
+import { WeirError } from '../stream/errors.js'
+import { makeKey } from '../stream/key.js'
+import type { Rec, Window } from '../stream/record.js'
+import type { TimeFormat } from '../time/timestamps.js'
+import type { StreamContext } from './build.js'
+import type { WindowStageConfig } from './stages.js'
+
+/** The context as the header carries it: the window's time format arrives later, as an entry. */
+interface ContextJson {
+  key?: { fields: string[] } | 'lines'
+  names: string[]
+  window?: { config: WindowStageConfig; carried: 'fields' | 'lines' }
+}
+
+export function contextToJson(c: StreamContext): ContextJson {
+  return { key: c.key, names: c.names, window: c.window && { config: c.window.config, carried: c.window.carried } }
+}
+
+export function contextFromJson(j: ContextJson): StreamContext {
+  return {
+    key: j.key,
+    names: j.names ?? [],
+    window: j.window && { config: j.window.config, carried: j.window.carried, info: { format: undefined } },
+  }
+}
+
+/** Lines between watermark entries that cannot change anything downstream (issue: "small"). */
+const WATERMARK_EVERY_LINES = 1000
+
+/**
+ * The writer end: turns what reaches the end of the chain into channel entries, each queued
+ * before the output line after it (the driver flushes the channel before the output).
+ */
+export class PipeWriter {
+  /** lines written to the pipe */
+  private n = 0
+  private fmtSent = false
+  private lastWm: number | undefined
+  private pendingWm: number | undefined
+  private lastWmLine = 0
+  private readonly perLine: boolean
+  private readonly info: TimeInfo | undefined
+  /** the watermark crossing a multiple of this (shifted) is what can fire or clean up a window downstream */
+  private readonly grid: { slide: number; offsets: number[] } | undefined
+
+  constructor(
+    readonly channel: ChannelWriter,
+    context: StreamContext,
+  ) {
+    this.perLine = context.key === 'lines' || context.window?.carried === 'lines'
+    this.info = context.window?.info
+    const w = context.window?.config
+    if (w && (w.window.kind === 'tumbling' || w.window.kind === 'sliding') && (w.time?.mode ?? 'event') !== 'processing') {
+      const slide = w.window.kind === 'tumbling' ? w.window.size : w.window.slide
+      // firing at end − 1 and cleanup at end − 1 + lateness, with ends on offset + k·slide
+      this.grid = { slide, offsets: [w.window.offset - 1, w.window.offset - 1 + w.lateness] }
+    }
+  }
+
+  record(rec: Rec): void {
+    if (!this.fmtSent && this.info?.format !== undefined) {
+      this.fmtSent = true
+      this.channel.add({ n: this.n, fmt: this.info.format })
+    }
+    if (this.perLine) {
+      const e: ChannelEntry = { n: this.n }
+      if (rec.key) e.key = rec.key.values
+      if (rec.window) e.win = [rec.window.start, rec.window.end]
+      this.channel.add(e)
+    }
+    this.n++
+    if (this.pendingWm !== undefined && this.n - this.lastWmLine >= WATERMARK_EVERY_LINES) this.writeWm(this.pendingWm)
+  }
+
+  watermark(t: number): void {
+    if (this.lastWm === undefined || this.crossesGrid(this.lastWm, t)) this.writeWm(t)
+    else this.pendingWm = t
+  }
+
+  pane(edge: PaneEdge): void {
+    this.channel.add({ n: this.n, pane: edge })
+  }
+
+  /** The stream's last entry: complete (drained), or stopped with a reason. */
+  finish(how: 'end' | { stop: string }): void {
+    if (this.pendingWm !== undefined) this.writeWm(this.pendingWm)
+    this.channel.add(how === 'end' ? { n: this.n, end: true } : { n: this.n, stop: how.stop })
+    this.channel.flush()
+  }
+
+  private writeWm(t: number): void {
+    this.channel.add({ n: this.n, wm: t })
+    this.lastWm = t
+    this.lastWmLine = this.n
+    this.pendingWm = undefined
+  }
+
+  private crossesGrid(from: number, to: number): boolean {
+    if (!this.grid) return false
+    const { slide, offsets } = this.grid
+    for (const o of offsets) if (Math.floor((to - o) / slide) !== Math.floor((from - o) / slide)) return true
+    return false
+  }
+}
+
+/** The key and window of the next line, from the channel when its bytes cannot tell them. */
+interface LineContext {
+  key?: readonly unknown[]
+  win?: [number, number]
+}
+
+/**
+ * The reader end: an operator at the head of the chain that gives each record the key and window
+ * it had upstream, and the entries to apply between lines.
+ */
+export class PipeReader {
+  /** from the header: the stages upstream, for messages */
+  readonly upstream: string
+  readonly context: StreamContext
+  private next: LineContext | undefined
+  ended: 'end' | 'stop' | undefined
+  stopReason: string | undefined
+  private endAt = 0
+
+  constructor(readonly channel: ChannelReader) {
+    const h = channel.header
+    this.upstream = h.stages[h.stages.length - 1] ?? 'weir'
+    this.context = contextFromJson(h.context as ContextJson)
+  }
+
+  /**
+   * Applies the entries that come before line `line` (1-based), as far as they are in the file:
+   * a reader that has seen that line may rely on every entry before it being there.
+   */
+  before(line: number, chain: { watermark(t: number): void; pane(e: PaneEdge): void }): void {
+    let e = this.channel.peek()
+    if (e === undefined || e.n >= line) {
+      this.channel.poll()
+      e = this.channel.peek()
+    }
+    for (; e !== undefined && e.n < line; e = this.channel.peek()) {
+      this.channel.shift()
+      this.apply(e, chain)
+    }
+  }
+
+  /** At EOF: every entry is there. Throws when the upstream stage died (no end, no stop). */
+  atEof(lines: number, chain: { watermark(t: number): void; pane(e: PaneEdge): void }): void {
+    this.before(Number.MAX_SAFE_INTEGER, chain)
+    if (this.ended === undefined)
+      throw new WeirError(
+        'io',
+        `stdin: the stage before this one ('${this.upstream}') ended without finishing its stream (killed, or it failed): nothing was flushed`,
+      )
+    if (this.endAt !== lines)
+      throw new WeirError('io', `stdin: '${this.upstream}' announced ${this.endAt} lines but ${lines} arrived: its output was cut short`)
+  }
+
+  private apply(e: ChannelEntry, chain: { watermark(t: number): void; pane(e: PaneEdge): void }): void {
+    if (e.wm !== undefined) chain.watermark(e.wm)
+    else if (e.pane !== undefined) chain.pane(e.pane)
+    else if (e.fmt !== undefined) {
+      if (this.context.window) this.context.window.info.format = e.fmt as TimeFormat
+    } else if (e.end) {
+      this.ended = 'end'
+      this.endAt = e.n
+    } else if (e.stop !== undefined) {
+      this.ended = 'stop'
+      this.stopReason = e.stop
+      this.endAt = e.n
+    } else if (e.key !== undefined || e.win !== undefined) this.next = { key: e.key, win: e.win }
+    // an entry of a kind this weir does not know is ignored (man/weir-protocol.7, versions)
+  }
+
+  /** The operator that puts the key and window back on each record. */
+  operator(uid: string): Operator {
+    const ctx = this.context
+    let octx: OperatorContext
+    const keyGetters = ctx.key !== undefined && ctx.key !== 'lines' ? ctx.key.fields.map(compilePath) : undefined
+    const keyFields = ctx.key !== undefined && ctx.key !== 'lines' ? ctx.key.fields : []
+    const window = ctx.window
+    const span = window?.config.window
+    const timeWindows = span?.kind === 'tumbling' || span?.kind === 'sliding' || span?.kind === 'session'
+    const bound = (v: unknown): number | undefined => {
+      const f = window!.info.format
+      if (typeof v === 'string') {
+        const ms = Date.parse(v)
+        return Number.isNaN(ms) ? undefined : ms
+      }
+      if (typeof v !== 'number') return undefined
+      return f === 's' ? Math.round(v * 1000) : v
+    }
+    return {
+      uid,
+      open(c) {
+        octx = c
+      },
+      processRecord: (rec, out) => {
+        const line = this.next
+        this.next = undefined
+        if (ctx.key === 'lines') {
+          if (line?.key) rec.key = makeKey([...line.key])
+        } else if (keyGetters) {
+          const values = new Array<unknown>(keyGetters.length)
+          for (let i = 0; i < keyGetters.length; i++) {
+            const v = keyGetters[i]!(rec.value)
+            if (v === undefined) return octx.badRecord(rec, `key field '${keyFields[i]}' (set by '${this.upstream}') is missing`)
+            values[i] = v
+          }
+          rec.key = makeKey(values)
+        }
+        if (window && timeWindows) {
+          let w: Window | undefined
+          if (window.carried === 'lines') w = line?.win && { start: line.win[0], end: line.win[1] }
+          else {
+            const v = rec.value as Record<string, unknown> | null
+            const start = v && typeof v === 'object' ? bound(v.window_start) : undefined
+            const end = v && typeof v === 'object' ? bound(v.window_end) : undefined
+            if (start !== undefined && end !== undefined) w = { start, end }
+          }
+          if (!w) return octx.badRecord(rec, `window_start and window_end (set by '${this.upstream}') are missing or not times`)
+          rec.window = w
+        }
+        out.record(rec)
+      },
+    }
+  }
+}

@@ -1,0 +1,212 @@
+// Stateful stages through real shell pipes (bash -c): every cut of a chain into processes gives
+// the bytes of its `then` form, while the pipes themselves carry plain NDJSON only. The context
+// (key, window, watermarks, panes, end or stop) travels in the side channel (man/weir-protocol.7).
+import t from 'tap'
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs'
+import { spawn } from 'node:child_process'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { sh, ROOT, WEIR } from '../harness/cli.js'
+import { rng } from '../harness/random.js'
+
+const F = 'fixtures/clicks.ndjson'
+const W = '"$WEIR"'
+const dir = mkdtempSync(join(tmpdir(), 'weir-pipes-'))
+t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+
+/** Runs several pipelines at once (they are processes: two cores keep busy). */
+async function all<T>(jobs: (() => Promise<T>)[], width = 4): Promise<T[]> {
+  const results: T[] = new Array(jobs.length)
+  let next = 0
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      for (let i = next++; i < jobs.length; i = next++) results[i] = await jobs[i]!()
+    }),
+  )
+  return results
+}
+
+const WINDOWS = [
+  'tumbling 1m --time ts --max-delay 5s --lateness 3s',
+  'sliding 1m 20s --time ts --max-delay 5s --lateness 3s',
+  'session 30s --time ts --max-delay 5s --lateness 20s',
+  'count 7',
+  'global',
+]
+const AGG = 'count sum:amount first:page last:page'
+
+t.test('a pipe carries plain NDJSON: the original bytes, nothing added', async (t) => {
+  const r = await sh(`${W} keyby user ${F} | cat`)
+  t.equal(r.code, 0, r.stderr)
+  t.equal(r.stdout, readFileSync(join(ROOT, F), 'utf8'), 'keyby through a pipe writes its input unchanged')
+  const w = await sh(`${W} window tumbling 1m --time ts ${F} | ${W} filter true | jq -c 'keys' | sort -u`)
+  t.equal(w.stdout.trim(), '["amount","country","device","event","latency","page","ts","user","window_end","window_start"]', 'only the fields window adds')
+})
+
+t.test('keyby | aggregate: running aggregates per key, as the then form', async (t) => {
+  const [a, b, c, d] = await all([
+    () => sh(`${W} keyby user then aggregate ${AGG} ${F}`),
+    () => sh(`${W} keyby user ${F} | ${W} aggregate ${AGG}`),
+    () => sh(`${W} keyby user,country then aggregate count --emit updates ${F}`),
+    () => sh(`${W} keyby user,country ${F} | ${W} filter 'r.amount >= 0' | ${W} aggregate count --emit updates`),
+  ])
+  t.equal(b!.code, 0, b!.stderr)
+  t.ok(a!.stdout.split('\n').length > 40, 'one row per user')
+  t.equal(b!.stdout, a!.stdout)
+  t.equal(d!.code, 0, d!.stderr)
+  t.equal(d!.stdout, c!.stdout, 'through a filter in a third process, updates as they come')
+})
+
+t.test('keyby | window | aggregate, all five kinds, every cut: the bytes of the then form', async (t) => {
+  for (const w of WINDOWS) {
+    const id = w.split(' ')[0]
+    const latePath = (n: number) => `${dir}/late-${id}-${n}`
+    const late = (n: number) => (w.includes('--time') ? `--late-output ${latePath(n)}` : '')
+    // every cut for two kinds (one emitting at once, one by pane); the three-process form for all
+    const everyCut = w.startsWith('sliding') || w.startsWith('session')
+    const [fused, three, between, twoA, twoB] = await all([
+      () => sh(`${W} keyby user then window ${w} ${late(0)} then aggregate ${AGG} ${F}`),
+      () => sh(`${W} keyby user ${F} | ${W} window ${w} ${late(1)} | ${W} aggregate ${AGG}`),
+      () => sh(`${W} keyby user then window ${w} ${F} | ${W} filter 'r.amount >= 0' then map 'r' | ${W} aggregate ${AGG}`),
+      ...(everyCut
+        ? [() => sh(`${W} keyby user then window ${w} ${F} | ${W} aggregate ${AGG}`), () => sh(`${W} keyby user ${F} | ${W} window ${w} then aggregate ${AGG}`)]
+        : []),
+    ])
+    t.equal(three!.code, 0, `${w}: ${three!.stderr}`)
+    t.ok(fused!.stdout.length > 1000, `${w}: rows`)
+    t.equal(three!.stdout, fused!.stdout, `${w}: keyby | window | aggregate`)
+    t.equal(between!.stdout, fused!.stdout, `${w}: window | filter then map | aggregate`)
+    if (everyCut) {
+      t.equal(twoA!.stdout, fused!.stdout, `${w}: keyby then window | aggregate`)
+      t.equal(twoB!.stdout, fused!.stdout, `${w}: keyby | window then aggregate`)
+    }
+    if (late(0)) t.equal(readFileSync(latePath(1), 'utf8'), readFileSync(latePath(0), 'utf8'), `${w}: the window stage's own late output`)
+  }
+})
+
+t.test('random inputs with late data and re-firings: pipe = then = spec for every window kind', async (t) => {
+  const seed = Number(process.env.WEIR_SEED ?? Date.now() % 100000)
+  t.comment(`seed ${seed} (replay with WEIR_SEED=${seed})`)
+  const rand = rng(seed)
+  const jobs: (() => Promise<void>)[] = []
+  for (let n = 0; n < 5; n++) {
+    const input = join(dir, `random-${n}.ndjson`)
+    const keys = 1 + Math.floor(rand() * 30)
+    const iso = rand() < 0.4 ? '--iso' : ''
+    await sh(`node fixtures/gen.mjs --events 1000 --keys ${keys} --rate ${[5, 50, 500][n % 3]} --late 0.08 --seed ${seed + n} ${iso} > ${input}`)
+    const gap = ['500ms', '3s', '20s'][Math.floor(rand() * 3)]
+    const lateness = ['0s', '2s', '15s'][Math.floor(rand() * 3)]
+    const w = [
+      `tumbling ${['1s', '10s', '1m'][n % 3]} --time ts --max-delay 2s --lateness ${lateness}`,
+      `sliding 10s 5s --time ts --max-delay 1s --lateness ${lateness}`,
+      `session ${gap} --time ts --max-delay 2s --lateness ${lateness}`,
+      `count ${2 + Math.floor(rand() * 5)}`,
+      'global',
+    ][n]!
+    const agg = 'count sum:amount max:latency collect:page'
+    const spec = join(dir, `random-${n}.json`)
+    writeFileSync(spec, JSON.stringify({ source: { path: input }, stages: ['keyby user', `window ${w}`, `aggregate ${agg}`] }))
+    jobs.push(async () => {
+      const [a, b, c] = await all(
+        [
+          () => sh(`${W} keyby user then window ${w} then aggregate ${agg} ${input}`),
+          () => sh(`${W} keyby user ${input} | ${W} window ${w} | ${W} filter true | ${W} aggregate ${agg}`),
+          () => sh(`${W} run ${spec}`),
+        ],
+        3,
+      )
+      t.equal(b!.code, 0, b!.stderr)
+      t.equal(b!.stdout, a!.stdout, `pipe = then: ${w} (${keys} keys ${iso})`)
+      t.equal(c!.stdout, a!.stdout, `spec = then: ${w}`)
+    })
+  }
+  await all(jobs, 1)
+})
+
+t.test('keyby | process, and a first stage reading several files', async (t) => {
+  const a = await sh(`${W} keyby user then process fixtures/fn/failed-logins.mjs --time ts ${F} ${F}`)
+  const b = await sh(`${W} keyby user ${F} ${F} | ${W} process fixtures/fn/failed-logins.mjs --time ts`)
+  t.equal(b.code, 0, b.stderr)
+  t.ok(a.stdout.length > 0)
+  t.equal(b.stdout, a.stdout)
+})
+
+t.test('a foreign program between weir stages starts a new stream, and the next stage says what it lacks', async (t) => {
+  const r = await sh(`${W} keyby user then window tumbling 1m --time ts --max-delay 5s --lateness 2s ${F} | grep -v NOPE | ${W} aggregate count`)
+  t.equal(r.code, 0, r.stderr)
+  t.equal(r.stdout, '{"count":2999}\n', 'no key or window crossed the foreign program: one count')
+  t.match(r.stderr, /not from a weir stage/, 'said once on stderr')
+})
+
+t.test('an upstream stage killed mid-stream: the next exits 74 and flushes nothing', async (t) => {
+  const child = spawn('bash', ['-o', 'pipefail', '-c', `${W} keyby user | ${W} window tumbling 1h --time ts | ${W} aggregate count`], {
+    env: { ...process.env, NODE_OPTIONS: '', WEIR },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  })
+  let out = ''
+  let err = ''
+  child.stdout.setEncoding('utf8').on('data', (d) => (out += d))
+  child.stderr.setEncoding('utf8').on('data', (d) => (err += d))
+  const closed = new Promise<number | null>((resolve) => child.on('close', resolve))
+  child.stdin.write(readFileSync(join(ROOT, F), 'utf8').split('\n').slice(0, 1000).join('\n') + '\n')
+  // kill the first stage once the last has opened its side channel: the stream is under way
+  const stage = (word: string) => readdirSync('/proc').find((p) => /^\d+$/.test(p) && cmdline(p).includes(`weir ${word}`) && ppid(p) === child.pid)
+  let keyby: string | undefined
+  for (let i = 0; i < 300; i++) {
+    keyby = stage('keyby')
+    const agg = stage('aggregate')
+    if (keyby && agg && fdTargets(agg).some((l) => /weir.*pipe-.*ndjson/.test(l))) break
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  process.kill(Number(keyby), 'SIGKILL')
+  const code = await closed
+  t.equal(code, 74, err)
+  t.equal(out, '', 'the open windows are not flushed: no results that look final')
+  t.match(err, /\('weir window tumbling 1h --time ts'\) ended without finishing its stream/, 'the window stage fails, naming its upstream')
+  t.match(err, /\('weir keyby user'\) ended without finishing its stream/)
+  child.stdin.destroy()
+})
+
+function cmdline(pid: string): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ')
+  } catch {
+    return ''
+  }
+}
+function ppid(pid: string): number {
+  try {
+    return Number(/PPid:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1])
+  } catch {
+    return -1
+  }
+}
+function fdTargets(pid: string): string[] {
+  try {
+    return readdirSync(`/proc/${pid}/fd`).map((fd) => {
+      try {
+        return readlinkSync(`/proc/${pid}/fd/${fd}`)
+      } catch {
+        return ''
+      }
+    })
+  } catch {
+    return []
+  }
+}
+
+t.test('--no-flush upstream stops the whole chain without draining', async (t) => {
+  const r = await sh(`${W} keyby user --no-flush ${F} | ${W} window tumbling 1h --time ts | ${W} aggregate count`)
+  t.equal(r.code, 0, r.stderr)
+  t.equal(r.stdout, '', 'the open window stays open')
+})
+
+t.test('a weir reader that fails makes its writer fail (74), a quiet head does not', async (t) => {
+  const big = join(dir, 'big.ndjson')
+  await sh(`for i in 1 2 3 4 5 6 7 8; do cat ${F}; done > ${big}`)
+  const r = await sh(`${W} filter true ${big} | ${W} filter 'r.amount.nope.x > 0'`)
+  t.not(r.code, 0)
+  t.match(r.stderr, /the weir stage after this one stopped reading/)
+  const h = await sh(`${W} filter true ${big} | head -1`)
+  t.equal(h.code, 0, h.stderr)
+})
