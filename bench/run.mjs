@@ -251,6 +251,7 @@ function windowRows(input, tag = 'window', events = EVENTS) {
     durable('weir-lmdb-ends', 'weir, LMDB state, checkpoints at start and end only', `${events * 10}r`),
     durable('weir-lmdb-every', `weir, LMDB state, checkpoint every ${thousands(Math.ceil(events / 20))} records`,
       `${Math.ceil(events / 20)}r`),
+    pipeRow(input, o('weir-pipe'), tag, weirSkip),
     {
       // the same job with parsing kept on the main thread: what the second core buys, and its memory
       id: 'weir-1core', tool: 'weir, one core (WEIR_PARSE_WORKER=0)', rank: 10, out: o('weir-1core'),
@@ -279,6 +280,28 @@ function windowRows(input, tag = 'window', events = EVENTS) {
       skip: peers.jq ? null : SKIP.jq,
     },
   ]
+}
+
+/**
+ * The window job as a shell pipe of three weir processes, keys and watermarks crossing in the side
+ * channel (man/weir-protocol.7): what a user types before learning `then`. Its output must be
+ * byte-identical to the one-process row's. Each stage writes --stats, for the channel's bytes.
+ */
+function pipeRow(input, out, tag, skip) {
+  const stats = [1, 2].map((n) => join(DATA, `${tag}-pipe-stage${n}.json`))
+  const q = (x) => `'${x.replaceAll("'", "'\\''")}'`
+  const chain =
+    `${q(WEIR)} keyby user --stats ${q(stats[0])} ${q(input)} ` +
+    `| ${q(WEIR)} window tumbling 1m --time ts --max-delay 5s --stats ${q(stats[1])} ` +
+    `| ${q(WEIR)} aggregate count sum:amount > ${q(out)}`
+  return {
+    id: 'weir-pipe', tool: 'weir, 3 processes: keyby | window | aggregate', rank: 12, out, sameAs: 'weir', vsOneProcess: 'weir',
+    cmd: 'bash', args: ['-o', 'pipefail', '-c', chain],
+    after: (run) => {
+      run.channelBytes = stats.reduce((sum, f) => sum + (JSON.parse(readFileSync(f, 'utf8')).channelBytes ?? 0), 0)
+    },
+    skip,
+  }
 }
 
 function filterRows(input) {
@@ -445,6 +468,15 @@ function tableRow(job, row, { events, bytes, floor, duck, rows = [] }) {
 
 /** For a durable row: its time as a multiple of the memory-state row's, and its checkpoints. */
 function durableNote(row, rows) {
+  if (row.vsOneProcess) {
+    const one = rows.find((r) => r.id === row.vsOneProcess)
+    const parts = []
+    if (one?.status === 'ran') parts.push(`${fmtRatio(one.wallS / row.wallS)} the one-process throughput`)
+    const ch = (row.perRun ?? []).map((r) => r.channelBytes).filter((c) => c != null)
+    if (ch.length) parts.push(`side channels ${thousands(median(ch))} bytes beside ${(2 * bytes / 1e6).toFixed(0)}+ MB of records on the pipes`)
+    if (row.sameBytes) parts.push('output byte-identical')
+    return ` (${parts.join('; ')})`
+  }
   if (!row.vsMemory) return ''
   const mem = rows.find((r) => r.id === row.vsMemory)
   const parts = []

@@ -141,11 +141,6 @@ async function execute(plan: JobPlan): Promise<void> {
     signalCode = code
     ac.abort()
   }
-  const last = plan.stages[plan.stages.length - 1]?.config.op
-  if (last === 'keyby' && !process.stdout.isTTY && process.stderr.isTTY)
-    process.stderr.write(
-      "weir: note: the key does not travel through a pipe yet; a later weir stage keys nothing. Chain stages with 'then' or 'weir run'\n",
-    )
   // SIGHUP (a closed terminal, a stopping cron daemon) is a request to stop, as SIGTERM
   const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP']
   for (const s of signals) process.on(s, onSignal)
@@ -176,6 +171,8 @@ async function execute(plan: JobPlan): Promise<void> {
 function writeStats(path: string, s: Stats, status: string, result: JobResult | undefined): void {
   const body: Record<string, unknown> = { status, ...s }
   if (result?.totals) body.job = { checkpoint: result.checkpoint ?? null, ...result.totals }
+  // stdout was a pipe: what the side channel beside it took (weir-protocol(7))
+  if (result?.channelBytes !== undefined) body.channelBytes = result.channelBytes
   try {
     writeFileSync(path, JSON.stringify(body) + '\n')
   } catch (e) {

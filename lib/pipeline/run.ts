@@ -82,6 +82,8 @@ export interface JobResult {
   checkpoint?: number
   /** Windows still holding state at the end (a --no-flush or stopped run), when the job has windows. */
   windowsOpen?: number
+  /** Bytes written to the side channel, when stdout was a pipe. */
+  channelBytes?: number
 }
 
 export async function runJob(stages: Stage[], opts: JobOptions): Promise<JobResult> {
@@ -157,6 +159,17 @@ function pipeWriter(stages: Stage[], context: ReturnType<typeof buildChain>['con
   const channel = ChannelWriter.create({ stages: [...(pipeIn?.channel.header.stages ?? []), me], context: contextToJson(context) })
   return channel && new PipeWriter(channel, context)
 }
+
+/**
+ * After a pipe on stdin ends (not from a weir stage), how long a signal may still be on its way:
+ * Ctrl-C kills the program before weir and reaches weir at the same moment, and the end of input
+ * it causes must not be taken for the end of the stream. Measured here: the signal came up to
+ * a few milliseconds after the EOF.
+ */
+const SIGNAL_GRACE_MS = 25
+
+/** How often a quiet pipe's side channel is read for entries after its last line. */
+const PIPE_IDLE_POLL_MS = 100
 
 /** How often --follow looks for new data at the end of a file (tail -F checks every second). */
 const FOLLOW_POLL_MS = 200
@@ -322,6 +335,12 @@ class Job {
           if (this.failure) throw this.failure
         }
       this.clearTimer()
+      // Ctrl-C reaches every process of a pipeline at once: the program before this one may die
+      // of it and close the pipe while our own signal is still on its way through the event
+      // loop. One turn of the loop lets it arrive, so the end of input it caused is not taken
+      // for the end of the stream (which would drain and exit 0).
+      if (this.inputs[this.inputs.length - 1] === STDIN && !this.pipeIn && !this.stopped && this.stdinIsPipe())
+        await new Promise<void>((resolve) => setTimeout(resolve, SIGNAL_GRACE_MS))
       if (this.pipeIn?.ended === 'stop') this.stopped ??= this.signalled ? 'signal' : 'upstream'
       if (this.stopped || this.opts.noFlush) this.chain.stop()
       else {
@@ -351,8 +370,9 @@ class Job {
       this.opts.signal?.removeEventListener('abort', onAbort)
     }
     await this.closeSinks()
-    // a weir reader that went away failed (it opened the channel): not the quiet end of `| head`
-    if (this.out.closedByReader && this.pipeOut?.channel.readByWeir() && this.stopped !== 'signal' && !this.signalled)
+    // a weir reader that went away failed (it opened the channel), unless it said it stopped on
+    // purpose: not the quiet end of `| head` (decisions.md 31)
+    if (this.out.closedByReader && this.pipeOut?.channel.readerFailed() && this.stopped !== 'signal' && !this.signalled)
       throw new WeirError('io', 'stdout: the weir stage after this one stopped reading (see its message)')
     return {
       stats: this.stats,
@@ -360,6 +380,7 @@ class Job {
       totals: this.checkpoints?.totals(),
       checkpoint: this.checkpoints?.lastCompleted,
       windowsOpen: this.chain.openWindows(),
+      channelBytes: this.pipeOut?.channel.bytes,
     }
   }
 
@@ -369,7 +390,18 @@ class Job {
     await this.deadOut?.close()
   }
 
+  private stdinIsPipe(): boolean {
+    try {
+      return fstatSync(0).isFIFO()
+    } catch {
+      return false
+    }
+  }
+
   private halt(why: NonNullable<JobResult['stopped']>): void {
+    // this stage stops on purpose when its own reader went away: said before stdin closes, so the
+    // weir stage before it takes its broken pipe quietly too
+    if (why === 'reader-closed' && !this.stopped) this.pipeIn?.channel.stoppingQuietly()
     this.stopped ??= why
     this.current?.destroy()
   }
@@ -451,9 +483,26 @@ class Job {
       const stream = openSource(input, start.offset)
       this.current = stream
       let done = false
+      // a quiet pipe from a weir stage may still have entries after its last line (a watermark
+      // from an idle timeout, a processing-time firing): look for them now and then
+      const pipeIn = input === STDIN ? this.pipeIn : undefined
+      const idle = pipeIn
+        ? setInterval(() => {
+            if (done || this.stopped) return
+            try {
+              pipeIn.channel.poll()
+              pipeIn.before(at().line + 1, this.chain)
+            } catch (e) {
+              return fail(e)
+            }
+            this.afterBatch(stream)
+          }, PIPE_IDLE_POLL_MS)
+        : undefined
+      idle?.unref()
       const finish = () => {
         if (done) return
         done = true
+        if (idle) clearInterval(idle)
         this.current = undefined
         resolve()
       }
@@ -683,6 +732,8 @@ class Job {
     }
     this.deadOut?.flush()
     const flowing = this.out.flush() && (this.lateOut?.flush() ?? true)
+    // entries that no line follows yet (a watermark of a quiet stream) go out now
+    this.pipeOut?.channel.flush()
     if (this.out.closedByReader) return this.halt('reader-closed')
     if (!flowing) {
       stream.pause()
@@ -709,6 +760,7 @@ class Job {
     try {
       this.chain.onProcessingTime(this.clock.now())
       this.out.flush()
+      this.pipeOut?.channel.flush()
       this.lateOut?.flush()
     } catch (e) {
       this.failure ??= e

@@ -109,7 +109,7 @@ t.test('weir --help lists every command', async (t) => {
 
 t.test('the overview pages exist and are listed in package.json', async (t) => {
   const man = Array.isArray(pkg.man) ? pkg.man : pkg.man ? [pkg.man] : []
-  for (const page of ['man/weir.1', 'man/weir-spec.5']) {
+  for (const page of ['man/weir.1', 'man/weir-spec.5', 'man/weir-protocol.7']) {
     t.ok(existsSync(`${ROOT}/${page}`), page)
     t.ok(man.includes(`./${page}`) || man.includes(page), `package.json "man" lists ${page}`)
   }

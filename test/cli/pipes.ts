@@ -167,6 +167,34 @@ t.test('an upstream stage killed mid-stream: the next exits 74 and flushes nothi
   child.stdin.destroy()
 })
 
+t.test('Ctrl-C to the process group: every stage stops without draining and exits 130 promptly', async (t) => {
+  const child = spawn('bash', ['-c', `${W} keyby user | ${W} window tumbling 1h --time ts | ${W} aggregate count; echo "\${PIPESTATUS[*]}" >&2`], {
+    env: { ...process.env, NODE_OPTIONS: '', WEIR },
+    stdio: ['pipe', 'pipe', 'pipe'],
+    detached: true, // its own process group, as a shell gives a pipeline
+  })
+  let out = ''
+  let err = ''
+  child.stdout.setEncoding('utf8').on('data', (d) => (out += d))
+  child.stderr.setEncoding('utf8').on('data', (d) => (err += d))
+  const closed = new Promise<number | null>((resolve) => child.on('close', resolve))
+  // the test is the source, and keeps writing: the first stage is the one to stop reading
+  child.stdin.on('error', () => {})
+  child.stdin.write(readFileSync(join(ROOT, F), 'utf8').split('\n').slice(0, 1000).join('\n') + '\n')
+  for (let i = 0; i < 300; i++) {
+    const agg = readdirSync('/proc').find((p) => /^\d+$/.test(p) && cmdline(p).includes('weir aggregate') && ppid(p) === child.pid)
+    if (agg && fdTargets(agg).some((l) => /weir.*pipe-.*ndjson/.test(l))) break
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  const start = Date.now()
+  process.kill(-child.pid!, 'SIGINT')
+  await closed
+  t.ok(Date.now() - start < 5000, `stopped in ${Date.now() - start} ms`)
+  t.equal(err.trim(), '130 130 130', 'each stage exits 130')
+  t.equal(out, '', 'the open hour windows do not fire')
+  child.stdin.destroy()
+})
+
 function cmdline(pid: string): string {
   try {
     return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ')
@@ -209,4 +237,41 @@ t.test('a weir reader that fails makes its writer fail (74), a quiet head does n
   t.match(r.stderr, /the weir stage after this one stopped reading/)
   const h = await sh(`${W} filter true ${big} | head -1`)
   t.equal(h.code, 0, h.stderr)
+})
+
+t.test('many pipelines at once under CPU load: every weir reader gets its context, no other reader sees any, no channel is left behind', async (t) => {
+  const runtime = mkdtempSync(join(tmpdir(), 'weir-runtime-'))
+  t.teardown(() => rmSync(runtime, { recursive: true, force: true }))
+  const env = { XDG_RUNTIME_DIR: runtime }
+  const load = spawn(process.execPath, ['-e', 'const end = Date.now() + 30000; while (Date.now() < end) {}'], { stdio: 'ignore' })
+  load.unref()
+  const perUser = (await sh(`${W} keyby user then aggregate count ${F}`)).stdout
+  const input = readFileSync(join(ROOT, F), 'utf8')
+  const jqForm = (await sh(`jq -c . ${F}`)).stdout
+  const kinds: [string, string][] = [
+    [`${W} keyby user ${F} | ${W} aggregate count`, perUser],
+    [`${W} keyby user ${F} | (sleep 0.5; ${W} aggregate count)`, perUser],
+    [`${W} keyby user ${F} | (sleep 0.2; cat) | cat > /dev/null; ${W} keyby user ${F} | ${W} filter true | (sleep 0.3; ${W} aggregate count)`, perUser],
+    [`${W} keyby user ${F} | jq -c .`, jqForm],
+    [`${W} keyby user ${F} | cat > ${dir}/cat-$$.ndjson; cat ${dir}/cat-$$.ndjson`, input],
+    [`${W} keyby user ${F} | while IFS= read -r l; do printf '%s\\n' "$l"; done`, input],
+  ]
+  const results = await all(
+    Array.from({ length: 12 }, (_, i) => () => sh(kinds[i % kinds.length]![0], { env }).then((r) => ({ r, i }))),
+    6,
+  )
+  let misses = 0
+  for (const { r, i } of results) {
+    if (r.code !== 0 || r.stdout !== kinds[i % kinds.length]![1]) {
+      misses++
+      t.fail(`pipeline ${i}: ${kinds[i % kinds.length]![0]}: exit ${r.code} ${r.stderr}`)
+    }
+  }
+  load.kill('SIGKILL')
+  t.equal(misses, 0, '12 pipelines, each with the bytes of its then form')
+  // channels that no weir read (jq, cat, a while loop) are removed by a later writer once their
+  // pipes are gone; only that writer's own is left
+  await sh(`${W} keyby user ${F} | cat > /dev/null`, { env })
+  const left = readdirSync(join(runtime, 'weir'))
+  t.ok(left.length <= 1, `channels left: ${left.join(' ')}`)
 })

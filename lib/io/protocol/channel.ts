@@ -64,6 +64,7 @@ export function channelDir(): string {
 }
 
 const channelName = (dev: number, ino: number) => `pipe-${dev}-${ino}.ndjson`
+const quietMarker = (channel: string) => channel.replace(/\.ndjson$/, '.quiet')
 
 /** The pipe on a descriptor, or undefined when it is not a pipe (a file, a terminal, a socket). */
 function pipeOf(fd: number): { dev: number; ino: number } | undefined {
@@ -121,9 +122,20 @@ export class ChannelWriter {
     return this.written
   }
 
-  /** A weir reader opened the channel (it unlinks it on opening): its EPIPE is a failure. */
-  readByWeir(): boolean {
-    return !existsSync(this.path)
+  /**
+   * A weir reader opened the channel (it unlinks it on opening) and went away without saying it
+   * stopped on purpose (its own reader closed: `weir … | weir … | head`): its EPIPE is a failure.
+   */
+  readerFailed(): boolean {
+    if (existsSync(this.path)) return false
+    const quiet = quietMarker(this.path)
+    if (!existsSync(quiet)) return true
+    try {
+      unlinkSync(quiet)
+    } catch {
+      // gone already
+    }
+    return false
   }
 
   close(): void {
@@ -141,6 +153,7 @@ export class ChannelReader {
     readonly header: ChannelHeader,
     private readonly fd: number,
     rest: string,
+    private readonly path: string,
   ) {
     this.buf = rest
     this.parse()
@@ -182,7 +195,7 @@ export class ChannelReader {
         'usage',
         `stdin: the weir stage before this one speaks side-channel version ${header.version}, this weir reads ${CHANNEL_VERSION} and older: use the same weir for every stage`,
       )
-    return new ChannelReader(header, cfd, text.slice(nl + 1))
+    return new ChannelReader(header, cfd, text.slice(nl + 1), path)
   }
 
   /** Reads what the writer has added since; entries become visible in order. */
@@ -211,6 +224,18 @@ export class ChannelReader {
 
   close(): void {
     closeSync(this.fd)
+  }
+
+  /**
+   * This stage stops reading on purpose (its own reader went away, as `| head` does): said before
+   * the pipe closes, so the writer's broken pipe is quiet too (a marker beside the channel).
+   */
+  stoppingQuietly(): void {
+    try {
+      writeFileSync(quietMarker(this.path), '', { mode: 0o600 })
+    } catch {
+      // the writer will report a failure: noisier, not wrong
+    }
   }
 
   private parse(): void {
@@ -280,7 +305,7 @@ function removeStaleChannels(dir: string, mine: string): void {
     }
   }
   for (const n of names) {
-    const m = /^pipe-(\d+)-(\d+)\.ndjson(?:\.\d+\.tmp)?$/.exec(n)
+    const m = /^pipe-(\d+)-(\d+)\.(?:ndjson(?:\.\d+\.tmp)?|quiet)$/.exec(n)
     if (!m || held.has(m[2]!)) continue
     try {
       unlinkSync(join(dir, n))
