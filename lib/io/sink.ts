@@ -22,6 +22,9 @@ export interface SinkResume {
   checkpoint: number
 }
 
+/** How much written output may wait in memory for a slow reader before the input pauses. */
+const SINK_BUFFER_BYTES = 1 << 20
+
 export class LineSink {
   private batch = ''
   /** Set when the reader of stdout went away. */
@@ -133,7 +136,11 @@ export class LineSink {
     this.batch = ''
     this.bytes += Buffer.byteLength(b)
     this.writesIssued++
-    return this.stream.write(b, () => this.onWritten())
+    this.stream.write(b, () => this.onWritten())
+    // Up to a mebibyte may wait in the stream, not the stream's own 16 KiB: with a batch of
+    // records (~100 KiB) above that mark every batch would wait for the reader, and a chain of
+    // weir processes would take turns instead of working at once.
+    return this.stream.writableLength < SINK_BUFFER_BYTES
   }
 
   private onWritten(): void {
@@ -171,7 +178,7 @@ export class LineSink {
   }
 
   drain(): Promise<void> {
-    if (this.closedByReader || !this.stream.writableNeedDrain) return Promise.resolve()
+    if (this.closedByReader || !this.stream.writableNeedDrain || this.stream.writableLength < SINK_BUFFER_BYTES) return Promise.resolve()
     return new Promise((resolve) => {
       const done = () => {
         this.stream.off('drain', done)

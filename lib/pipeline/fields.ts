@@ -2,12 +2,15 @@
 // (keyby, window --time, aggregate, and filter and map expressions that read `r.name` only),
 // records need only those fields parsed into values (io/batches.ts), which can also move to
 // another core (io/parse-worker.ts). A stage that may read anything (an expression that passes `r`
-// on, process, window alone, which copies the record) makes the answer "all" (undefined).
+// on, process) makes the answer "all" (undefined). A stage that writes a record it does not change
+// (window alone adds two fields to its bytes) needs only what it reads of it.
 import { parsePath } from '../expr/path.js'
 import { fieldsReadBy } from '../expr/fields.js'
 import type { Stage } from './stages.js'
+import type { StreamContext } from './build.js'
 
-export function fieldsNeeded(stages: Stage[]): string[] | undefined {
+/** `upstream`: the context from a weir stage before this process, whose key and window the records carry. */
+export function fieldsNeeded(stages: Stage[], upstream?: StreamContext): string[] | undefined {
   const fields = new Set<string>()
   const add = (path: string): boolean => {
     const first = parsePath(path)[0]
@@ -15,6 +18,8 @@ export function fieldsNeeded(stages: Stage[]): string[] | undefined {
     fields.add(first)
     return true
   }
+  if (upstream?.key !== undefined && upstream.key !== 'lines' && !upstream.key.fields.every(add)) return undefined
+  if (upstream?.window?.carried === 'fields') add('window_start') && add('window_end')
   for (let i = 0; i < stages.length; i++) {
     const c = stages[i]!.config
     switch (c.op) {
@@ -23,15 +28,16 @@ export function fieldsNeeded(stages: Stage[]): string[] | undefined {
         break
       case 'window': {
         if (c.time?.mode === 'event' && !add(c.time.field)) return undefined
-        const next = stages[i + 1]?.config
-        if (next?.op !== 'aggregate') return undefined // window alone writes whole records
+        // window alone writes each record's own bytes with its window added; it looks for these
+        // to know whether a record has them already
+        if (stages[i + 1]?.config.op !== 'aggregate') add('window_start') && add('window_end')
         break
       }
       case 'aggregate':
         if (c.time?.mode === 'event' && !add(c.time.field)) return undefined
         for (const s of c.specs) if (s.field !== undefined && !add(s.field)) return undefined
         // a running aggregate looks for these to warn about windows made in another process
-        if (!stages.slice(0, i).some((p) => p.config.op === 'window')) add('window_start') && add('window_end')
+        if (!stages.slice(0, i).some((p) => p.config.op === 'window') && !upstream?.window) add('window_start') && add('window_end')
         break
       case 'filter': {
         // a record that passes keeps its bytes: the fields matter only to the test

@@ -138,16 +138,13 @@ export class PipeReader {
   }
 
   /**
-   * Applies the entries that come before line `line` (1-based), as far as they are in the file:
-   * a reader that has seen that line may rely on every entry before it being there.
+   * Applies the entries that come before line `line` (1-based), as far as they have been read:
+   * a reader that has seen that line may rely on every entry before it being in the file, so
+   * one poll after each chunk arrives finds them all.
    */
   before(line: number, chain: { watermark(t: number): void; pane(e: PaneEdge): void }): void {
-    let e = this.channel.peek()
-    if (e === undefined || e.n >= line) {
-      this.channel.poll()
-      e = this.channel.peek()
-    }
-    for (; e !== undefined && e.n < line; e = this.channel.peek()) {
+    // the driver reads the channel once per chunk of input (poll): per line, only the queue
+    for (let e = this.channel.peek(); e !== undefined && e.n < line; e = this.channel.peek()) {
       this.channel.shift()
       this.apply(e, chain)
     }
@@ -155,6 +152,7 @@ export class PipeReader {
 
   /** At EOF: every entry is there. Throws when the upstream stage died (no end, no stop). */
   atEof(lines: number, chain: { watermark(t: number): void; pane(e: PaneEdge): void }): void {
+    this.channel.poll()
     this.before(Number.MAX_SAFE_INTEGER, chain)
     if (this.ended === undefined)
       throw new WeirError(

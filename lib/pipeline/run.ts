@@ -12,7 +12,7 @@ import { WeirError, dataError, usageError, type Position } from '../stream/error
 import { type Rec, recordText } from '../stream/record.js'
 import { newStats, type Stats } from '../stream/stats.js'
 import { type Clock, wallClock } from '../time/clock.js'
-import { buildChain, loadModules } from './build.js'
+import { buildChain, loadModules, type StreamContext } from './build.js'
 import { ChannelReader, ChannelWriter } from '../io/protocol/channel.js'
 import { PipeReader, PipeWriter, contextToJson } from './pipes.js'
 import { fstatSync } from 'node:fs'
@@ -111,7 +111,7 @@ export async function runJob(stages: Stage[], opts: JobOptions): Promise<JobResu
     const state: KeyedStateBackend = durable ? durable.state : new MemoryStateBackend()
     // a followed file has no end to overlap parsing with: it is parsed on this thread; records
     // from a weir stage are parsed whole (their key and window fields come from the channel)
-    const plan = pipeIn ? undefined : parsePlan(stages, inputsInfo)
+    const plan = parsePlan(stages, inputsInfo, pipeIn?.context)
     if (plan && opts.follow) plan.worker = false
     // stdout to a pipe: the next stage may be weir (decisions.md 15): its channel, before any byte
     const pipeOut = opts.output === undefined || opts.output === STDIN ? pipeWriter(stages, built.context, pipeIn, opts) : undefined
@@ -192,9 +192,9 @@ interface ParsePlan {
  * WEIR_PARSE_WORKER=0 keeps parsing on the main thread, =1 forces the worker; WEIR_PROJECT=0
  * parses whole records with JSON.parse, the reference the tests compare the other paths with.
  */
-function parsePlan(stages: Stage[], inputs: InputsInfo): ParsePlan | undefined {
+function parsePlan(stages: Stage[], inputs: InputsInfo, upstream?: StreamContext): ParsePlan | undefined {
   if (process.env.WEIR_PROJECT === '0') return undefined
-  const fields = fieldsNeeded(stages)
+  const fields = fieldsNeeded(stages, upstream)
   if (!fields) return undefined
   const setting = process.env.WEIR_PARSE_WORKER
   // Stateless stages do too little per record for a second thread to pay for its hand-over: the
@@ -448,18 +448,20 @@ class Job {
       }
       feed = (chunk) => splitter.feed(chunk, onLine)
       finishInput = () => splitter.finish(onLine)
-      if (pipeIn) {
-        // having seen a line, every channel entry before it is in the file: read them once per
-        // chunk, and apply those after the chunk's last line without waiting for the next one
-        feed = (chunk) => {
-          pipeIn.channel.poll()
-          splitter.feed(chunk, onLine)
-          pipeIn.before(splitter.lineNo + 1, chain)
-        }
-        finishInput = () => {
-          splitter.finish(onLine)
-          pipeIn.atEof(splitter.lineNo, chain)
-        }
+    }
+    if (pipeIn) {
+      // having seen a line, every channel entry before it is in the file: read them once per
+      // chunk, and apply those after the chunk's last line without waiting for the next one
+      const feedLines = feed
+      const finishLines = finishInput
+      feed = (chunk) => {
+        pipeIn.channel.poll()
+        feedLines(chunk)
+        pipeIn.before(reader.lineNo + 1, chain)
+      }
+      finishInput = () => {
+        finishLines()
+        pipeIn.atEof(reader.lineNo, chain)
       }
     }
     return { feed, finish: finishInput, position: () => ({ offset: reader.offset, line: reader.lineNo }) }
@@ -690,6 +692,8 @@ class Job {
     const { source, raws, starts, ends, lines, cols, bad, whole } = batch
     const stats = this.stats
     const chain = this.chain
+    // records from a weir stage: its channel's entries go in between them
+    const pipeIn = source === 'stdin' ? this.pipeIn : undefined
     const nf = fields.length
     // one string for the batch's text; each record's is a slice of it, which copies nothing
     const text = batch.bytes ? Buffer.from(batch.bytes.buffer, batch.bytes.byteOffset, batch.bytes.byteLength).toString('latin1') : ''
@@ -703,6 +707,7 @@ class Job {
         this.bad({ source, line }, raw, why)
         continue
       }
+      if (pipeIn) pipeIn.before(line, chain)
       if (whole !== undefined && i in whole) {
         chain.push({ raw, value: whole[i], source, line })
         continue

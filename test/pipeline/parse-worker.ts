@@ -29,8 +29,24 @@ t.test('fieldsNeeded: only when every stage names what it reads', async (t) => {
   t.same(fieldsNeeded(await stagesOf(['filter', 'r.a'])), ['a'], 'an expression that reads r.name only')
   t.equal(fieldsNeeded(await stagesOf(['filter', 'r[k]'])), undefined, 'an expression that may read anything')
   t.same(fieldsNeeded(await stagesOf(['map', '({x: r.a})'], ['keyby', 'x'])), ['a'], 'after map, stages read what map made')
-  t.equal(fieldsNeeded(await stagesOf(['window', 'tumbling', '1m', '--time', 'ts'])), undefined, 'window alone writes whole records')
+  t.same(fieldsNeeded(await stagesOf(['window', 'tumbling', '1m', '--time', 'ts'])), ['ts', 'window_start', 'window_end'], 'window alone adds to the bytes it reads, and looks for the fields it adds')
   t.equal(fieldsNeeded(await stagesOf(['keyby', '[0]'])), undefined, 'a top-level array index')
+})
+
+t.test('window alone writes whole records on every parse path, those that carry window fields already too', async (t) => {
+  const dir = t.testdir({
+    'in.ndjson':
+      '{"ts":1000,"a":{"b":[1,2.50]},"big":12345678901234567890}\n{"ts":2000,"window_start":"x","n":1.0}\n{"ts":3000}\n{ "ts" : 4000 , "s":"é" }\n',
+  })
+  const outs = []
+  for (const m of MODES) {
+    const r = await weir(['window', 'sliding', '2s', '1s', '--time', 'ts', `${dir}/in.ndjson`], { env: m.env })
+    t.equal(r.code, 0, r.stderr)
+    outs.push(r.stdout)
+  }
+  t.match(outs[0], /"big":12345678901234567890,"window_start":0,"window_end":2000\}/, 'original bytes, window appended')
+  t.match(outs[0], /\{"ts":2000,"window_start":1000,"n":1,"window_end":3000\}/, 'a record with a window field is written whole, with its window')
+  for (let i = 1; i < outs.length; i++) t.equal(outs[i], outs[0], MODES[i]!.name)
 })
 
 const job = (dir: string, files: string[]) => [
