@@ -123,6 +123,23 @@ t.test('random inputs with late data and re-firings: pipe = then = spec for ever
   await all(jobs, 1)
 })
 
+t.test('keys and windows that records no longer show travel per line: after map, and rows keyed by their key fields', async (t) => {
+  const cases = [
+    [`keyby user then map '({u: r.user, amount: r.amount})'`, 'aggregate count sum:amount'],
+    [`keyby user then window tumbling 1m --time ts --max-delay 5s then map '({amount: r.amount})'`, 'aggregate count sum:amount'],
+    ['keyby user,country then aggregate count', "filter 'r.count > 3' then aggregate count max:count"],
+  ]
+  const results = await all(
+    cases.flatMap(([up, down]) => [() => sh(`${W} ${up} then ${down} ${F}`), () => sh(`${W} ${up} ${F} | ${W} ${down}`)]),
+  )
+  for (let i = 0; i < cases.length; i++) {
+    const [then, pipe] = [results[2 * i]!, results[2 * i + 1]!]
+    t.equal(pipe.code, 0, pipe.stderr)
+    t.ok(then.stdout.length > 100)
+    t.equal(pipe.stdout, then.stdout, cases[i]!.join(' | '))
+  }
+})
+
 t.test('keyby | process, and a first stage reading several files', async (t) => {
   const a = await sh(`${W} keyby user then process fixtures/fn/failed-logins.mjs --time ts ${F} ${F}`)
   const b = await sh(`${W} keyby user ${F} ${F} | ${W} process fixtures/fn/failed-logins.mjs --time ts`)
