@@ -10,7 +10,7 @@ import { createWriteStream, fstatSync, fsync, ftruncateSync, mkdirSync, openSync
 import type { Stats } from 'node:fs'
 import { dirname } from 'node:path'
 import type { Writable } from 'node:stream'
-import { WeirError } from '../stream/errors.js'
+import { WeirError, systemMessage } from '../stream/errors.js'
 
 export const STDOUT = 'stdout'
 
@@ -47,10 +47,18 @@ export class LineSink {
     /** the file's length when this run opened it (after any cut) */
     private readonly start: number,
   ) {
-    stream.on('error', (e: NodeJS.ErrnoException) => {
-      if (e.code === 'EPIPE' && !ownsStream) this.closedByReader = true
-      else this.failure ??= new WeirError('io', `${name}: write failed: ${e.message}`)
-    })
+    stream.on('error', (e: NodeJS.ErrnoException) => this.noteError(e))
+  }
+
+  /**
+   * A write error, from the 'error' event or a write's callback, whichever comes first: a file
+   * stream calls end()'s callback before it emits 'error', so close() would miss a failure known
+   * only to the event (the data lost, the exit 0 of issue 18).
+   */
+  private noteError(e: NodeJS.ErrnoException | null | undefined): void {
+    if (!e) return
+    if (e.code === 'EPIPE' && !this.ownsStream) this.closedByReader = true
+    else this.failure ??= new WeirError('io', `${this.name}: write failed: ${systemMessage(e)}`)
   }
 
   /**
@@ -130,10 +138,11 @@ export class LineSink {
     this.batch = ''
     this.bytes += Buffer.byteLength(b)
     this.writesIssued++
-    return this.stream.write(b, () => this.onWritten())
+    return this.stream.write(b, (e) => this.onWritten(e))
   }
 
-  private onWritten(): void {
+  private onWritten(e: Error | null | undefined): void {
+    this.noteError(e)
     this.writesDone++
     if (this.waiters.length === 0) return
     const ready = this.waiters.filter((w) => w.upTo <= this.writesDone)
@@ -163,7 +172,7 @@ export class LineSink {
     if (this.fd === undefined) return
     const fd = this.fd
     await new Promise<void>((resolve, reject) =>
-      fsync(fd, (e) => (e ? reject(new WeirError('io', `${this.name}: cannot make the output durable: ${e.message}`)) : resolve())),
+      fsync(fd, (e) => (e ? reject(new WeirError('io', `${this.name}: cannot make the output durable: ${systemMessage(e)}`)) : resolve())),
     )
   }
 
@@ -184,9 +193,19 @@ export class LineSink {
   async close(): Promise<void> {
     this.flush()
     if (this.ownsStream) {
-      await new Promise<void>((resolve) => this.stream.end(resolve))
+      await new Promise<void>((resolve) =>
+        this.stream.end((e?: Error | null) => {
+          this.noteError(e)
+          resolve()
+        }),
+      )
     } else if (!this.closedByReader) {
-      await new Promise<void>((resolve) => this.stream.write('', () => resolve()))
+      await new Promise<void>((resolve) =>
+        this.stream.write('', (e) => {
+          this.noteError(e)
+          resolve()
+        }),
+      )
     }
     if (this.failure) throw this.failure
   }

@@ -589,8 +589,19 @@ class Job {
         return
       }
     }
-    this.deadOut?.flush()
-    const flowing = this.out.flush() && (this.lateOut?.flush() ?? true)
+    let flowing: boolean
+    try {
+      // every sink is flushed (no short-circuit): a side output's failure must not wait for the end
+      this.deadOut?.flush()
+      const lateFlowing = this.lateOut?.flush() ?? true
+      flowing = this.out.flush() && lateFlowing
+    } catch (e) {
+      // a failed write (ENOSPC, EIO): this runs in a source's event handler, where a throw would
+      // escape as an uncaught exception with a stack trace; the pump rethrows it instead
+      this.failure ??= e
+      this.current?.destroy()
+      return
+    }
     if (this.out.closedByReader) return this.halt('reader-closed')
     if (!flowing) {
       stream.pause()
