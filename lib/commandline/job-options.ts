@@ -17,7 +17,7 @@ export interface JobOptionDecl {
 }
 
 export const JOB_OPTIONS: readonly JobOptionDecl[] = [
-  { name: 'output', alias: 'o', type: 'string', describe: 'write records to FILE instead of stdout' },
+  { name: 'output', alias: 'o', type: 'string', describe: 'write records to FILE instead of stdout (an output that is one of the inputs is refused, exit 73)' },
   { name: 'late-output', type: 'string', describe: 'write records too late for every window to FILE (else they are counted and dropped)' },
   {
     name: 'on-error',

@@ -211,6 +211,39 @@ export class LineSink {
   }
 }
 
+/**
+ * Refuses an output that is one of the inputs (the same device and inode, regular files only),
+ * before anything is opened for writing: opening `-o in.ndjson` empties the input the job is about
+ * to read, and an appended one would be read back forever. stdout counts when it is a regular file
+ * (`> in.ndjson` has already emptied it, but `>>` has not). Exit 73, "the output cannot be
+ * created", as for the other refusals of an output file (a '>' that emptied a checkpointed file):
+ * the command line parses fine, it is this file that cannot be written; cat and sort -o refuse
+ * the same case, and jq's and Miller's `> in` silently lose the input.
+ */
+export function refuseInputsAsOutputs(inputs: { name: string; path: string | 0 }[], outputs: { name: string; path: string | 1 }[]): void {
+  const id = (st: Stats | undefined) => (st?.isFile() ? `${st.dev}:${st.ino}` : undefined)
+  const stat = (p: string | number) => {
+    try {
+      return typeof p === 'number' ? fstatSync(p) : statSync(p)
+    } catch {
+      return undefined // missing: a new output, or an input checkInputs reports
+    }
+  }
+  const inputIds = new Map<string, string>()
+  for (const i of inputs) {
+    const k = id(stat(i.path))
+    if (k !== undefined && !inputIds.has(k)) inputIds.set(k, i.name)
+  }
+  for (const o of outputs) {
+    const input = inputIds.get(id(stat(o.path)) ?? '')
+    if (input !== undefined)
+      throw new WeirError(
+        'cant-create',
+        `${o.name}: is also an input (${input}): writing it would empty or grow the input while it is read; write to another file, then rename it`,
+      )
+  }
+}
+
 function statOrUndefined(path: string): Stats | undefined {
   try {
     return statSync(path)

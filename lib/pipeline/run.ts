@@ -2,7 +2,7 @@
 // shutdown. Records cross the async boundary a chunk at a time; inside a chunk everything is
 // synchronous, with no `await` per record. Output produced by a chunk is written as soon as the
 // chunk is done, so a live source (`tail -F log | weir …`) never waits for a batch to fill.
-import { LineSink, STDOUT } from '../io/sink.js'
+import { LineSink, STDOUT, refuseInputsAsOutputs } from '../io/sink.js'
 import { LineSplitter } from '../io/splitter.js'
 import { STDIN, checkInputs, identifyInput, openSource, sourceName, type InputsInfo } from '../io/source.js'
 import type { Operator } from '../operators/operator.js'
@@ -83,6 +83,13 @@ export async function runJob(stages: Stage[], opts: JobOptions): Promise<JobResu
   const ops = await buildOperators(stages)
   const inputs = opts.inputs.length > 0 ? opts.inputs : [STDIN]
   const inputsInfo = checkInputs(inputs)
+  refuseInputsAsOutputs(
+    inputs.map((p) => ({ name: sourceName(p), path: p === STDIN ? 0 : p })),
+    [
+      opts.output && opts.output !== STDIN ? { name: opts.output, path: opts.output } : { name: STDOUT, path: 1 },
+      ...[opts.lateOutput, opts.deadLetter].filter((p) => p !== undefined).map((p) => ({ name: p, path: p })),
+    ],
+  )
   if ((opts.onError === 'dead-letter') !== (opts.deadLetter !== undefined))
     throw usageError('--on-error dead-letter and --dead-letter FILE go together')
   if (opts.follow && inputs[inputs.length - 1] === STDIN) throw usageError('--follow reads a growing file: name it (stdin cannot be followed)')

@@ -68,3 +68,27 @@ t.test('a failing --late-output or --dead-letter is exit 74, on both parse paths
       checkFailure(t, r, '/dev/full', stats)
     }
 })
+
+t.test('an output that is one of the inputs is refused before anything is written (exit 73)', async (t) => {
+  const text = readFileSync(F, 'utf8').split('\n').slice(0, 20).join('\n') + '\n'
+  const dir = t.testdir({ 'in.ndjson': text, 'other.ndjson': '{"a":1}\n' })
+  const input = `${dir}/in.ndjson`
+  const cases: [string, string][] = [
+    [`"$WEIR" filter true -o ${input} ${dir}/other.ndjson ${input}`, input],
+    [`"$WEIR" keyby user then window tumbling 1m --time ts --late-output ${input} then aggregate count ${input}`, input],
+    [`"$WEIR" filter true --on-error dead-letter --dead-letter ${input} < ${input}`, input],
+    [`"$WEIR" filter true ${input} >> ${input}`, 'stdout'],
+    [`"$WEIR" filter true - < ${input} >> ${input}`, 'stdout'],
+    // a hard link is the same file under another name
+    [`ln -f ${input} ${dir}/link.ndjson && "$WEIR" map r ${dir}/link.ndjson -o ${input}`, input],
+  ]
+  for (const [cmd, output] of cases) {
+    const r = await sh(cmd)
+    t.equal(r.code, 73, cmd)
+    t.match(r.stderr, new RegExp(`^weir: ${output.replace(/[/.]/g, '\\$&')}: is also an input \\(`), 'says which')
+    t.equal(lines(r.stderr).length, 1)
+    t.equal(readFileSync(input, 'utf8'), text, 'the input is untouched')
+  }
+  const r = await weir(['filter', 'true', `${dir}/other.ndjson`, '-o', '/dev/null', '--late-output', '/dev/null'])
+  t.equal(r.code, 0, 'devices are not files: /dev/null may be both')
+})
