@@ -55,10 +55,16 @@ export class RowAggregator {
    */
   check(value: unknown): string | undefined {
     for (let i = 0; i < this.fns.length; i++) {
-      if (!this.fns[i]!.numeric) continue
-      const v = this.getters[i]!(value)
-      if (v !== undefined && v !== null && typeof v !== 'number')
-        return `${this.specs[i]!.func}:${this.specs[i]!.field}: expected a number, got ${JSON.stringify(v)}`
+      const get = this.getters[i]
+      if (get === undefined) continue
+      const v = get(value)
+      const what = `${this.specs[i]!.func}:${this.specs[i]!.field}`
+      // JSON.parse reads 1e400 as Infinity, which JSON.stringify writes as null: a silent null
+      // in the result, so it is bad input for every function that keeps the value or adds it up
+      // (all but count:FIELD, which only counts it)
+      if (typeof v === 'number' && !Number.isFinite(v) && this.fns[i]!.field !== 'optional') return `${what}: a number beyond the range of a double (±1.8e308)`
+      if (this.fns[i]!.numeric && v !== undefined && v !== null && typeof v !== 'number')
+        return `${what}: expected a number, got ${JSON.stringify(v)}`
     }
     return undefined
   }
