@@ -8,6 +8,7 @@
 // Lines follow io/splitter.ts exactly: split on LF, one CR before it stripped, blank lines (space,
 // tab, CR) skipped but counted, an unterminated last line kept, a line that is not UTF-8 reported.
 import { isAscii, isUtf8 } from 'node:buffer'
+import { TOO_DEEP, nestedTooDeep } from './nesting.js'
 import { Projector } from './project.js'
 
 export interface ParsedBatch {
@@ -129,22 +130,22 @@ export class LineBatcher {
         lines.push(this.lineNo)
         const lineOk = utf8 || isUtf8(buf.subarray(s, e))
         if (raws) raws.push(buf.toString('utf8', s, e))
-        if (!lineOk) {
-          bad[i] = 'not valid UTF-8'
-          for (let f = 0; f < nf; f++) cols[f]!.push(undefined)
-        } else if (this.projector.project(buf, s, e, values)) {
+        // the projector declines what nests deeper than it tracks: only such lines need the check
+        const read = !lineOk
+          ? 'not valid UTF-8'
+          : this.projector.project(buf, s, e, values)
+            ? undefined
+            : nestedTooDeep(buf, s, e)
+              ? TOO_DEEP
+              : parse(buf, s, e)
+        if (read === undefined) {
           for (let f = 0; f < nf; f++) cols[f]!.push(values[f])
+        } else if (typeof read === 'string') {
+          bad[i] = read
+          for (let f = 0; f < nf; f++) cols[f]!.push(undefined)
         } else {
-          // declined: JSON.parse decides, and names what is wrong
-          let r: unknown
-          try {
-            r = JSON.parse(buf.toString('utf8', s, e))
-          } catch (err) {
-            bad[i] = `malformed JSON: ${(err as Error).message}`
-            for (let f = 0; f < nf; f++) cols[f]!.push(undefined)
-            s = nl + 1
-            continue
-          }
+          // declined, and JSON.parse read it
+          const r = read.value
           const obj = r !== null && typeof r === 'object' && !Array.isArray(r) ? (r as Record<string, unknown>) : undefined
           if (!obj) (whole ??= {})[i] = r // a stage sees it as it is, as without projection
           for (let f = 0; f < nf; f++) cols[f]!.push(obj && hasOwn.call(obj, fields[f]!) ? obj[fields[f]!] : undefined)
@@ -161,6 +162,15 @@ export class LineBatcher {
       batch.ends = Int32Array.from(ends)
     } else batch.raws = raws
     return batch
+  }
+}
+
+/** JSON.parse of a line the projector declined: its value, or what is wrong with it. */
+function parse(buf: Buffer, s: number, e: number): { value: unknown } | string {
+  try {
+    return { value: JSON.parse(buf.toString('utf8', s, e)) }
+  } catch (err) {
+    return `malformed JSON: ${(err as Error).message}`
   }
 }
 

@@ -8,8 +8,10 @@
 // them: it is reported as bad input (`invalid`), never passed on with replacement characters.
 // Checking a chunk is one native pass (buffer.isUtf8); only a chunk that fails is split by bytes.
 import { isUtf8 } from 'node:buffer'
+import { TOO_DEEP, nestedTooDeep } from './nesting.js'
 
-export type LineHandler = (text: string, lineNo: number, invalid?: boolean) => void
+/** bad: why the line is bad input (not UTF-8, nested too deeply), when it is */
+export type LineHandler = (text: string, lineNo: number, bad?: string) => void
 
 export class LineSplitter {
   private pieces: Buffer[] = []
@@ -66,7 +68,7 @@ export class LineSplitter {
       if (isUtf8(line)) this.emitLines(line.toString('utf8'), onLine)
       else {
         this.lineNo++
-        onLine(line.toString('utf8'), this.lineNo, true)
+        onLine(line.toString('utf8'), this.lineNo, 'not valid UTF-8')
       }
       if (nl < 0) return
       start = nl + 1
@@ -80,7 +82,7 @@ export class LineSplitter {
       let end = nl < 0 ? text.length : nl
       if (end > start && text.charCodeAt(end - 1) === 13) end--
       this.lineNo++
-      if (end > start && !isBlank(text, start, end)) onLine(text.slice(start, end), this.lineNo)
+      if (end > start && !isBlank(text, start, end)) onLine(text.slice(start, end), this.lineNo, nestedTooDeep(text, start, end) ? TOO_DEEP : undefined)
       if (nl < 0) return
       start = nl + 1
     }

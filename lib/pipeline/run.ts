@@ -332,9 +332,9 @@ class Job {
     } else {
       const splitter = new LineSplitter(start)
       reader = splitter
-      const onLine = (text: string, line: number, invalid?: boolean) => {
+      const onLine = (text: string, line: number, why?: string) => {
         stats.read++
-        if (invalid) return this.bad({ source, line }, text, 'not valid UTF-8')
+        if (why !== undefined) return this.bad({ source, line }, text, why)
         let value: unknown
         try {
           value = JSON.parse(text)
