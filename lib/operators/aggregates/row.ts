@@ -1,6 +1,8 @@
 // A row of aggregates: the specs of one `aggregate` stage (FUNC[:FIELD][=NAME]), compiled once,
 // and their accumulators for one (key, window).
+import { compileIntegerText } from '../../expr/exact.js'
 import { compilePath } from '../../expr/path.js'
+import { isInexactInteger } from '../../stream/json-text.js'
 import { dataError, usageError, type Position } from '../../stream/errors.js'
 import { AGGREGATES, NotANumber, findAggregate, type AggregateFunction } from './table.js'
 
@@ -34,11 +36,14 @@ export function parseAggSpec(text: string): AggSpec {
 export class RowAggregator {
   private readonly fns: AggregateFunction[]
   private readonly getters: (((r: unknown) => unknown) | undefined)[]
+  /** for functions that tell values apart by their text: the exact literal of a rounded integer */
+  private readonly integerTexts: (((raw: string) => string | undefined) | undefined)[]
   readonly names: string[]
 
   constructor(private readonly specs: AggSpec[]) {
     this.fns = specs.map((s) => findAggregate(s.func)!)
     this.getters = specs.map((s) => (s.field === undefined ? undefined : compilePath(s.field)))
+    this.integerTexts = specs.map((s, i) => (s.field !== undefined && this.fns[i]!.exactIntegers ? compileIntegerText(s.field) : undefined))
     this.names = specs.map((s) => s.name)
     const dup = this.names.find((n, i) => this.names.indexOf(n) !== i)
     if (dup) throw usageError(`two aggregates are named '${dup}': name one with =NAME`)
@@ -74,7 +79,7 @@ export class RowAggregator {
    * data like its accumulators; a caller keeping it in keyed state must `put` it back afterwards
    * (the write-back contract of lib/state/backend.ts), as after `merge`.
    */
-  add(accs: unknown[], value: unknown, seq: number, pos: Position): void {
+  add(accs: unknown[], value: unknown, seq: number, pos: Position & { raw?: string }): void {
     const fns = this.fns
     for (let i = 0; i < fns.length; i++) {
       const get = this.getters[i]
@@ -84,8 +89,10 @@ export class RowAggregator {
       }
       const v = get(value)
       if (v === undefined || v === null) continue
+      const text = this.integerTexts[i]
+      const exact = text && isInexactInteger(v) && pos.raw !== undefined ? text(pos.raw) : undefined
       try {
-        accs[i] = fns[i]!.add(accs[i], v, seq)
+        accs[i] = fns[i]!.add(accs[i], v, seq, exact)
       } catch (e) {
         if (e instanceof NotANumber) throw dataError(pos, `${this.specs[i]!.func}:${this.specs[i]!.field}: ${e.message}`)
         throw e
