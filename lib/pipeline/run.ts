@@ -4,6 +4,7 @@
 // chunk is done, so a live source (`tail -F log | weir …`) never waits for a batch to fill.
 import { LineSink, STDOUT, refuseInputsAsOutputs } from '../io/sink.js'
 import { LineSplitter } from '../io/splitter.js'
+import { DEFAULT_MAX_LINE_BYTES } from '../io/pending-line.js'
 import { STDIN, checkInputs, identifyInput, openSource, sourceName, type InputsInfo } from '../io/source.js'
 import type { Operator } from '../operators/operator.js'
 import { MemoryStateBackend } from '../state/memory.js'
@@ -38,6 +39,8 @@ export interface JobOptions {
    */
   onError?: 'fail' | 'skip' | 'dead-letter'
   deadLetter?: string
+  /** A longer line is bad input (io/pending-line.ts; 16 MiB by default). */
+  maxLineBytes?: number
   /** End of input stops without draining: open windows stay open (the cron case). */
   noFlush?: boolean
   clock?: Clock
@@ -322,7 +325,7 @@ class Job {
     const fields = this.parsing?.fields
     if (fields) {
       // projected records, as the parse worker makes them, but on this thread
-      const batcher = new LineBatcher(fields, source, start)
+      const batcher = new LineBatcher(fields, source, start, this.opts.maxLineBytes)
       reader = batcher
       const take = (batch: ParsedBatch | undefined) => {
         if (batch) this.onParsedBatch(batch, fields)
@@ -330,7 +333,7 @@ class Job {
       feed = (chunk) => take(batcher.feed(chunk))
       finishInput = () => take(batcher.finish())
     } else {
-      const splitter = new LineSplitter(start)
+      const splitter = new LineSplitter(start, this.opts.maxLineBytes)
       reader = splitter
       const onLine = (text: string, line: number, why?: string) => {
         stats.read++
@@ -498,8 +501,13 @@ class Job {
         fields,
         starts: this.positions.map((p) => ({ offset: p.offset, line: p.line, done: p.done })),
         keepPartialLast: this.opts.noFlush === true,
+        maxLineBytes: this.opts.maxLineBytes,
       }
-      const worker = new Worker(new URL('../io/parse-worker.js', import.meta.url), { workerData, resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 24 } })
+      // The heap cap must not decide which lines are valid (--max-line-bytes does): a line as long
+      // as allowed may be held as bytes, a two-byte string and a parsed value at once.
+      const lineMb = Math.ceil((this.opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES) / (1 << 20))
+      const resourceLimits = { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 24 + 6 * lineMb }
+      const worker = new Worker(new URL('../io/parse-worker.js', import.meta.url), { workerData, resourceLimits })
       let done = false
       let paused = false
       let owed = 0 // acknowledgements held back while the output drains
