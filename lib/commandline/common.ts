@@ -12,7 +12,7 @@ function positiveDuration(text: string, what: string): number {
   if (ms <= 0) throw usageError(`${what} '${text}' must be positive`)
   return ms
 }
-import { NEEDS_JOB_DIR, parseCheckpointInterval, parseRetain, withJobOptions, type JobArgs } from './job-options.js'
+import { NEEDS_JOB_DIR, parseByteCount, parseCheckpointInterval, parseRetain, withJobOptions, type JobArgs } from './job-options.js'
 
 export interface IoArgs extends JobArgs {
   files?: string[]
@@ -52,6 +52,7 @@ export function jobOptions(a: IoArgs): JobOptions {
     follow: a.follow === true,
     onError: a['on-error'],
     deadLetter: a['dead-letter'],
+    maxLineBytes: a['max-line-bytes'] === undefined ? undefined : parseByteCount(a['max-line-bytes'], '--max-line-bytes'),
     jobDir: a['job-dir'],
     checkpointInterval: a['checkpoint-interval'] === undefined ? undefined : parseCheckpointInterval(a['checkpoint-interval']),
     retain: a.retain === undefined ? undefined : parseRetain(a.retain),

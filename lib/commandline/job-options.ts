@@ -17,7 +17,7 @@ export interface JobOptionDecl {
 }
 
 export const JOB_OPTIONS: readonly JobOptionDecl[] = [
-  { name: 'output', alias: 'o', type: 'string', describe: 'write records to FILE instead of stdout' },
+  { name: 'output', alias: 'o', type: 'string', describe: 'write records to FILE instead of stdout (an output that is one of the inputs is refused, exit 73)' },
   { name: 'late-output', type: 'string', describe: 'write records too late for every window to FILE (else they are counted and dropped)' },
   {
     name: 'on-error',
@@ -27,6 +27,11 @@ export const JOB_OPTIONS: readonly JobOptionDecl[] = [
     describe: 'bad input (malformed line, missing key or time): stop with exit 65, or count it and go on',
   },
   { name: 'dead-letter', type: 'string', describe: 'with --on-error dead-letter: write bad lines to FILE' },
+  {
+    name: 'max-line-bytes',
+    type: 'string',
+    describe: 'a line longer than N bytes (16M by default; K, M, G suffixes) is bad input, read past without being held in memory',
+  },
   {
     name: 'stats',
     type: 'string',
@@ -71,6 +76,7 @@ export interface JobArgs {
   'late-output'?: string
   'on-error'?: 'fail' | 'skip' | 'dead-letter'
   'dead-letter'?: string
+  'max-line-bytes'?: string
   stats?: string
   verbose?: boolean
   flush?: boolean
@@ -110,6 +116,14 @@ export function parseCheckpointInterval(text: string): CheckpointInterval {
   const ms = parseDuration(text, '--checkpoint-interval')
   if (ms <= 0) throw usageError(`--checkpoint-interval '${text}' must be positive`)
   return { ms }
+}
+
+/** "16M", "64K", "1048576": a byte count, in binary units (K = 1024). */
+export function parseByteCount(text: string, what: string): number {
+  const m = /^(\d+)([KMG]i?B?)?$/i.exec(text)
+  const n = m ? Number(m[1]) * 1024 ** (m[2] ? 'KMG'.indexOf(m[2][0]!.toUpperCase()) + 1 : 0) : NaN
+  if (!(n >= 1) || !Number.isSafeInteger(n)) throw usageError(`${what} '${text}': expected a positive number of bytes, e.g. 16M, 64K, 1000000`)
+  return n
 }
 
 export function parseRetain(text: string): number {

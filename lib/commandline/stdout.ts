@@ -2,7 +2,7 @@
 // one, and writing their own output (not a job's records) to stdout, where EPIPE ends them
 // quietly and any other write failure is exit 74.
 import { statSync } from 'node:fs'
-import { WeirError } from '../stream/errors.js'
+import { WeirError, systemMessage } from '../stream/errors.js'
 
 export function checkJobDir(dir: string): void {
   let isDir: boolean
@@ -25,7 +25,7 @@ export function guardStdout(): void {
   stdout.guarded = true
   process.stdout.on('error', (e: NodeJS.ErrnoException) => {
     if (e.code === 'EPIPE') stdout.gone = true
-    else stdout.failure ??= new WeirError('io', `stdout: write failed: ${e.message}`)
+    else stdout.failure ??= new WeirError('io', `stdout: write failed: ${systemMessage(e)}`)
   })
 }
 
@@ -45,5 +45,5 @@ export function writeOut(text: string): Promise<void> {
 export function noteWriteError(e: Error | null | undefined): void {
   if (!e) return
   if ((e as NodeJS.ErrnoException).code === 'EPIPE') stdout.gone = true
-  else if (!stdout.gone) stdout.failure ??= new WeirError('io', `stdout: write failed: ${e.message}`)
+  else if (!stdout.gone) stdout.failure ??= new WeirError('io', `stdout: write failed: ${systemMessage(e)}`)
 }

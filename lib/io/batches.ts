@@ -8,6 +8,8 @@
 // Lines follow io/splitter.ts exactly: split on LF, one CR before it stripped, blank lines (space,
 // tab, CR) skipped but counted, an unterminated last line kept, a line that is not UTF-8 reported.
 import { isAscii, isUtf8 } from 'node:buffer'
+import { TOO_DEEP, nestedTooDeep } from './nesting.js'
+import { DEFAULT_MAX_LINE_BYTES, PREFIX_BYTES, PendingLine, tooLong } from './pending-line.js'
 import { Projector } from './project.js'
 
 export interface ParsedBatch {
@@ -40,8 +42,10 @@ const hasOwn = Object.prototype.hasOwnProperty
 export class LineBatcher {
   private readonly projector: Projector
   private readonly values: unknown[]
-  /** the start of a line whose end is not read yet, in pieces (one copy when it ends) */
-  private pieces: Buffer[] = []
+  /** the start of a line whose end is not read yet, bounded by --max-line-bytes, as copies */
+  private readonly pending: PendingLine
+  /** the first bytes of a line too long, whose end was just read: the next batch's first record */
+  private overlong: Buffer | undefined
   /** lines seen so far, blank ones included */
   lineNo = 0
   /** bytes of the input up to the end of the last whole line seen: where a resumed run starts */
@@ -53,6 +57,7 @@ export class LineBatcher {
     private readonly fields: string[],
     private readonly source: string,
     start?: { offset: number; line: number },
+    maxLineBytes = DEFAULT_MAX_LINE_BYTES,
   ) {
     if (start) {
       this.offset = start.offset
@@ -60,26 +65,36 @@ export class LineBatcher {
     }
     this.projector = new Projector(fields)
     this.values = new Array<unknown>(fields.length)
+    this.pending = new PendingLine(maxLineBytes, true)
   }
 
   /** The whole lines the chunk completes, as a batch (undefined if none). */
   feed(chunk: Buffer): ParsedBatch | undefined {
     const lastNl = chunk.lastIndexOf(10)
     if (lastNl < 0) {
-      this.pieces.push(Buffer.from(chunk))
+      this.pending.add(chunk)
       this.pendingBytes += chunk.length
       return undefined
     }
     this.offset += this.pendingBytes + lastNl + 1
     this.pendingBytes = chunk.length - lastNl - 1
-    let batch: ParsedBatch | undefined
-    if (this.pieces.length > 0) {
-      const joined = Buffer.concat([...this.pieces, chunk.subarray(0, lastNl + 1)])
-      this.pieces = []
-      batch = this.batch(joined, joined.length)
-    } else batch = this.batch(chunk, lastNl + 1)
-    if (lastNl + 1 < chunk.length) this.pieces.push(Buffer.from(chunk.subarray(lastNl + 1)))
+    let region: Buffer
+    if (this.pending.overlong) {
+      // the line too long ends at the chunk's first LF; the lines after it are read as usual
+      this.takePending(EMPTY)
+      region = chunk.subarray(chunk.indexOf(10) + 1, lastNl + 1)
+    } else region = this.takePending(chunk.subarray(0, lastNl + 1))
+    const batch = this.batch(region, region.length)
+    if (lastNl + 1 < chunk.length) this.pending.add(chunk.subarray(lastNl + 1))
     return this.positioned(batch)
+  }
+
+  /** The pending line completed by `end`: its bytes, or, when too long, none (noted in `overlong`). */
+  private takePending(end: Buffer): Buffer {
+    const line = this.pending.take(end)
+    if (!line.overlong) return line.bytes
+    this.overlong = line.prefix
+    return EMPTY
   }
 
   private positioned(batch: ParsedBatch | undefined): ParsedBatch | undefined {
@@ -92,11 +107,10 @@ export class LineBatcher {
 
   /** The input ended: an unterminated last line is still a line. */
   finish(): ParsedBatch | undefined {
-    if (this.pieces.length === 0) return undefined
-    const rest = Buffer.concat(this.pieces)
-    this.pieces = []
+    if (this.pending.empty) return undefined
     this.offset += this.pendingBytes
     this.pendingBytes = 0
+    const rest = this.takePending(EMPTY)
     return this.positioned(this.batch(rest, rest.length))
   }
 
@@ -111,9 +125,21 @@ export class LineBatcher {
     const starts: number[] = []
     const ends: number[] = []
     const lines: number[] = []
-    const raws: string[] | undefined = ascii ? undefined : []
+    // a line too long is kept as its first bytes, which only a batch of texts can hold
+    const overlong = this.overlong
+    const raws: string[] | undefined = ascii && overlong === undefined ? undefined : []
     const cols: unknown[][] = fields.map(() => [])
     const bad: Record<number, string> = {}
+    const max = this.pending.max
+    if (overlong !== undefined) {
+      this.overlong = undefined
+      lines.push(++this.lineNo)
+      starts.push(0)
+      ends.push(0)
+      raws!.push(overlong.toString('utf8'))
+      bad[0] = tooLong(max)
+      for (let f = 0; f < nf; f++) cols[f]!.push(undefined)
+    }
     let whole: Record<number, unknown> | undefined
     let s = 0
     while (s < len) {
@@ -124,27 +150,31 @@ export class LineBatcher {
       if (e > s && buf[e - 1] === 13) e--
       if (e > s && !isBlank(buf, s, e)) {
         const i = lines.length
+        lines.push(this.lineNo)
+        const long = e - s > max
+        if (long) e = Math.min(e, s + PREFIX_BYTES) // what the dead letters get of it
         starts.push(s)
         ends.push(e)
-        lines.push(this.lineNo)
         const lineOk = utf8 || isUtf8(buf.subarray(s, e))
         if (raws) raws.push(buf.toString('utf8', s, e))
-        if (!lineOk) {
-          bad[i] = 'not valid UTF-8'
-          for (let f = 0; f < nf; f++) cols[f]!.push(undefined)
-        } else if (this.projector.project(buf, s, e, values)) {
+        // the projector declines what nests deeper than it tracks: only such lines need the check
+        const read = long
+          ? tooLong(max)
+          : !lineOk
+            ? 'not valid UTF-8'
+            : this.projector.project(buf, s, e, values)
+              ? undefined
+              : nestedTooDeep(buf, s, e)
+                ? TOO_DEEP
+                : parse(buf, s, e)
+        if (read === undefined) {
           for (let f = 0; f < nf; f++) cols[f]!.push(values[f])
+        } else if (typeof read === 'string') {
+          bad[i] = read
+          for (let f = 0; f < nf; f++) cols[f]!.push(undefined)
         } else {
-          // declined: JSON.parse decides, and names what is wrong
-          let r: unknown
-          try {
-            r = JSON.parse(buf.toString('utf8', s, e))
-          } catch (err) {
-            bad[i] = `malformed JSON: ${(err as Error).message}`
-            for (let f = 0; f < nf; f++) cols[f]!.push(undefined)
-            s = nl + 1
-            continue
-          }
+          // declined, and JSON.parse read it
+          const r = read.value
           const obj = r !== null && typeof r === 'object' && !Array.isArray(r) ? (r as Record<string, unknown>) : undefined
           if (!obj) (whole ??= {})[i] = r // a stage sees it as it is, as without projection
           for (let f = 0; f < nf; f++) cols[f]!.push(obj && hasOwn.call(obj, fields[f]!) ? obj[fields[f]!] : undefined)
@@ -155,7 +185,7 @@ export class LineBatcher {
     if (lines.length === 0) return undefined
     const batch: ParsedBatch = { source: this.source, lines: Float64Array.from(lines), cols, bad }
     if (whole) batch.whole = whole
-    if (ascii) {
+    if (!raws) {
       batch.bytes = region
       batch.starts = Int32Array.from(starts)
       batch.ends = Int32Array.from(ends)
@@ -163,6 +193,17 @@ export class LineBatcher {
     return batch
   }
 }
+
+/** JSON.parse of a line the projector declined: its value, or what is wrong with it. */
+function parse(buf: Buffer, s: number, e: number): { value: unknown } | string {
+  try {
+    return { value: JSON.parse(buf.toString('utf8', s, e)) }
+  } catch (err) {
+    return `malformed JSON: ${(err as Error).message}`
+  }
+}
+
+const EMPTY = Buffer.alloc(0)
 
 function isBlank(buf: Buffer, s: number, e: number): boolean {
   const c = buf[s]!

@@ -24,6 +24,8 @@ export interface WorkerInput {
   starts?: ({ offset: number; line: number; done: boolean } | undefined)[]
   /** leave the last input's unterminated last line for a later run (--no-flush, decisions.md 20) */
   keepPartialLast?: boolean
+  /** --max-line-bytes */
+  maxLineBytes?: number
 }
 
 const CREDITS = 4
@@ -33,7 +35,7 @@ const CHUNK = 64 << 10
 
 if (parentPort) {
   const port = parentPort
-  const { paths, fields, starts, keepPartialLast } = workerData as WorkerInput
+  const { paths, fields, starts, keepPartialLast, maxLineBytes } = workerData as WorkerInput
   let credits = CREDITS
   let wake: (() => void) | undefined
   port.on('message', (m) => {
@@ -63,7 +65,7 @@ if (parentPort) {
     if (start?.done) return
     const file = await open(path, 'r')
     try {
-      const batcher = new LineBatcher(fields, path, start)
+      const batcher = new LineBatcher(fields, path, start, maxLineBytes)
       const buf = Buffer.allocUnsafeSlow(CHUNK)
       let at = start?.offset ?? 0
       for (;;) {

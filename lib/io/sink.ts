@@ -10,7 +10,7 @@ import { createWriteStream, fstatSync, fsync, ftruncateSync, mkdirSync, openSync
 import type { Stats } from 'node:fs'
 import { dirname } from 'node:path'
 import type { Writable } from 'node:stream'
-import { WeirError } from '../stream/errors.js'
+import { WeirError, systemMessage } from '../stream/errors.js'
 
 export const STDOUT = 'stdout'
 
@@ -52,10 +52,18 @@ export class LineSink {
     /** the file's length when this run opened it (after any cut) */
     private readonly start: number,
   ) {
-    stream.on('error', (e: NodeJS.ErrnoException) => {
-      if (e.code === 'EPIPE' && !ownsStream) this.closedByReader = true
-      else this.failure ??= new WeirError('io', `${name}: write failed: ${e.message}`)
-    })
+    stream.on('error', (e: NodeJS.ErrnoException) => this.noteError(e))
+  }
+
+  /**
+   * A write error, from the 'error' event or a write's callback, whichever comes first: a file
+   * stream calls end()'s callback before it emits 'error', so close() would miss a failure known
+   * only to the event (the data lost, the exit 0 of issue 18).
+   */
+  private noteError(e: NodeJS.ErrnoException | null | undefined): void {
+    if (!e) return
+    if (e.code === 'EPIPE' && !this.ownsStream) this.closedByReader = true
+    else this.failure ??= new WeirError('io', `${this.name}: write failed: ${systemMessage(e)}`)
   }
 
   /**
@@ -136,14 +144,15 @@ export class LineSink {
     this.batch = ''
     this.bytes += Buffer.byteLength(b)
     this.writesIssued++
-    this.stream.write(b, () => this.onWritten())
+    this.stream.write(b, (e) => this.onWritten(e))
     // Up to a mebibyte may wait in the stream, not the stream's own 16 KiB: with a batch of
     // records (~100 KiB) above that mark every batch would wait for the reader, and a chain of
     // weir processes would take turns instead of working at once.
     return this.stream.writableLength < SINK_BUFFER_BYTES
   }
 
-  private onWritten(): void {
+  private onWritten(e: Error | null | undefined): void {
+    this.noteError(e)
     this.writesDone++
     if (this.waiters.length === 0) return
     const ready = this.waiters.filter((w) => w.upTo <= this.writesDone)
@@ -173,7 +182,7 @@ export class LineSink {
     if (this.fd === undefined) return
     const fd = this.fd
     await new Promise<void>((resolve, reject) =>
-      fsync(fd, (e) => (e ? reject(new WeirError('io', `${this.name}: cannot make the output durable: ${e.message}`)) : resolve())),
+      fsync(fd, (e) => (e ? reject(new WeirError('io', `${this.name}: cannot make the output durable: ${systemMessage(e)}`)) : resolve())),
     )
   }
 
@@ -194,11 +203,54 @@ export class LineSink {
   async close(): Promise<void> {
     this.flush()
     if (this.ownsStream) {
-      await new Promise<void>((resolve) => this.stream.end(resolve))
+      await new Promise<void>((resolve) =>
+        this.stream.end((e?: Error | null) => {
+          this.noteError(e)
+          resolve()
+        }),
+      )
     } else if (!this.closedByReader) {
-      await new Promise<void>((resolve) => this.stream.write('', () => resolve()))
+      await new Promise<void>((resolve) =>
+        this.stream.write('', (e) => {
+          this.noteError(e)
+          resolve()
+        }),
+      )
     }
     if (this.failure) throw this.failure
+  }
+}
+
+/**
+ * Refuses an output that is one of the inputs (the same device and inode, regular files only),
+ * before anything is opened for writing: opening `-o in.ndjson` empties the input the job is about
+ * to read, and an appended one would be read back forever. stdout counts when it is a regular file
+ * (`> in.ndjson` has already emptied it, but `>>` has not). Exit 73, "the output cannot be
+ * created", as for the other refusals of an output file (a '>' that emptied a checkpointed file):
+ * the command line parses fine, it is this file that cannot be written; cat and sort -o refuse
+ * the same case, and jq's and Miller's `> in` silently lose the input.
+ */
+export function refuseInputsAsOutputs(inputs: { name: string; path: string | 0 }[], outputs: { name: string; path: string | 1 }[]): void {
+  const id = (st: Stats | undefined) => (st?.isFile() ? `${st.dev}:${st.ino}` : undefined)
+  const stat = (p: string | number) => {
+    try {
+      return typeof p === 'number' ? fstatSync(p) : statSync(p)
+    } catch {
+      return undefined // missing: a new output, or an input checkInputs reports
+    }
+  }
+  const inputIds = new Map<string, string>()
+  for (const i of inputs) {
+    const k = id(stat(i.path))
+    if (k !== undefined && !inputIds.has(k)) inputIds.set(k, i.name)
+  }
+  for (const o of outputs) {
+    const input = inputIds.get(id(stat(o.path)) ?? '')
+    if (input !== undefined)
+      throw new WeirError(
+        'cant-create',
+        `${o.name}: is also an input (${input}): writing it would empty or grow the input while it is read; write to another file, then rename it`,
+      )
   }
 }
 

@@ -1,5 +1,5 @@
 // Input sources: files given on the command line (or in a spec), or stdin for none or '-'.
-import { createReadStream, fstatSync, statSync } from 'node:fs'
+import { createReadStream, fstatSync, readFileSync, readlinkSync, statSync } from 'node:fs'
 import type { Readable } from 'node:stream'
 import { WeirError } from '../stream/errors.js'
 
@@ -25,6 +25,8 @@ export function checkInputs(paths: string[]): InputsInfo {
   let allRegular = true
   for (const p of paths) {
     if (p === STDIN) {
+      if (stdinClosed())
+        throw new WeirError('no-input', "stdin: closed (weir reads stdin when no file is named): name an input file, or give '< /dev/null' for none")
       allRegular = false
       continue
     }
@@ -41,6 +43,23 @@ export function checkInputs(paths: string[]): InputsInfo {
     if (!isFile) throw new WeirError('no-input', `${p}: is a directory, expected an NDJSON file`)
   }
   return { bytes, allRegular }
+}
+
+/**
+ * Whether the shell closed stdin (`weir filter true <&-`), which jq and Miller report as an error
+ * rather than read as empty input. Node reopens a closed fd 0 on /dev/null before any JS runs, so
+ * the only trace left is how: read-write, where a shell's `< /dev/null` and a spawn's ignored stdin
+ * open it read-only. A `<> /dev/null` (or Python's subprocess.DEVNULL) looks the same and is
+ * refused too; it reads nothing either, and the message says how to give no input.
+ */
+function stdinClosed(): boolean {
+  try {
+    if (readlinkSync('/proc/self/fd/0') !== '/dev/null') return false
+    const m = /^flags:\s*([0-7]+)/m.exec(readFileSync('/proc/self/fdinfo/0', 'utf8'))
+    return m !== null && (parseInt(m[1]!, 8) & 3) === 2 // O_ACCMODE is O_RDWR
+  } catch {
+    return false // no /proc: read it as it is
+  }
 }
 
 /**

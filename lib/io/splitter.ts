@@ -8,52 +8,60 @@
 // them: it is reported as bad input (`invalid`), never passed on with replacement characters.
 // Checking a chunk is one native pass (buffer.isUtf8); only a chunk that fails is split by bytes.
 import { isUtf8 } from 'node:buffer'
+import { TOO_DEEP, nestedTooDeep } from './nesting.js'
+import { DEFAULT_MAX_LINE_BYTES, PREFIX_BYTES, PendingLine, prefixText, textTooLong, tooLong } from './pending-line.js'
 
-export type LineHandler = (text: string, lineNo: number, invalid?: boolean) => void
+/** bad: why the line is bad input (not UTF-8, nested too deeply), when it is */
+export type LineHandler = (text: string, lineNo: number, bad?: string) => void
 
 export class LineSplitter {
-  private pieces: Buffer[] = []
+  /** the start of a line whose end is not read yet, bounded by --max-line-bytes */
+  private readonly pending: PendingLine
   lineNo = 0
   /** bytes of the input up to the end of the last whole line seen: where a resumed run starts */
   offset = 0
   private pendingBytes = 0
 
-  constructor(start?: { offset: number; line: number }) {
+  constructor(start?: { offset: number; line: number }, maxLineBytes = DEFAULT_MAX_LINE_BYTES) {
     if (start) {
       this.offset = start.offset
       this.lineNo = start.line
     }
+    this.pending = new PendingLine(maxLineBytes, false)
   }
 
   feed(chunk: Buffer, onLine: LineHandler): void {
     const last = chunk.lastIndexOf(10)
     if (last < 0) {
-      this.pieces.push(chunk)
+      this.pending.add(chunk)
       this.pendingBytes += chunk.length
       return
     }
     this.offset += this.pendingBytes + last + 1
     this.pendingBytes = chunk.length - last - 1
-    let bytes: Buffer
-    if (this.pieces.length > 0) {
-      this.pieces.push(chunk.subarray(0, last))
-      bytes = Buffer.concat(this.pieces)
-      this.pieces = []
-    } else {
-      bytes = chunk.subarray(0, last)
-    }
-    if (last + 1 < chunk.length) this.pieces.push(chunk.subarray(last + 1))
-    this.emitBytes(bytes, onLine)
+    if (this.pending.overlong) {
+      // the line too long ends at the chunk's first LF; the lines after it are read as usual
+      const first = chunk.indexOf(10)
+      this.emitTaken(EMPTY, onLine)
+      if (first < last) this.emitBytes(chunk.subarray(first + 1, last), onLine)
+    } else this.emitTaken(chunk.subarray(0, last), onLine)
+    if (last + 1 < chunk.length) this.pending.add(chunk.subarray(last + 1))
   }
 
   /** The input ended: an unterminated last line is still a line. */
   finish(onLine: LineHandler): void {
-    if (this.pieces.length === 0) return
-    const bytes = Buffer.concat(this.pieces)
-    this.pieces = []
+    if (this.pending.empty) return
     this.offset += this.pendingBytes
     this.pendingBytes = 0
-    this.emitBytes(bytes, onLine)
+    this.emitTaken(EMPTY, onLine)
+  }
+
+  /** The pending line completed by `end` (and whole lines after it, when end holds LFs). */
+  private emitTaken(end: Buffer, onLine: LineHandler): void {
+    const line = this.pending.take(end)
+    if (!line.overlong) return this.emitBytes(line.bytes, onLine)
+    this.lineNo++
+    onLine(line.prefix.toString('utf8'), this.lineNo, tooLong(this.pending.max))
   }
 
   private emitBytes(bytes: Buffer, onLine: LineHandler): void {
@@ -66,7 +74,8 @@ export class LineSplitter {
       if (isUtf8(line)) this.emitLines(line.toString('utf8'), onLine)
       else {
         this.lineNo++
-        onLine(line.toString('utf8'), this.lineNo, true)
+        const long = line.length > this.pending.max
+        onLine(line.subarray(0, long ? PREFIX_BYTES : line.length).toString('utf8'), this.lineNo, long ? tooLong(this.pending.max) : 'not valid UTF-8')
       }
       if (nl < 0) return
       start = nl + 1
@@ -74,18 +83,24 @@ export class LineSplitter {
   }
 
   private emitLines(text: string, onLine: LineHandler): void {
+    const max = this.pending.max
     let start = 0
     for (;;) {
       const nl = text.indexOf('\n', start)
       let end = nl < 0 ? text.length : nl
       if (end > start && text.charCodeAt(end - 1) === 13) end--
       this.lineNo++
-      if (end > start && !isBlank(text, start, end)) onLine(text.slice(start, end), this.lineNo)
+      if (end > start && !isBlank(text, start, end)) {
+        if (textTooLong(text, start, end, max)) onLine(prefixText(text, start, end), this.lineNo, tooLong(max))
+        else onLine(text.slice(start, end), this.lineNo, nestedTooDeep(text, start, end) ? TOO_DEEP : undefined)
+      }
       if (nl < 0) return
       start = nl + 1
     }
   }
 }
+
+const EMPTY = Buffer.alloc(0)
 
 function isBlank(text: string, start: number, end: number): boolean {
   const c = text.charCodeAt(start)

@@ -21,8 +21,19 @@ export function map(cfg: MapConfig, uid: string): Operator {
       }
       if (v === undefined || typeof v === 'function' || typeof v === 'bigint' || typeof v === 'symbol')
         throw new WeirError('user-code', `${at(rec)}map '${cfg.expr}' returned ${typeof v}, not a JSON value`)
+      // Serialised here rather than at the sink, so that a value JSON cannot write (a BigInt
+      // inside, a cycle, a throwing toJSON, nesting deeper than the stack) is blamed on this
+      // expression and this line instead of failing later as an internal error. The text is the
+      // record's bytes from now on, so the sink does not serialise it again.
+      let text: string
+      try {
+        text = JSON.stringify(v)
+      } catch (e) {
+        const why = e instanceof RangeError ? 'nested too deeply' : ((e as Error)?.message ?? String(e)).split('\n')[0]
+        throw new WeirError('user-code', `${at(rec)}map '${cfg.expr}': the value is not JSON: ${why}`)
+      }
       rec.value = v
-      rec.raw = undefined
+      rec.raw = text
       out.record(rec)
     },
   }

@@ -8,8 +8,8 @@
 // alone, as Flink SQL's window table functions). Tumbling and sliding windows emit records at
 // once, one line per window; session, count and global windows when the window fires, since only
 // then are the bounds known (decisions.md 7).
-import { type Key, NO_KEY } from '../stream/key.js'
-import { MAX_WATERMARK, MIN_WATERMARK, type Rec, type Window } from '../stream/record.js'
+import { type Key, NO_KEY, exactKeyTexts } from '../stream/key.js'
+import { MAX_WATERMARK, MIN_WATERMARK, type Rec, type Window, rowText } from '../stream/record.js'
 import type { OperatorState } from '../state/backend.js'
 import { TimerQueue, type Timer } from '../time/timers.js'
 import { formatTime } from '../time/timestamps.js'
@@ -157,7 +157,8 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
       row.window_end = fmt(w.end)
     }
     agg!.results(accs, row)
-    out.record({ raw: undefined, value: row, key, time: w ? w.end - 1 : undefined, window: w, source: lastPos.source, line: lastPos.line })
+    const texts = exactKeyTexts(key)
+    out.record({ raw: texts && rowText(row, cfg.keyNames, texts), value: row, key, time: w ? w.end - 1 : undefined, window: w, source: lastPos.source, line: lastPos.line })
   }
 
   /** The record with window_start and window_end added, keeping its original bytes otherwise. */

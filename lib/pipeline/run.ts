@@ -2,8 +2,9 @@
 // shutdown. Records cross the async boundary a chunk at a time; inside a chunk everything is
 // synchronous, with no `await` per record. Output produced by a chunk is written as soon as the
 // chunk is done, so a live source (`tail -F log | weir …`) never waits for a batch to fill.
-import { LineSink, STDOUT } from '../io/sink.js'
+import { LineSink, STDOUT, refuseInputsAsOutputs } from '../io/sink.js'
 import { LineSplitter } from '../io/splitter.js'
+import { DEFAULT_MAX_LINE_BYTES } from '../io/pending-line.js'
 import { STDIN, checkInputs, identifyInput, openSource, sourceName, type InputsInfo } from '../io/source.js'
 import type { Operator } from '../operators/operator.js'
 import { MemoryStateBackend } from '../state/memory.js'
@@ -41,6 +42,8 @@ export interface JobOptions {
    */
   onError?: 'fail' | 'skip' | 'dead-letter'
   deadLetter?: string
+  /** A longer line is bad input (io/pending-line.ts; 16 MiB by default). */
+  maxLineBytes?: number
   /** End of input stops without draining: open windows stay open (the cron case). */
   noFlush?: boolean
   clock?: Clock
@@ -92,6 +95,13 @@ export async function runJob(stages: Stage[], opts: JobOptions): Promise<JobResu
   const inputsInfo = checkInputs(inputs)
   // every stage is built before anything is read or opened, so a bad one fails first
   let built = buildChain(stages, modules)
+  refuseInputsAsOutputs(
+    inputs.map((p) => ({ name: sourceName(p), path: p === STDIN ? 0 : p })),
+    [
+      opts.output && opts.output !== STDIN ? { name: opts.output, path: opts.output } : { name: STDOUT, path: 1 },
+      ...[opts.lateOutput, opts.deadLetter].filter((p) => p !== undefined).map((p) => ({ name: p, path: p })),
+    ],
+  )
   if ((opts.onError === 'dead-letter') !== (opts.deadLetter !== undefined))
     throw usageError('--on-error dead-letter and --dead-letter FILE go together')
   if (opts.follow && inputs[inputs.length - 1] === STDIN) throw usageError('--follow reads a growing file: name it (stdin cannot be followed)')
@@ -423,7 +433,7 @@ class Job {
     const fields = this.parsing?.fields
     if (fields) {
       // projected records, as the parse worker makes them, but on this thread
-      const batcher = new LineBatcher(fields, source, start)
+      const batcher = new LineBatcher(fields, source, start, this.opts.maxLineBytes)
       reader = batcher
       const take = (batch: ParsedBatch | undefined) => {
         if (batch) this.onParsedBatch(batch, fields)
@@ -431,11 +441,11 @@ class Job {
       feed = (chunk) => take(batcher.feed(chunk))
       finishInput = () => take(batcher.finish())
     } else {
-      const splitter = new LineSplitter(start)
+      const splitter = new LineSplitter(start, this.opts.maxLineBytes)
       reader = splitter
-      const onLine = (text: string, line: number, invalid?: boolean) => {
+      const onLine = (text: string, line: number, why?: string) => {
         stats.read++
-        if (invalid) return this.bad({ source, line }, text, 'not valid UTF-8')
+        if (why !== undefined) return this.bad({ source, line }, text, why)
         let value: unknown
         try {
           value = JSON.parse(text)
@@ -634,8 +644,13 @@ class Job {
         fields,
         starts: this.positions.map((p) => ({ offset: p.offset, line: p.line, done: p.done })),
         keepPartialLast: this.opts.noFlush === true,
+        maxLineBytes: this.opts.maxLineBytes,
       }
-      const worker = new Worker(new URL('../io/parse-worker.js', import.meta.url), { workerData, resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 24 } })
+      // The heap cap must not decide which lines are valid (--max-line-bytes does): a line as long
+      // as allowed may be held as bytes, a two-byte string and a parsed value at once.
+      const lineMb = Math.ceil((this.opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES) / (1 << 20))
+      const resourceLimits = { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 24 + 6 * lineMb }
+      const worker = new Worker(new URL('../io/parse-worker.js', import.meta.url), { workerData, resourceLimits })
       let done = false
       let paused = false
       let owed = 0 // acknowledgements held back while the output drains
@@ -735,10 +750,21 @@ class Job {
         return
       }
     }
-    this.deadOut?.flush()
-    const flowing = this.out.flush() && (this.lateOut?.flush() ?? true)
-    // entries that no line follows yet (a watermark of a quiet stream) go out now
-    this.pipeOut?.channel.flush()
+    let flowing: boolean
+    try {
+      // every sink is flushed (no short-circuit): a side output's failure must not wait for the end
+      this.deadOut?.flush()
+      const lateFlowing = this.lateOut?.flush() ?? true
+      flowing = this.out.flush() && lateFlowing
+      // entries that no line follows yet (a watermark of a quiet stream) go out now
+      this.pipeOut?.channel.flush()
+    } catch (e) {
+      // a failed write (ENOSPC, EIO): this runs in a source's event handler, where a throw would
+      // escape as an uncaught exception with a stack trace; the pump rethrows it instead
+      this.failure ??= e
+      this.current?.destroy()
+      return
+    }
     if (this.out.closedByReader) return this.halt('reader-closed')
     if (!flowing) {
       stream.pause()

@@ -20,7 +20,7 @@ export type Namespace = string | number
  * Bumped when what is stored changes: a key's canonical form, an accumulator's layout, an
  * operator snapshot's shape (decisions.md 33). A job dir of another format is refused, naming both.
  */
-export const STATE_FORMAT = 1
+export const STATE_FORMAT = 2 // 2: integer keys and distinct values beyond 2^53 keep their exact digits
 
 export interface OperatorState {
   get(key: Key, ns: Namespace): unknown

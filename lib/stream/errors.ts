@@ -39,3 +39,13 @@ export function dataError(pos: Position | undefined, message: string): WeirError
 export function usageError(message: string): WeirError {
   return new WeirError('usage', message)
 }
+
+/**
+ * A system error as a user reads it: Node's "ENOSPC: no space left on device, write" becomes
+ * "no space left on device" (the code and the syscall name mean nothing to most readers, and the
+ * caller already says what failed).
+ */
+export function systemMessage(e: Error): string {
+  const m = /^[A-Z][A-Z0-9_]*: (.*?)(?:, [a-z_]+(?: '.*')?)?$/.exec(e.message)
+  return m ? m[1]! : e.message
+}

@@ -2,6 +2,8 @@
 // order, and the same in every state backend) and its key group, the unit by which keyed state
 // will be split across workers and rescaled from a checkpoint (decisions.md 2).
 
+import { INTEGER_LITERAL, isInexactInteger, skipValue } from './json-text.js'
+
 /** Fixed maximum number of key groups. It is written into every checkpoint manifest. */
 export const MAX_KEY_GROUPS = 128
 
@@ -17,9 +19,41 @@ export interface Key {
 /** The key of records that were never keyed: one global partition. */
 export const NO_KEY: Key = { values: [], canon: '', group: 0 }
 
-export function makeKey(values: unknown[]): Key {
-  const canon = values.length === 1 ? canonicalJson(values[0]) : canonicalJson(values)
+/**
+ * texts: by position, the exact literal of an integer value beyond 2^53, which JSON.parse rounded
+ * (keyby reads it from the record's bytes): the canonical form keeps its digits, so ids that
+ * differ beyond 2^53 stay two keys, ordered as their texts. values keep the rounded number, which
+ * is what stages see and what state stores beside the canonical form.
+ */
+export function makeKey(values: unknown[], texts?: (string | undefined)[]): Key {
+  const canon =
+    texts === undefined
+      ? values.length === 1
+        ? canonicalJson(values[0])
+        : canonicalJson(values)
+      : values.length === 1
+        ? (texts[0] ?? canonicalJson(values[0]))
+        : '[' + values.map((v, i) => texts[i] ?? canonicalJson(v)).join(',') + ']'
   return { values, canon, group: keyGroupOf(canon) }
+}
+
+/**
+ * The exact texts of a key's integer values beyond 2^53, by position, read back from its canonical
+ * form (which is all that survives a restore from LMDB); undefined when it has none, as nearly
+ * every key.
+ */
+export function exactKeyTexts(key: Key): (string | undefined)[] | undefined {
+  if (!key.values.some(isInexactInteger)) return undefined
+  let parts = [key.canon]
+  if (key.values.length > 1) {
+    parts = []
+    for (let i = 1; i < key.canon.length; ) {
+      const end = skipValue(key.canon, i)
+      parts.push(key.canon.slice(i, end))
+      i = end + 1
+    }
+  }
+  return key.values.map((v, i) => (isInexactInteger(v) && INTEGER_LITERAL.test(parts[i] ?? '') ? parts[i] : undefined))
 }
 
 /** JSON text with object keys sorted, so {a,b} and {b,a} are one key. */

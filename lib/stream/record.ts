@@ -52,3 +52,18 @@ export function assertNever(x: never): never {
 export function recordText(rec: Rec): string {
   return rec.raw ?? JSON.stringify(rec.value) ?? 'null'
 }
+
+/**
+ * The JSON text of an output row whose fields `names` hold key values with exact texts (integers
+ * beyond 2^53: stream/key.ts), which JSON.stringify would write rounded.
+ */
+export function rowText(row: Record<string, unknown>, names: readonly string[], texts: readonly (string | undefined)[]): string {
+  const exact = new Map<string, string>()
+  names.forEach((n, i) => texts[i] !== undefined && exact.set(n, texts[i]!))
+  const parts: string[] = []
+  for (const [k, v] of Object.entries(row)) {
+    const text = exact.get(k) ?? JSON.stringify(v)
+    if (text !== undefined) parts.push(JSON.stringify(k) + ':' + text)
+  }
+  return '{' + parts.join(',') + '}'
+}

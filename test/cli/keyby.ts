@@ -93,3 +93,18 @@ t.test("'-' among files reads stdin at that place", async (t) => {
   t.equal(r.code, 0)
   t.equal(r.stdout, '{"user":"a"}\n{"user":"b"}\n')
 })
+
+// Miller gives two rows: 64-bit ids are everyday data, and JSON.parse rounds them to one double.
+t.test('integer keys and distinct values beyond 2^53 keep their exact digits, in memory and in LMDB', async (t) => {
+  const input = '{"id":9007199254740993,"t":1}\n{"id":9007199254740992,"t":2}\n{"id":9007199254740993,"t":3}\n'
+  const dir = t.testdir({ 'in.ndjson': input })
+  const want = ['{"id":9007199254740992,"count":1}', '{"id":9007199254740993,"count":2}']
+  const r = await weir(['keyby', 'id', 'then', 'aggregate', 'count'], { stdin: input })
+  t.same(lines(r.stdout), want, 'two keys, in the order of their digits')
+  const d = await weir(['keyby', 'id', 'then', 'aggregate', 'count', `${dir}/in.ndjson`, '--job-dir', `${dir}/job`], { env: { WEIR_PARSE_WORKER: '1' } })
+  t.same(lines(d.stdout), want, 'through the parse worker and LMDB state')
+  const w = await weir(['keyby', 'id', 'then', 'window', 'tumbling', '1s', '--time', 't', 'then', 'aggregate', 'count'], { stdin: input })
+  t.same(lines(w.stdout), ['{"id":9007199254740992,"window_start":0,"window_end":1000,"count":1}', '{"id":9007199254740993,"window_start":0,"window_end":1000,"count":2}'])
+  const n = await weir(['aggregate', 'distinct:id', 'approx-distinct:id'], { stdin: input })
+  t.same(lines(n.stdout), ['{"id_distinct":2,"id_approx_distinct":2}'])
+})

@@ -40,6 +40,22 @@ t.test('an expression returning a function is not a JSON value either', async (t
   t.match(r.stderr, /^weir: stdin:1: map '\(\) => r' returned function, not a JSON value\n$/)
 })
 
+t.test('a value JSON cannot write (BigInt, cycle, throwing toJSON) is the expression\'s fault: exit 1, its line, one line', async (t) => {
+  const cases: [string, RegExp][] = [
+    ['({b: 10n})', /BigInt/],
+    ['(() => { const o = {}; o.o = o; return o })()', /circular/],
+    ['({toJSON() { throw new Error("nope") }})', /nope/],
+  ]
+  for (const [expr, why] of cases)
+    for (const chain of [[], ['then', 'aggregate', 'collect:b']]) {
+      const r = await weir(['map', expr, ...chain], { stdin: '{"a":1}\n' })
+      t.equal(r.code, 1, expr)
+      t.equal(lines(r.stderr).length, 1, 'one line, no stack trace')
+      t.ok(r.stderr.startsWith(`weir: stdin:1: map '${expr}': the value is not JSON: `), r.stderr)
+      t.match(r.stderr, why)
+    }
+})
+
 t.test('an expression that throws names the line and exits 1', async (t) => {
   const r = await weir(['map', 'r.device.os'], { stdin: '{"device":{"os":"ios"}}\n{"x":1}\n' })
   t.equal(r.code, 1)

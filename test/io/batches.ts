@@ -38,8 +38,8 @@ function fromBatches(chunks: Buffer[]): Seen[] {
 function reference(input: Buffer): Seen[] {
   const s = new LineSplitter()
   const seen: Seen[] = []
-  const on = (text: string, line: number, invalid?: boolean) => {
-    if (invalid) return seen.push({ line, raw: text, bad: 'not valid UTF-8' })
+  const on = (text: string, line: number, bad?: string) => {
+    if (bad !== undefined) return seen.push({ line, raw: text, bad })
     let v: unknown
     try {
       v = JSON.parse(text)
@@ -60,14 +60,15 @@ const input = Buffer.concat([
   Buffer.from('{"u":"'),
   Buffer.from([0xc3, 0x28]),
   Buffer.from('","n":4}\nnot json\n[1,2]\nnull\n5\n{"u":{"deep":[1,{"x":null}]},"n":-0}\r\n'),
+  Buffer.from(`{"u":${'['.repeat(600)}${']'.repeat(600)}}\n`),
   Buffer.from(`{"u":"${'x'.repeat(3000)}","n":1e400}\n{"u":"tail"}`),
 ])
 
 t.test('the same records as splitter + JSON.parse, however the input is cut', async (t) => {
   const want = reference(input)
-  t.equal(want.length, 11)
+  t.equal(want.length, 12)
   t.same(want.filter((s) => 'whole' in s).map((s) => s.whole), [[1, 2], null, 5], 'JSON that is not an object stays whole')
-  t.same(want.filter((s) => s.bad).map((s) => s.line), [6, 7], 'a line not UTF-8, a line not JSON')
+  t.same(want.filter((s) => s.bad).map((s) => s.line), [6, 7, 12], 'a line not UTF-8, a line not JSON, a line nested too deeply')
   t.same(fromBatches([input]), want, 'one chunk')
   t.same(fromBatches([...input].map((b) => Buffer.from([b]))), want, 'a byte at a time')
   let seed = 3

@@ -94,7 +94,7 @@ t.test('one byte at a time gives the same lines', async (t) => {
 t.test('a line that is not UTF-8 is reported, not decoded with replacement characters', async (t) => {
   const s = new LineSplitter()
   const got: [string, number, boolean][] = []
-  const on = (text: string, n: number, invalid?: boolean) => got.push([text, n, !!invalid])
+  const on = (text: string, n: number, bad?: string) => got.push([text, n, bad === 'not valid UTF-8'])
   s.feed(Buffer.concat([Buffer.from('{"a":"é"}\n{"b":"'), Buffer.from([0xff, 0xfe]), Buffer.from('"}\n\n{"c":1}\n')]), on)
   t.same(got.map(([, n, bad]) => [n, bad]), [[1, false], [2, true], [4, false]])
   t.equal(got[0]![0], '{"a":"é"}')

@@ -76,6 +76,16 @@ t.test('a non-number for a numeric function is bad input with its line', async (
   t.throws(() => run('sum:x', [1, 'two']), /t:2: sum:x: expected a number, got "two"/)
 })
 
+t.test('a number beyond a double (1e400 parses as Infinity) is bad input for every function, not a silent null', async (t) => {
+  for (const func of ['sum', 'max', 'avg', 'first', 'collect', 'distinct', 'median']) {
+    const row = new RowAggregator([parseAggSpec(`${func}:x`)])
+    for (const v of [JSON.parse('1e400') as number, JSON.parse('-1e400') as number])
+      t.equal(row.check({ x: v }), `${func}:x: a number beyond the range of a double (±1.8e308)`, `${func} ${v}`)
+    t.equal(row.check({ x: 1.7e308 }), undefined, 'the largest doubles are fine')
+  }
+  t.equal(new RowAggregator([parseAggSpec('count:x')]).check({ x: Infinity }), undefined, 'count:x counts it without keeping it')
+})
+
 t.test('merge (for sessions) equals adding everything to one accumulator', async (t) => {
   const values = [5, 3, 9, 1, 1, 7, 2]
   for (const f of ['count', 'sum', 'min', 'max', 'avg', 'var', 'first', 'last', 'distinct', 'approx-distinct', 'median', 'p90', 'collect']) {

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { MAX_KEY_GROUPS, NO_KEY, canonicalJson, compareCanon, keyGroupOf, makeKey } from '../../lib/stream/key.js'
+import { MAX_KEY_GROUPS, NO_KEY, canonicalJson, compareCanon, exactKeyTexts, keyGroupOf, makeKey } from '../../lib/stream/key.js'
 
 t.test('the canonical form ignores the order of object fields', async (t) => {
   const a = makeKey([{ b: 1, a: { d: [1, { y: 2, x: 1 }], c: null } }])
@@ -51,4 +51,19 @@ t.test('compareCanon orders by code point, as UTF-8 bytes do', async (t) => {
   const byCompare = [...keys].sort(compareCanon)
   const byBytes = [...keys].sort((x, y) => Buffer.compare(Buffer.from(x, 'utf8'), Buffer.from(y, 'utf8')))
   t.same(byCompare, byBytes, 'the same order as the bytes of the UTF-8 encoding (what LMDB sorts by)')
+})
+
+t.test('an integer beyond 2^53 keeps its exact text in the canonical form, and gives it back', async (t) => {
+  const rounded = JSON.parse('9007199254740993') as number
+  const a = makeKey([rounded], ['9007199254740993'])
+  const b = makeKey([rounded], ['9007199254740992'])
+  t.not(a.canon, b.canon, 'two keys')
+  t.ok(compareCanon(b.canon, a.canon) < 0, 'in the order of their digits')
+  t.same(exactKeyTexts(a), ['9007199254740993'])
+  const multi = makeKey(['x,"]', rounded, 2], [undefined, '9007199254740993'])
+  t.equal(multi.canon, '["x,\\"]",9007199254740993,2]')
+  t.same(exactKeyTexts(multi), [undefined, '9007199254740993', undefined], 'read back from the canonical form alone (a restore)')
+  t.same(exactKeyTexts({ values: multi.values, canon: multi.canon, group: multi.group }), exactKeyTexts(multi))
+  t.equal(exactKeyTexts(makeKey(['u', 42])), undefined, 'nearly every key has none')
+  t.equal(makeKey([rounded]).canon, '9007199254740992', 'without texts, as before')
 })

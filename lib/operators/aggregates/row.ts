@@ -1,6 +1,8 @@
 // A row of aggregates: the specs of one `aggregate` stage (FUNC[:FIELD][=NAME]), compiled once,
 // and their accumulators for one (key, window).
+import { compileIntegerText } from '../../expr/exact.js'
 import { compilePath } from '../../expr/path.js'
+import { isInexactInteger } from '../../stream/json-text.js'
 import { dataError, usageError, type Position } from '../../stream/errors.js'
 import { AGGREGATES, NotANumber, findAggregate, type AggregateFunction } from './table.js'
 
@@ -34,11 +36,14 @@ export function parseAggSpec(text: string): AggSpec {
 export class RowAggregator {
   private readonly fns: AggregateFunction[]
   private readonly getters: (((r: unknown) => unknown) | undefined)[]
+  /** for functions that tell values apart by their text: the exact literal of a rounded integer */
+  private readonly integerTexts: (((raw: string) => string | undefined) | undefined)[]
   readonly names: string[]
 
   constructor(private readonly specs: AggSpec[]) {
     this.fns = specs.map((s) => findAggregate(s.func)!)
     this.getters = specs.map((s) => (s.field === undefined ? undefined : compilePath(s.field)))
+    this.integerTexts = specs.map((s, i) => (s.field !== undefined && this.fns[i]!.exactIntegers ? compileIntegerText(s.field) : undefined))
     this.names = specs.map((s) => s.name)
     const dup = this.names.find((n, i) => this.names.indexOf(n) !== i)
     if (dup) throw usageError(`two aggregates are named '${dup}': name one with =NAME`)
@@ -55,10 +60,16 @@ export class RowAggregator {
    */
   check(value: unknown): string | undefined {
     for (let i = 0; i < this.fns.length; i++) {
-      if (!this.fns[i]!.numeric) continue
-      const v = this.getters[i]!(value)
-      if (v !== undefined && v !== null && typeof v !== 'number')
-        return `${this.specs[i]!.func}:${this.specs[i]!.field}: expected a number, got ${JSON.stringify(v)}`
+      const get = this.getters[i]
+      if (get === undefined) continue
+      const v = get(value)
+      const what = `${this.specs[i]!.func}:${this.specs[i]!.field}`
+      // JSON.parse reads 1e400 as Infinity, which JSON.stringify writes as null: a silent null
+      // in the result, so it is bad input for every function that keeps the value or adds it up
+      // (all but count:FIELD, which only counts it)
+      if (typeof v === 'number' && !Number.isFinite(v) && this.fns[i]!.field !== 'optional') return `${what}: a number beyond the range of a double (±1.8e308)`
+      if (this.fns[i]!.numeric && v !== undefined && v !== null && typeof v !== 'number')
+        return `${what}: expected a number, got ${JSON.stringify(v)}`
     }
     return undefined
   }
@@ -68,7 +79,7 @@ export class RowAggregator {
    * data like its accumulators; a caller keeping it in keyed state must `put` it back afterwards
    * (the write-back contract of lib/state/backend.ts), as after `merge`.
    */
-  add(accs: unknown[], value: unknown, seq: number, pos: Position): void {
+  add(accs: unknown[], value: unknown, seq: number, pos: Position & { raw?: string }): void {
     const fns = this.fns
     for (let i = 0; i < fns.length; i++) {
       const get = this.getters[i]
@@ -78,8 +89,10 @@ export class RowAggregator {
       }
       const v = get(value)
       if (v === undefined || v === null) continue
+      const text = this.integerTexts[i]
+      const exact = text && isInexactInteger(v) && pos.raw !== undefined ? text(pos.raw) : undefined
       try {
-        accs[i] = fns[i]!.add(accs[i], v, seq)
+        accs[i] = fns[i]!.add(accs[i], v, seq, exact)
       } catch (e) {
         if (e instanceof NotANumber) throw dataError(pos, `${this.specs[i]!.func}:${this.specs[i]!.field}: ${e.message}`)
         throw e

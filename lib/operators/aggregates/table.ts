@@ -28,8 +28,13 @@ export interface AggregateFunction {
   /** takes JSON numbers only */
   numeric?: boolean
   create(): unknown
-  /** v is never null/undefined here; seq is the arrival number of the record */
-  add(acc: unknown, v: unknown, seq: number): unknown
+  /** tells values apart by their text: wants the exact literal of an integer beyond 2^53 */
+  exactIntegers?: boolean
+  /**
+   * v is never null/undefined here; seq is the arrival number of the record; exact: for a function
+   * with exactIntegers, the literal of an integer v beyond 2^53 (JSON.parse rounded v), if known
+   */
+  add(acc: unknown, v: unknown, seq: number, exact?: string): unknown
   merge(a: unknown, b: unknown): unknown
   result(acc: unknown): unknown
 }
@@ -168,8 +173,8 @@ const byArrival = (name: string, describe: string, keepLater: boolean): Aggregat
 })
 
 /** Distinct values by canonical JSON, as keys: {"a":1,"b":2} and {"b":2,"a":1} are one value. */
-function canonical(v: unknown): string {
-  return typeof v === 'string' ? 's' + v : 'j' + canonicalJson(v)
+function canonical(v: unknown, exact: string | undefined): string {
+  return typeof v === 'string' ? 's' + v : 'j' + (exact ?? canonicalJson(v))
 }
 
 import {
@@ -214,9 +219,10 @@ const BASE: AggregateFunction[] = [
     field: 'required',
     // a KeySet of canonical() strings: plain data, and the 's'/'j' prefix keeps '__proto__' out
     // of the keys (hyperloglog.ts, with the measurements against a sorted array)
+    exactIntegers: true,
     create: (): KeySet => keySetCreate(),
-    add(acc, v) {
-      keySetAdd(acc as KeySet, canonical(v))
+    add(acc, v, _seq, exact) {
+      keySetAdd(acc as KeySet, canonical(v, exact))
       return acc
     },
     merge(a, b) {
@@ -229,8 +235,9 @@ const BASE: AggregateFunction[] = [
     name: 'approx-distinct',
     describe: `number of distinct values, estimated in bounded memory: exact up to ${EXACT_LIMIT}, then HyperLogLog (${REGISTERS} registers, standard error ${(STANDARD_ERROR * 100).toFixed(1)}%)`,
     field: 'required',
+    exactIntegers: true,
     create: (): Hll => hllCreate(),
-    add: (acc, v) => hllAdd(acc as Hll, canonical(v)),
+    add: (acc, v, _seq, exact) => hllAdd(acc as Hll, canonical(v, exact)),
     merge: (a, b) => hllMerge(a as Hll, b as Hll),
     result: (acc) => hllEstimate(acc as Hll),
   },

@@ -1,0 +1,18 @@
+import t from 'tap'
+import { readFileSync } from 'node:fs'
+import { weir, lines, records } from '../harness/cli.js'
+
+t.test('1e400 reaching an aggregate is bad input with its line, under --on-error, on both parse paths', async (t) => {
+  const input = '{"t":1,"x":1e400}\n{"t":2,"x":2}\n{"t":3,"x":-1e999}\n'
+  const dir = t.testdir({ 'in.ndjson': input })
+  for (const worker of ['0', '1']) {
+    const env = { WEIR_PARSE_WORKER: worker }
+    const f = await weir(['aggregate', 'sum:x', 'max:x', `${dir}/in.ndjson`], { env })
+    t.equal(f.code, 65)
+    t.equal(f.stderr, `weir: ${dir}/in.ndjson:1: sum:x: a number beyond the range of a double (±1.8e308)\n`)
+    const d = await weir(['window', 'tumbling', '1s', '--time', 't', 'then', 'aggregate', 'sum:x', `${dir}/in.ndjson`, '--on-error', 'dead-letter', '--dead-letter', `${dir}/dead${worker}`], { env })
+    t.equal(d.code, 0, d.stderr)
+    t.same(records(d.stdout).map((r) => r.x_sum), [2], 'the bad records change no accumulator')
+    t.equal(lines(readFileSync(`${dir}/dead${worker}`, 'utf8')).length, 2, 'both went to the dead letters')
+  }
+})
