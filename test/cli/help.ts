@@ -94,6 +94,7 @@ for (const entry of COMMANDS) {
       t.match(text, new RegExp(`^\\.TH WEIR-${entry.name.toUpperCase()} 1 `, 'm'), 'a section 1 page named after the command')
       for (const o of d.options) t.ok(text.includes(`--${o.name}`), `${page} documents --${o.name}`)
       t.ok(/^\.SH EXAMPLES/m.test(roff), `${page} has EXAMPLES`)
+      t.ok(/^\.SH "?EXIT STATUS"?$/m.test(roff), `${page} has EXIT STATUS`)
     }
     const man = Array.isArray(pkg.man) ? pkg.man : pkg.man ? [pkg.man] : []
     t.ok(man.includes(`./${page}`) || man.includes(page), `package.json "man" lists ${page}`)
@@ -120,8 +121,10 @@ t.test('the overview pages exist and are listed in package.json', async (t) => {
 t.test('weir(1) documents every exit status', async (t) => {
   const codes = await import('../../lib/cli/exit-codes.js')
   const overview = readFileSync(`${ROOT}/man/weir.1`, 'utf8')
-  const exit = overview.slice(overview.indexOf('.SH "EXIT STATUS"') >= 0 ? overview.indexOf('.SH "EXIT STATUS"') : overview.indexOf('.SH EXIT STATUS'))
-  t.ok(exit.length < overview.length, 'an EXIT STATUS section')
+  // indexOf's -1 would slice off the last character and pass a check on the length: match instead
+  const at = /^\.SH "?EXIT STATUS"?$/m.exec(overview)?.index
+  t.ok(at !== undefined, 'an EXIT STATUS section')
+  const exit = overview.slice(at ?? overview.length)
   for (const [name, value] of Object.entries(codes)) {
     if (!name.startsWith('EXIT_') || typeof value !== 'number') continue
     t.match(exit, new RegExp(`^\\.TP\\n(\\.B )?${value}\\n`, 'm'), `${name} = ${value}`)
