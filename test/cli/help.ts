@@ -5,7 +5,7 @@ import t from 'tap'
 import { existsSync, readFileSync } from 'node:fs'
 import type { Argv } from 'yargs'
 import { COMMANDS } from '../../lib/commandline/table.js'
-import { weir, lines, ROOT } from '../harness/cli.js'
+import { weir, sh, lines, ROOT } from '../harness/cli.js'
 
 const pkg = JSON.parse(readFileSync(`${ROOT}/package.json`, 'utf8')) as { version: string; man?: string[] | string }
 
@@ -174,4 +174,15 @@ t.test('every man page renders without warnings', async (t) => {
     t.equal(r.status, 0, page)
     t.equal(r.stderr, '', `${page}: no warnings`)
   }
+})
+
+t.test('fixtures/gen.mjs --help prints its usage; a bad option is one line and the usage, not a stack', async (t) => {
+  const h = await sh('node fixtures/gen.mjs --help')
+  t.equal(h.code, 0)
+  t.match(h.stdout, /^Usage: node fixtures\/gen\.mjs/)
+  t.match(h.stdout, /--events N/)
+  const b = await sh('node fixtures/gen.mjs --bogus')
+  t.equal(b.code, 64)
+  t.match(b.stderr, /^gen\.mjs: Unknown option '--bogus'\n\nUsage:/)
+  t.notMatch(b.stderr, /at .*\(/, 'no stack trace')
 })
