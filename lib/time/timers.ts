@@ -29,8 +29,10 @@ function comparePlainTimers<P>(a: Timer<P>, b: Timer<P>): number {
  * Timers grouped by time: a min-heap of distinct times, and for each time its timers. Windows of
  * many keys end together, so one time typically holds thousands of timers: they are sorted once
  * when their time comes, rather than compared key by key on every heap operation. A timer added
- * for a time that is being fired fires after the ones already sorted. Stale timers are dropped by
- * the caller when they fire.
+ * for a time that is being fired fires after the ones already sorted; one added for an earlier
+ * time fires next, as in Flink's timer service (the rest of the time being fired is set aside
+ * and sorted again with anything added for it meanwhile). Stale timers are dropped by the caller
+ * when they fire.
  */
 export class TimerQueue<P> {
   private times: number[] = []
@@ -55,13 +57,14 @@ export class TimerQueue<P> {
   add(t: Timer<P>): void {
     this.count++
     const bucket = this.buckets.get(t.time)
-    if (bucket) {
-      bucket.push(t)
-      return
-    }
-    this.buckets.set(t.time, [t])
+    if (bucket) bucket.push(t)
+    else this.newBucket(t.time, [t])
+  }
+
+  private newBucket(time: number, timers: Timer<P>[]): void {
+    this.buckets.set(time, timers)
     const h = this.times
-    h.push(t.time)
+    h.push(time)
     let i = h.length - 1
     while (i > 0) {
       const p = (i - 1) >> 1
@@ -73,6 +76,15 @@ export class TimerQueue<P> {
 
   /** Removes and returns the first timer if its time is ≤ limit. */
   pollUpTo(limit: number): Timer<P> | undefined {
+    if (this.drainIndex < this.draining.length && this.times.length > 0 && this.times[0]! < this.draining[this.drainIndex]!.time) {
+      // an earlier timer came in while this time fires: it fires next, the rest of this time after
+      const rest = this.draining.slice(this.drainIndex)
+      const bucket = this.buckets.get(rest[0]!.time)
+      if (bucket) bucket.push(...rest)
+      else this.newBucket(rest[0]!.time, rest)
+      this.draining = []
+      this.drainIndex = 0
+    }
     if (this.drainIndex >= this.draining.length) {
       const h = this.times
       if (h.length === 0 || h[0]! > limit) return undefined

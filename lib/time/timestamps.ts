@@ -7,7 +7,9 @@ export type TimeUnit = 'ms' | 's'
 /** How times are written in the input, so window bounds can be written the same way. */
 export type TimeFormat = 'ms' | 's' | 'iso'
 
-const ISO = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(Z|z|([+-])(\d{2}):?(\d{2}))$/
+// RFC 3339 allows a lower-case t and z; ISO 8601 allows an offset of whole hours (+02)
+const ISO = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:[Zz]|([+-])(\d{2})(?::?(\d{2}))?)$/
+const ZONE = /(?:[Zz]|[+-]\d{2}(?::?\d{2})?)$/
 
 export interface TimeExtractor {
   /** The time in epoch ms, or NaN when the field cannot be read (then `why` says why). */
@@ -34,7 +36,9 @@ export function timeExtractor(field: string, unit: TimeUnit): TimeExtractor {
     if (typeof v === 'string') {
       const m = ISO.exec(v)
       if (!m) return `time field '${field}' is "${v}", expected ISO-8601 with Z or an offset (+02:00), or epoch ${unit}`
-      const ms = Date.parse(v.replace(' ', 'T'))
+      // in the one form Date.parse is sure to read: T, and Z or ±HH:MM
+      const zone = m[7] === undefined ? 'Z' : `${m[7]}${m[8]}:${m[9] ?? '00'}`
+      const ms = Date.parse(`${v.slice(0, 10)}T${v.slice(11).replace(ZONE, '')}${zone}`)
       if (Number.isNaN(ms) || !sameFields(ms, m)) return `time field '${field}' is "${v}", not a valid date`
       return ms
     }
@@ -58,7 +62,7 @@ export function timeExtractor(field: string, unit: TimeUnit): TimeExtractor {
 
 /** Date.parse rolls 2024-02-30 over to March 1: check that the fields read back unchanged. */
 function sameFields(ms: number, m: RegExpExecArray): boolean {
-  const offsetMin = m[8] === undefined ? 0 : (m[8] === '-' ? -1 : 1) * (Number(m[9]) * 60 + Number(m[10]))
+  const offsetMin = m[7] === undefined ? 0 : (m[7] === '-' ? -1 : 1) * (Number(m[8]) * 60 + Number(m[9] ?? 0))
   const d = new Date(ms + offsetMin * 60_000)
   return (
     d.getUTCFullYear() === Number(m[1]) &&

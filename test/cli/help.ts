@@ -5,7 +5,7 @@ import t from 'tap'
 import { existsSync, readFileSync } from 'node:fs'
 import type { Argv } from 'yargs'
 import { COMMANDS } from '../../lib/commandline/table.js'
-import { weir, lines, ROOT } from '../harness/cli.js'
+import { weir, sh, lines, ROOT } from '../harness/cli.js'
 
 const pkg = JSON.parse(readFileSync(`${ROOT}/package.json`, 'utf8')) as { version: string; man?: string[] | string }
 
@@ -94,6 +94,7 @@ for (const entry of COMMANDS) {
       t.match(text, new RegExp(`^\\.TH WEIR-${entry.name.toUpperCase()} 1 `, 'm'), 'a section 1 page named after the command')
       for (const o of d.options) t.ok(text.includes(`--${o.name}`), `${page} documents --${o.name}`)
       t.ok(/^\.SH EXAMPLES/m.test(roff), `${page} has EXAMPLES`)
+      t.ok(/^\.SH "?EXIT STATUS"?$/m.test(roff), `${page} has EXIT STATUS`)
     }
     const man = Array.isArray(pkg.man) ? pkg.man : pkg.man ? [pkg.man] : []
     t.ok(man.includes(`./${page}`) || man.includes(page), `package.json "man" lists ${page}`)
@@ -120,8 +121,10 @@ t.test('the overview pages exist and are listed in package.json', async (t) => {
 t.test('weir(1) documents every exit status', async (t) => {
   const codes = await import('../../lib/cli/exit-codes.js')
   const overview = readFileSync(`${ROOT}/man/weir.1`, 'utf8')
-  const exit = overview.slice(overview.indexOf('.SH "EXIT STATUS"') >= 0 ? overview.indexOf('.SH "EXIT STATUS"') : overview.indexOf('.SH EXIT STATUS'))
-  t.ok(exit.length < overview.length, 'an EXIT STATUS section')
+  // indexOf's -1 would slice off the last character and pass a check on the length: match instead
+  const at = /^\.SH "?EXIT STATUS"?$/m.exec(overview)?.index
+  t.ok(at !== undefined, 'an EXIT STATUS section')
+  const exit = overview.slice(at ?? overview.length)
   for (const [name, value] of Object.entries(codes)) {
     if (!name.startsWith('EXIT_') || typeof value !== 'number') continue
     t.match(exit, new RegExp(`^\\.TP\\n(\\.B )?${value}\\n`, 'm'), `${name} = ${value}`)
@@ -171,4 +174,15 @@ t.test('every man page renders without warnings', async (t) => {
     t.equal(r.status, 0, page)
     t.equal(r.stderr, '', `${page}: no warnings`)
   }
+})
+
+t.test('fixtures/gen.mjs --help prints its usage; a bad option is one line and the usage, not a stack', async (t) => {
+  const h = await sh('node fixtures/gen.mjs --help')
+  t.equal(h.code, 0)
+  t.match(h.stdout, /^Usage: node fixtures\/gen\.mjs/)
+  t.match(h.stdout, /--events N/)
+  const b = await sh('node fixtures/gen.mjs --bogus')
+  t.equal(b.code, 64)
+  t.match(b.stderr, /^gen\.mjs: Unknown option '--bogus'\n\nUsage:/)
+  t.notMatch(b.stderr, /at .*\(/, 'no stack trace')
 })
