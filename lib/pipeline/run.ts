@@ -208,8 +208,10 @@ function parsePlan(stages: Stage[], inputs: InputsInfo, upstream?: StreamContext
   if (!fields) return undefined
   const setting = process.env.WEIR_PARSE_WORKER
   // Stateless stages do too little per record for a second thread to pay for its hand-over: the
-  // filter+map bench ran 1.0 s with projection on this thread, 1.15 s with the worker.
-  const stateful = stages.some((s) => s.config.op === 'keyby' || s.config.op === 'window' || s.config.op === 'aggregate')
+  // filter+map bench ran 1.0 s with projection on this thread, 1.15 s with the worker. keyby alone
+  // (the first stage of a pipe chain) is one of them: 1M records took 2.2 s of CPU on this thread,
+  // 2.7 s with the worker, and in a chain the other stages need that core.
+  const stateful = stages.some((s) => s.config.op === 'window' || s.config.op === 'aggregate')
   const worker = setting !== '0' && inputs.allRegular && (setting === '1' || (stateful && inputs.bytes >= WORKER_MIN_BYTES))
   return { fields, worker }
 }
