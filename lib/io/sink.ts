@@ -11,6 +11,7 @@ import type { Stats } from 'node:fs'
 import { dirname } from 'node:path'
 import type { Writable } from 'node:stream'
 import { WeirError, systemMessage } from '../stream/errors.js'
+import { firstEvent } from './events.js'
 
 export const STDOUT = 'stdout'
 
@@ -21,9 +22,6 @@ export interface SinkResume {
   committed: number
   checkpoint: number
 }
-
-/** How much written output may wait in memory for a slow reader before the input pauses. */
-const SINK_BUFFER_BYTES = 1 << 20
 
 export class LineSink {
   private batch = ''
@@ -144,11 +142,7 @@ export class LineSink {
     this.batch = ''
     this.bytes += Buffer.byteLength(b)
     this.writesIssued++
-    this.stream.write(b, (e) => this.onWritten(e))
-    // Up to a mebibyte may wait in the stream, not the stream's own 16 KiB: with a batch of
-    // records (~100 KiB) above that mark every batch would wait for the reader, and a chain of
-    // weir processes would take turns instead of working at once.
-    return this.stream.writableLength < SINK_BUFFER_BYTES
+    return this.stream.write(b, (e) => this.onWritten(e))
   }
 
   private onWritten(e: Error | null | undefined): void {
@@ -187,16 +181,8 @@ export class LineSink {
   }
 
   drain(): Promise<void> {
-    if (this.closedByReader || !this.stream.writableNeedDrain || this.stream.writableLength < SINK_BUFFER_BYTES) return Promise.resolve()
-    return new Promise((resolve) => {
-      const done = () => {
-        this.stream.off('drain', done)
-        this.stream.off('error', done)
-        resolve()
-      }
-      this.stream.on('drain', done)
-      this.stream.on('error', done)
-    })
+    if (this.closedByReader || !this.stream.writableNeedDrain) return Promise.resolve()
+    return firstEvent(this.stream, 'drain', 'error')
   }
 
   /** Flushes and, for files, closes. Never ends process.stdout: Node flushes it before exit. */

@@ -15,6 +15,7 @@ import { newStats, type Stats } from '../stream/stats.js'
 import { type Clock, wallClock } from '../time/clock.js'
 import { buildChain, loadModules, type StreamContext } from './build.js'
 import { ChannelReader, ChannelWriter } from '../io/protocol/channel.js'
+import { firstEvent } from '../io/events.js'
 import { PipeReader, PipeWriter, contextToJson } from './pipes.js'
 import { fstatSync } from 'node:fs'
 import type { CheckpointCoordinator, CheckpointInterval } from '../checkpoint/coordinator.js'
@@ -151,15 +152,7 @@ async function upstreamChannel(inputs: string[]): Promise<PipeReader | undefined
     return undefined
   }
   if (!fifo) return undefined
-  await new Promise<void>((resolve) => {
-    const ready = () => {
-      process.stdin.off('readable', ready)
-      process.stdin.off('error', ready)
-      resolve()
-    }
-    process.stdin.on('readable', ready)
-    process.stdin.on('error', ready)
-  })
+  await firstEvent(process.stdin, 'readable', 'error')
   const channel = ChannelReader.open(0)
   return channel && new PipeReader(channel)
 }
