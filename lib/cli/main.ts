@@ -89,6 +89,7 @@ async function planCommand(argv: string[]): Promise<JobPlan | undefined> {
     for (const c of COMMANDS) y.command(c.name, c.describe)
     await y
       .usage('weir: stream processing over NDJSON, with keys, event time and windows\n\nUsage: $0 <command> [options] [files..]')
+      .alias('h', 'help')
       .demandCommand(1, 'name a command')
       .example('$0 filter \'r.amount > 10\' clicks.ndjson', 'keep some records')
       .example('$0 keyby user then window tumbling 1m --time ts then aggregate count clicks.ndjson', 'a chain in one process')
@@ -99,7 +100,8 @@ async function planCommand(argv: string[]): Promise<JobPlan | undefined> {
   }
   const mod = await entry.load()
   let helped = false
-  y.command(mod.command, mod.describe, mod.builder).help().showHelpOnFail(false)
+  // -h is help, as in most tools (jq, mlr): no command uses it for anything else
+  y.command(mod.command, mod.describe, mod.builder).help().alias('h', 'help').showHelpOnFail(false)
   y.middleware((a) => {
     if (a.help) helped = true
   }, true)

@@ -73,6 +73,9 @@ for (const entry of COMMANDS) {
     const r = await weir([entry.name, '--help'])
     t.equal(r.code, 0, '--help exits 0')
     t.equal(r.stderr, '')
+    const short = await weir([entry.name, '-h'])
+    t.equal(short.stdout, r.stdout, '-h is --help')
+    t.equal(short.code, 0)
     const help = r.stdout
     t.ok(help.startsWith(`weir ${entry.name}`), 'usage comes first: weir <cmd> …')
     t.ok(help.includes(entry.describe), 'the describe line')
@@ -102,6 +105,7 @@ for (const entry of COMMANDS) {
 }
 
 t.test('weir --help lists every command', async (t) => {
+  t.equal((await weir(['-h'])).stdout, (await weir(['--help'])).stdout, 'weir -h is weir --help')
   const r = await weir(['--help'])
   t.equal(r.code, 0)
   const commands = section(r.stdout, 'Commands:')
