@@ -3,7 +3,7 @@
 // process.exit(): it sets process.exitCode and lets stdout drain (decisions.md 14).
 import type { Argv } from 'yargs'
 import { COMMANDS, findCommand, type CommandModule } from '../commandline/table.js'
-import { jobOptions, type IoArgs, type JobPlan, protectDash, restoreDash } from '../commandline/common.js'
+import { jobOptions, type IoArgs, type JobPlan, protectDash, restoreDash, yargsMessage } from '../commandline/common.js'
 import { JOB_OPTIONS } from '../commandline/job-options.js'
 import { parseStage } from '../commandline/parse-stage.js'
 import { fastParse } from '../commandline/fast-parse.js'
@@ -125,7 +125,7 @@ function base(y: Argv): Argv {
     .exitProcess(false)
     .wrap(Math.min(110, process.stdout.columns || 100))
     .fail((msg, err) => {
-      throw err ?? usageError(msg)
+      throw err ?? usageError(yargsMessage(msg))
     })
 }
 

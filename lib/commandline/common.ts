@@ -71,3 +71,16 @@ export interface JobPlan {
   /** --stats FILE: the accounting as JSON, written when the job ends, however it ends */
   statsFile?: string
 }
+
+/**
+ * A yargs failure message as one line a user can act on: yargs names an unknown option twice, as
+ * typed and in camelCase (`Unknown arguments: late-outpt, lateOutpt`); each is named once, with
+ * its dashes.
+ */
+export function yargsMessage(msg: string): string {
+  const m = /^(Unknown arguments?): (.*)$/.exec(msg)
+  if (!m) return msg
+  const names = m[2]!.split(', ')
+  const kept = names.filter((n) => !(/[A-Z]/.test(n) && names.includes(n.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase()))))
+  return `${kept.length === 1 ? 'Unknown argument' : 'Unknown arguments'}: ${kept.join(', ')}`
+}

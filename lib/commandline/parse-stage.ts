@@ -2,7 +2,7 @@
 // chain) and a spec stage string. Each command's own yargs builder defines its options once.
 import { usageError } from '../stream/errors.js'
 import { fastParse } from './fast-parse.js'
-import { protectDash, restoreDash } from './common.js'
+import { protectDash, restoreDash, yargsMessage } from './common.js'
 import type { Stage } from '../pipeline/stages.js'
 import { findCommand, type CommandModule } from './table.js'
 
@@ -44,7 +44,7 @@ export async function parseWithYargs(mod: CommandModule, words: string[], label:
       .version(false)
       .exitProcess(false)
       .fail((msg, err) => {
-        throw err ?? usageError(msg)
+        throw err ?? usageError(yargsMessage(msg))
       })
       .parseSync(protectDash(words)) as Record<string, unknown>
     restoreDash(args)

@@ -162,6 +162,10 @@ t.test('an unknown option is a usage error that points at the command help', asy
   t.equal(r.code, 64)
   t.equal(r.stdout, '')
   t.match(r.stderr, /^weir: Unknown argument: bogus \(see 'weir filter --help'\)\n$/)
+  const two = await weir(['filter', 'true', '--late-outpt', 'x', '--on-eror', 'skip'], { stdin: '' })
+  t.equal(two.stderr, "weir: Unknown arguments: late-outpt, on-eror (see 'weir filter --help')\n", 'each named once, as typed')
+  const chained = await weir(['keyby', 'u', 'then', 'window', 'tumbling', '1m', '--time', 't', '--max-dela', '1s'], { stdin: '' })
+  t.equal(chained.stderr, 'weir: stage 2 (window): Unknown argument: max-dela\n', 'in a then chain too')
 })
 
 t.test('every man page renders without warnings', async (t) => {
