@@ -1,8 +1,9 @@
 import type { Argv } from 'yargs'
 import type { AggregateStageConfig } from '../pipeline/stages.js'
 import { AGGREGATES } from '../operators/aggregates/table.js'
-import { parseAggSpec } from '../operators/aggregates/row.js'
-import { usageError } from '../stream/errors.js'
+import { parseAggSpec, type AggSpec } from '../operators/aggregates/row.js'
+import { existsSync } from 'node:fs'
+import { WeirError, usageError } from '../stream/errors.js'
 import { withIo } from '../commandline/common.js'
 import { timeConfigOf, withTime } from '../commandline/time-options.js'
 
@@ -43,5 +44,19 @@ export function toStage(a: Record<string, unknown>): AggregateStageConfig {
   const texts = (a.aggSpecs as string[] | undefined) ?? []
   if (texts.length === 0) throw usageError('aggregate needs at least one FUNC[:FIELD][=NAME], e.g. count or sum:amount')
   const time = timeConfigOf(a, false)
-  return { op: 'aggregate', specs: texts.map(parseAggSpec), emit: a.emit === 'updates' ? 'updates' : 'final', ...(time ? { time } : {}) }
+  return { op: 'aggregate', specs: texts.map(specOrFileHint), emit: a.emit === 'updates' ? 'updates' : 'final', ...(time ? { time } : {}) }
+}
+
+/**
+ * A word that is not an aggregate but names a file (`clicks.log`: not .ndjson, no slash) was
+ * taken for one: say how to make it an input.
+ */
+function specOrFileHint(text: string): AggSpec {
+  try {
+    return parseAggSpec(text)
+  } catch (e) {
+    if (e instanceof WeirError && existsSync(text))
+      throw usageError(`${e.message}; to read the file '${text}', write ./${text} or put it after --`)
+    throw e
+  }
 }

@@ -16,3 +16,16 @@ t.test('1e400 reaching an aggregate is bad input with its line, under --on-error
     t.equal(lines(readFileSync(`${dir}/dead${worker}`, 'utf8')).length, 2, 'both went to the dead letters')
   }
 })
+
+t.test('a file name taken for an aggregate gets a hint: ./FILE or --', async (t) => {
+  const dir = t.testdir({ 'clicks.log': '{"a":1}\n{"a":2}\n' })
+  const r = await weir(['aggregate', 'count', 'clicks.log'], { cwd: dir })
+  t.equal(r.code, 64)
+  t.match(r.stderr, /unknown function 'clicks\.log'.*; to read the file 'clicks\.log', write \.\/clicks\.log or put it after --/)
+  for (const args of [['./clicks.log'], ['--', 'clicks.log']]) {
+    const ok = await weir(['aggregate', 'count', ...args], { cwd: dir })
+    t.equal(ok.stdout, '{"count":2}\n', args.join(' '))
+  }
+  const none = await weir(['aggregate', 'count', 'nothere.log'], { cwd: dir })
+  t.notMatch(none.stderr, /to read the file/, 'no hint when no such file exists')
+})
