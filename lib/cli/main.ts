@@ -3,7 +3,7 @@
 // process.exit(): it sets process.exitCode and lets stdout drain (decisions.md 14).
 import type { Argv } from 'yargs'
 import { COMMANDS, findCommand, type CommandModule } from '../commandline/table.js'
-import { jobOptions, type IoArgs, type JobPlan, protectDash, restoreDash, yargsMessage } from '../commandline/common.js'
+import { jobOptions, type IoArgs, type JobPlan, protectDash, refuseNegativeWords, restoreDash, yargsMessage } from '../commandline/common.js'
 import { JOB_OPTIONS } from '../commandline/job-options.js'
 import { parseStage } from '../commandline/parse-stage.js'
 import { fastParse } from '../commandline/fast-parse.js'
@@ -78,6 +78,7 @@ async function planCommand(argv: string[]): Promise<JobPlan | undefined> {
   if (!entry && argv[0] !== undefined && !argv[0].startsWith('-'))
     throw usageError(`unknown command '${argv[0]}' (see 'weir --help')`)
   if (entry) {
+    refuseNegativeWords(argv)
     // the common case, without loading yargs (see commands/fast-parse.ts)
     const mod = await entry.load()
     const fast = fastParse(mod, protectDash(argv))

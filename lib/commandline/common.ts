@@ -84,3 +84,18 @@ export function yargsMessage(msg: string): string {
   const kept = names.filter((n) => !(/[A-Z]/.test(n) && names.includes(n.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase()))))
   return `${kept.length === 1 ? 'Unknown argument' : 'Unknown arguments'}: ${kept.join(', ')}`
 }
+
+/**
+ * A negative number or duration as its own word (`window tumbling -5m`, `--offset -8h`) reads as
+ * short flags (-5, -m, and -h: help), so the job would not run at all. Refused before parsing,
+ * saying what was meant.
+ */
+export function refuseNegativeWords(words: string[]): void {
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i]!
+    if (!/^-\d+(\.\d+)?[a-z]*$/.test(w)) continue
+    const prev = words[i - 1]
+    if (prev?.startsWith('--') && !prev.includes('=')) throw usageError(`'${w}': a value that starts with '-' needs '=': ${prev}=${w}`)
+    throw usageError(`'${w}': a size, count or duration must be positive`)
+  }
+}

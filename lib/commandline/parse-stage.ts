@@ -2,7 +2,7 @@
 // chain) and a spec stage string. Each command's own yargs builder defines its options once.
 import { usageError } from '../stream/errors.js'
 import { fastParse } from './fast-parse.js'
-import { protectDash, restoreDash, yargsMessage } from './common.js'
+import { protectDash, refuseNegativeWords, restoreDash, yargsMessage } from './common.js'
 import type { Stage } from '../pipeline/stages.js'
 import { findCommand, type CommandModule } from './table.js'
 
@@ -22,6 +22,11 @@ export async function loadStageCommand(name: string | undefined, label: string):
 /** Parses `words` (command name first) with that command's builder. */
 export async function parseStage(words: string[], label: string, uid?: string): Promise<ParsedStage> {
   const mod = await loadStageCommand(words[0], label)
+  try {
+    refuseNegativeWords(words)
+  } catch (e) {
+    throw usageError(`${label}: ${(e as Error).message}`)
+  }
   let args: Record<string, unknown> | undefined = fastParse(mod, protectDash(words))
   if (args) restoreDash(args)
   else args = await parseWithYargs(mod, words, label)

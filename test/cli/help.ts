@@ -168,6 +168,18 @@ t.test('an unknown option is a usage error that points at the command help', asy
   t.equal(chained.stderr, 'weir: stage 2 (window): Unknown argument: max-dela\n', 'in a then chain too')
 })
 
+t.test('a negative size or an option value starting with - is a usage error that says what was meant, never help', async (t) => {
+  const neg = await weir(['window', 'tumbling', '-5m'], { stdin: '' })
+  t.equal(neg.code, 64)
+  t.match(neg.stderr, /^weir: '-5m': a size, count or duration must be positive/)
+  const offset = await weir(['window', 'tumbling', '1m', '--offset', '-8h'], { stdin: '' })
+  t.equal(offset.code, 64, '-8h is not read as -8 -h (help)')
+  t.equal(offset.stdout, '')
+  t.match(offset.stderr, /needs '=': --offset=-8h/)
+  const chained = await weir(['keyby', 'u', 'then', 'window', 'sliding', '10s', '-5s'], { stdin: '' })
+  t.match(chained.stderr, /^weir: stage 2 \(window\): '-5s': a size, count or duration must be positive/)
+})
+
 t.test('every man page renders without warnings', async (t) => {
   const { spawnSync } = await import('node:child_process')
   const { readdirSync } = await import('node:fs')
