@@ -14,10 +14,9 @@ import { type Rec, recordText } from '../stream/record.js'
 import { newStats, type Stats } from '../stream/stats.js'
 import { type Clock, wallClock } from '../time/clock.js'
 import { buildChain, loadModules, type StreamContext } from './build.js'
-import { ChannelReader, ChannelWriter } from '../io/protocol/channel.js'
+import { ChannelReader, ChannelWriter, isPipe } from '../io/protocol/channel.js'
 import { firstEvent } from '../io/events.js'
 import { PipeReader, PipeWriter, contextToJson } from './pipes.js'
-import { fstatSync } from 'node:fs'
 import type { CheckpointCoordinator, CheckpointInterval } from '../checkpoint/coordinator.js'
 import type { SourcePosition } from '../checkpoint/manifest.js'
 import { openDurableJob, type DurableJob } from './durable.js'
@@ -145,13 +144,7 @@ export async function runJob(stages: Stage[], opts: JobOptions): Promise<JobResu
  */
 async function upstreamChannel(inputs: string[]): Promise<PipeReader | undefined> {
   if (inputs.length !== 1 || inputs[0] !== STDIN) return undefined
-  let fifo: boolean
-  try {
-    fifo = fstatSync(0).isFIFO()
-  } catch {
-    return undefined
-  }
-  if (!fifo) return undefined
+  if (!isPipe(0)) return undefined
   await firstEvent(process.stdin, 'readable', 'error')
   const channel = ChannelReader.open(0)
   return channel && new PipeReader(channel)
@@ -344,7 +337,7 @@ class Job {
       // of it and close the pipe while our own signal is still on its way through the event
       // loop. One turn of the loop lets it arrive, so the end of input it caused is not taken
       // for the end of the stream (which would drain and exit 0).
-      if (this.inputs[this.inputs.length - 1] === STDIN && !this.pipeIn && !this.stopped && this.stdinIsPipe())
+      if (this.inputs[this.inputs.length - 1] === STDIN && !this.pipeIn && !this.stopped && isPipe(0))
         await new Promise<void>((resolve) => setTimeout(resolve, SIGNAL_GRACE_MS))
       if (this.pipeIn?.ended === 'stop') this.stopped ??= this.signalled ? 'signal' : 'upstream'
       if (this.stopped || this.opts.noFlush) this.chain.stop()
@@ -393,14 +386,6 @@ class Job {
     await this.out.close()
     await this.lateOut?.close()
     await this.deadOut?.close()
-  }
-
-  private stdinIsPipe(): boolean {
-    try {
-      return fstatSync(0).isFIFO()
-    } catch {
-      return false
-    }
   }
 
   private halt(why: NonNullable<JobResult['stopped']>): void {

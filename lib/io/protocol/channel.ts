@@ -66,6 +66,11 @@ export function channelDir(): string {
 const channelName = (dev: number, ino: number) => `pipe-${dev}-${ino}.ndjson`
 const quietMarker = (channel: string) => channel.replace(/\.ndjson$/, '.quiet')
 
+/** Whether a descriptor is a pipe (not a file, a terminal or a socket). */
+export function isPipe(fd: number): boolean {
+  return pipeOf(fd) !== undefined
+}
+
 /** The pipe on a descriptor, or undefined when it is not a pipe (a file, a terminal, a socket). */
 function pipeOf(fd: number): { dev: number; ino: number } | undefined {
   try {
