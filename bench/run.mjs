@@ -252,6 +252,7 @@ function windowRows(input, tag = 'window', events = EVENTS) {
     durable('weir-lmdb-every', `weir, LMDB state, checkpoint every ${thousands(Math.ceil(events / 20))} records`,
       `${Math.ceil(events / 20)}r`),
     pipeRow(input, o('weir-pipe'), tag, weirSkip),
+    pipeRow(input, o('weir-pipe-chk'), tag, weirSkip, true),
     {
       // the same job with parsing kept on the main thread: what the second core buys, and its memory
       id: 'weir-1core', tool: 'weir, one core (WEIR_PARSE_WORKER=0)', rank: 10, out: o('weir-1core'),
@@ -287,18 +288,30 @@ function windowRows(input, tag = 'window', events = EVENTS) {
  * channel (man/weir-protocol.7): what a user types before learning `then`. Its output must be
  * byte-identical to the one-process row's. Each stage writes --stats, for the channel's bytes.
  */
-function pipeRow(input, out, tag, skip) {
-  const stats = [1, 2].map((n) => join(DATA, `${tag}-pipe-stage${n}.json`))
+function pipeRow(input, out, tag, skip, checkpointed = false) {
+  const id = checkpointed ? 'weir-pipe-chk' : 'weir-pipe'
+  const stats = [1, 2].map((n) => join(DATA, `${tag}-${id}-stage${n}.json`))
   const q = (x) => `'${x.replaceAll("'", "'\\''")}'`
+  // with checkpoints: the first stage names the job dir and the interval, the last completes them
+  // (issue 17, man/weir-protocol.7 JOBS); a fresh job dir before each run
+  const dir = join(DATA, 'jobs', `${tag}-${id}`)
+  const job = checkpointed ? `--job-dir ${q(dir)} --checkpoint-interval 1s ` : ''
   const chain =
-    `${q(WEIR)} keyby user --stats ${q(stats[0])} ${q(input)} ` +
+    `${q(WEIR)} keyby user ${job}--stats ${q(stats[0])} ${q(input)} ` +
     `| ${q(WEIR)} window tumbling 1m --time ts --max-delay 5s --stats ${q(stats[1])} ` +
     `| ${q(WEIR)} aggregate count sum:amount > ${q(out)}`
   return {
-    id: 'weir-pipe', tool: 'weir, 3 processes: keyby | window | aggregate', rank: 12, out, sameAs: 'weir', vsOneProcess: 'weir',
+    id,
+    tool: checkpointed ? 'weir, 3 processes, LMDB state, checkpoint every 1 s' : 'weir, 3 processes: keyby | window | aggregate',
+    rank: 12, out, sameAs: 'weir', vsOneProcess: checkpointed ? undefined : 'weir', vsPipe: checkpointed ? 'weir-pipe' : undefined,
+    ...(checkpointed ? { jobDir: dir, before: () => freshJobDir(dir) } : {}),
     cmd: 'bash', args: ['-o', 'pipefail', '-c', chain],
     after: (run) => {
       run.channelBytes = stats.reduce((sum, f) => sum + (JSON.parse(readFileSync(f, 'utf8')).channelBytes ?? 0), 0)
+      if (checkpointed) {
+        const c = latestCheckpoint(WEIR, dir, ROOT)
+        run.checkpoints = c ? c.id + 1 : null
+      }
     },
     skip,
   }
@@ -468,6 +481,15 @@ function tableRow(job, row, { events, bytes, floor, duck, rows = [] }) {
 
 /** For a durable row: its time as a multiple of the memory-state row's, and its checkpoints. */
 function durableNote(row, rows) {
+  if (row.vsPipe) {
+    const plain = rows.find((r) => r.id === row.vsPipe)
+    const parts = []
+    if (plain?.status === 'ran') parts.push(`${(row.wallS / plain.wallS).toFixed(2)}× the pipe chain's time without checkpoints`)
+    const cks = (row.perRun ?? []).map((r) => r.checkpoints).filter((c) => c != null)
+    if (cks.length) parts.push(`${median(cks)} checkpoints`)
+    if (row.sameBytes) parts.push('output byte-identical')
+    return ` (${parts.join('; ')})`
+  }
   if (row.vsOneProcess) {
     const one = rows.find((r) => r.id === row.vsOneProcess)
     const parts = []

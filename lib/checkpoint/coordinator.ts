@@ -9,17 +9,25 @@ import { MAX_KEY_GROUPS } from '../stream/key.js'
 import { newStats, type Stats } from '../stream/stats.js'
 import { WeirError } from '../stream/errors.js'
 import { crashPoint } from './crash.js'
+import { join } from 'node:path'
 import {
   MANIFEST_FORMAT,
   STATE_FORMAT,
+  checkpointsDir,
   extendLineage,
   listManifests,
   pruneManifests,
+  readManifest,
+  readPart,
+  removeParts,
   writeManifest,
+  writePart,
   type Manifest,
   type OperatorRecord,
+  type PartFile,
   type SinkRecord,
   type SourcePosition,
+  type StagePart,
 } from './manifest.js'
 
 /** How often: every so many ms of wall time, or every so many records read. */
@@ -40,6 +48,8 @@ export interface CheckpointParticipants {
   sinks: CheckpointedSink[]
   /** this run's counters */
   stats: Stats
+  /** the stage keeps no keyed state (a later stage of a chain with only filter, map, keyby) */
+  stateless?: boolean
 }
 
 export interface JobIdentity {
@@ -49,15 +59,42 @@ export interface JobIdentity {
   operators: OperatorRecord[]
 }
 
+/**
+ * Where this process stands in a pipe chain of weir stages (decisions.md 27). A single process is
+ * stage 0 and completes its own checkpoints. In a chain the first stage injects barriers; each
+ * stage snapshots its part when a barrier reaches it; a stage whose stdout is a pipe only records
+ * its part (a file beside the manifests), and the completing stage (stdout not a pipe, or
+ * --last-stage) gathers every part into the manifest once its own output is durable.
+ */
+export interface ChainRole {
+  stage: number
+  completes: boolean
+  /** this stage's command line, in its part */
+  command: string
+  /** the process ids of the stages before this one: their parts are awaited while they live */
+  upstreamPids: number[]
+}
+
+export const SINGLE_PROCESS: ChainRole = { stage: 0, completes: true, command: '', upstreamPids: [] }
+
+/** How often a completing stage looks for the parts of the stages before it. */
+const PART_POLL_MS = 10
+
 export class CheckpointCoordinator {
-  private inFlight: Promise<void> | undefined
+  private readonly inFlight = new Set<Promise<void>>()
   private failure: unknown
   private lastAt: number
   private lastRecords = 0
+  /** the next id this stage gives a checkpoint (the first stage) */
   private nextId: number
+  /** the next epoch of this stage's state: the checkpoint id for the first stage, its own count for later ones */
+  private nextEpoch: number
   private lineage: Lineage
-  /** ids of the manifests kept, oldest first */
-  private retained: number[]
+  /** this stage's state epoch of each checkpoint it knows, by id */
+  private readonly epochs = new Map<number, number>()
+  /** this run's checkpoints, oldest first: their manifests may still be on their way */
+  private readonly mine: number[] = []
+  private warnedIncomplete = false
   lastCompleted: number | undefined
 
   constructor(
@@ -66,16 +103,17 @@ export class CheckpointCoordinator {
     private readonly interval: CheckpointInterval,
     private readonly retain: number,
     private readonly p: CheckpointParticipants,
-    start: { nextId: number; lineage: Lineage; totals: Stats },
+    start: { nextId: number; lineage: Lineage; totals: Stats; restored?: { id: number; epoch: number } },
     private readonly now: () => number,
+    private readonly role: ChainRole = SINGLE_PROCESS,
+    private readonly warn: (message: string) => void = () => {},
   ) {
     this.nextId = start.nextId
+    this.nextEpoch = start.nextId
     this.lineage = start.lineage
     this.baseTotals = start.totals
     this.lastAt = now()
-    this.retained = listManifests(jobDir)
-      .map((m) => m.id)
-      .sort((a, b) => a - b)
+    if (start.restored) this.epochs.set(start.restored.id, start.restored.epoch)
   }
 
   private readonly baseTotals: Stats
@@ -87,28 +125,31 @@ export class CheckpointCoordinator {
     return t
   }
 
-  /** Whether a checkpoint is due at this batch boundary (and none is in flight). */
+  /** Whether a checkpoint is due at this batch boundary (and none is in flight). The first stage only. */
   due(): boolean {
     if (this.failure) throw this.failure
-    if (this.inFlight) return false
+    if (this.inFlight.size > 0) return false
     if ('ms' in this.interval) return this.now() - this.lastAt >= this.interval.ms
     return this.p.stats.read - this.lastRecords >= this.interval.records
   }
 
   /**
    * Takes a checkpoint: the synchronous part now, the rest in the background (await settled()).
-   * Call only at a batch boundary.
+   * Call only where a barrier stands: at a batch boundary in the first stage, where its entry is
+   * in a later stage. `id` is the barrier's (later stages); the first stage gives the next one.
+   * Returns the checkpoint's id.
    */
-  trigger(phase: Manifest['phase']): void {
+  trigger(phase: Manifest['phase'], id?: number): number {
     if (this.failure) throw this.failure
-    const id = this.nextId++
-    const lineage = extendLineage(this.lineage, id)
-    // Versions only checkpoints older than every retained one need can go: the oldest retained is
-    // still the oldest until this checkpoint's manifest exists, so it bounds the reclaim.
-    const oldestRetained = this.retained[0] ?? id
+    if (id === undefined) id = this.nextId++
+    const epoch = this.role.stage === 0 ? id : this.nextEpoch++
+    const lineage = extendLineage(this.lineage, epoch)
+    // Versions only checkpoints older than every retained one need can go: a checkpoint still
+    // completing may yet be retained, so it bounds the reclaim as well.
+    const oldestRetained = this.oldestRetainedEpoch(epoch)
     const snapshots = this.p.snapshotOperators()
     try {
-      this.p.state.checkpoint(id, lineage, oldestRetained)
+      this.p.state.checkpoint(epoch, lineage, oldestRetained)
     } catch (e) {
       // a full disk or a failing device: this checkpoint fails, the previous one stays usable
       if (e instanceof WeirError && e.kind !== 'internal') throw new WeirError(e.kind, `checkpoint ${id} failed (the previous one is still usable): ${e.message}`)
@@ -116,51 +157,158 @@ export class CheckpointCoordinator {
     }
     crashPoint('after-state')
     this.lineage = lineage
-    const sources = this.p.sources()
+    this.epochs.set(id, epoch)
+    this.mine.push(id)
+    if (this.mine.length > this.retain + 1) this.mine.shift()
     const sinks = this.p.sinks.map((s) => ({ ...s.record, committed: s.length(), durable: s.durable }))
-    const manifest: Manifest = {
-      format: MANIFEST_FORMAT,
-      weir: this.identity.version,
-      stateFormat: STATE_FORMAT,
-      job: this.identity.job,
-      fingerprint: this.identity.fingerprint,
-      operators: this.identity.operators,
-      maxKeyGroups: MAX_KEY_GROUPS,
-      id,
-      time: new Date(this.now()).toISOString(),
-      snapshots,
-      state: { backend: 'lmdb', epoch: id, lineage, bytes: this.p.state.size() },
-      sources,
-      sinks,
-      totals: this.totals(),
-      phase,
-    }
+    const state = { backend: 'lmdb' as const, epoch, lineage, bytes: this.p.state.size() }
+    const done =
+      this.role.stage === 0
+        ? this.complete({
+            format: MANIFEST_FORMAT,
+            weir: this.identity.version,
+            stateFormat: STATE_FORMAT,
+            job: this.identity.job,
+            fingerprint: this.identity.fingerprint,
+            operators: this.identity.operators,
+            maxKeyGroups: MAX_KEY_GROUPS,
+            id,
+            time: new Date(this.now()).toISOString(),
+            snapshots,
+            state,
+            sources: this.p.sources(),
+            sinks,
+            totals: this.totals(),
+            phase,
+          })
+        : this.completeLater(id, {
+            stage: this.role.stage,
+            command: this.role.command,
+            fingerprint: this.identity.fingerprint,
+            operators: this.identity.operators,
+            snapshots,
+            ...(this.p.stateless ? {} : { state }),
+            sinks,
+            totals: this.totals(),
+            phase,
+          })
     this.lastAt = this.now()
     this.lastRecords = this.p.stats.read
-    this.inFlight = this.complete(manifest).finally(() => (this.inFlight = undefined))
+    const tracked: Promise<void> = done.finally(() => this.inFlight.delete(tracked))
+    this.inFlight.add(tracked)
+    return id
   }
 
+  /** The first stage's part: the manifest itself, or (stdout a pipe) its part of one. */
   private async complete(m: Manifest): Promise<void> {
     try {
       await Promise.all(this.p.sinks.map((s) => s.sync()))
       crashPoint('after-sinks')
-      writeManifest(this.jobDir, m)
-      crashPoint('after-manifest')
-      this.retained.push(m.id)
-      if (this.retained.length > this.retain) {
-        this.retained = this.retained.slice(-this.retain)
-        pruneManifests(this.jobDir, this.retain)
-      }
-      this.lastCompleted = m.id
+      if (this.role.completes) this.finishManifest(m)
+      else writePart(this.jobDir, { id: m.id, stage: 0, first: m })
     } catch (e) {
-      const why = e instanceof WeirError ? e.message : (e as Error).message
-      this.failure ??= new WeirError('io', `checkpoint ${m.id} failed (the previous one is still usable): ${why}`)
+      this.fail(m.id, e)
     }
   }
 
-  /** Waits for the checkpoint in flight, if any; throws if it failed. */
+  /** A later stage's part: recorded for the completing stage, or (this one completes) gathered with the others. */
+  private async completeLater(id: number, part: StagePart): Promise<void> {
+    try {
+      await Promise.all(this.p.sinks.map((s) => s.sync()))
+      crashPoint('after-sinks')
+      if (!this.role.completes) {
+        writePart(this.jobDir, { id, stage: part.stage, part })
+        return
+      }
+      const parts = await this.gatherParts(id)
+      if (!parts) return
+      const first = parts[0]!.first!
+      const chain = [...parts.slice(1).map((p) => p.part!), part]
+      const phases = [first.phase, ...chain.map((p) => p.phase)]
+      const phase = phases.every((x) => x === 'drained') ? 'drained' : phases.includes('running') ? 'running' : 'stopped'
+      this.finishManifest({ ...first, chain, phase })
+    } catch (e) {
+      this.fail(id, e)
+    }
+  }
+
+  /**
+   * The parts of every stage before this one, as each records it. A stage that died before
+   * recording its part leaves the checkpoint incomplete: not this stage's failure (the chain
+   * reports that stage's end), so it is said once and the checkpoint is left.
+   */
+  private async gatherParts(id: number): Promise<PartFile[] | undefined> {
+    const parts: PartFile[] = []
+    for (let stage = 0; stage < this.role.stage; stage++) {
+      for (;;) {
+        const p = readPart(this.jobDir, id, stage)
+        if (p && (stage === 0 ? p.first : p.part)) {
+          parts.push(p)
+          break
+        }
+        const pid = this.role.upstreamPids[stage]
+        if (pid !== undefined && !alive(pid) && !readPart(this.jobDir, id, stage)) {
+          if (!this.warnedIncomplete) this.warn(`checkpoint ${id} is not complete: stage ${stage + 1} of the chain ended without recording its part`)
+          this.warnedIncomplete = true
+          return undefined
+        }
+        await new Promise((r) => setTimeout(r, PART_POLL_MS))
+      }
+    }
+    return parts
+  }
+
+  private finishManifest(m: Manifest): void {
+    writeManifest(this.jobDir, m)
+    crashPoint('after-manifest')
+    pruneManifests(this.jobDir, this.retain)
+    removeParts(this.jobDir, m.id)
+    if (this.lastCompleted === undefined || m.id > this.lastCompleted) this.lastCompleted = m.id
+  }
+
+  private fail(id: number, e: unknown): void {
+    const why = e instanceof WeirError ? e.message : (e as Error).message
+    this.failure ??= new WeirError('io', `checkpoint ${id} failed (the previous one is still usable): ${why}`)
+  }
+
+  /**
+   * The oldest state epoch a checkpoint that may yet be restored needs: the retained manifests'
+   * (on disk, whoever wrote them) and this run's latest ones, whose manifests may be on their way.
+   */
+  private oldestRetainedEpoch(current: number): number {
+    const onDisk = listManifests(this.jobDir).map((m) => m.id)
+    const newest = onDisk[0] ?? -1
+    let oldest = current
+    for (const id of onDisk) oldest = Math.min(oldest, this.epochOf(id))
+    for (const id of this.mine) if (id > newest) oldest = Math.min(oldest, this.epochs.get(id)!)
+    return oldest
+  }
+
+  /** This stage's epoch in checkpoint `id` (read from its manifest when this run did not take it). */
+  private epochOf(id: number): number {
+    let e = this.epochs.get(id)
+    if (e !== undefined) return e
+    if (this.role.stage === 0) e = id
+    else {
+      const r = readManifest(join(checkpointsDir(this.jobDir), `chk-${String(id).padStart(8, '0')}.json`))
+      e = (r.ok ? r.manifest.chain?.find((p) => p.stage === this.role.stage)?.state?.epoch : undefined) ?? Number.POSITIVE_INFINITY
+    }
+    this.epochs.set(id, e)
+    return e
+  }
+
+  /** Waits for the checkpoints in flight; throws if one failed. */
   async settled(): Promise<void> {
-    await this.inFlight
+    while (this.inFlight.size > 0) await Promise.all([...this.inFlight])
     if (this.failure) throw this.failure
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM'
   }
 }

@@ -74,8 +74,38 @@ export interface Manifest {
   totals: Stats
   /** 'running': more input may come; 'drained': the input ended and every window fired */
   phase: 'running' | 'stopped' | 'drained'
+  /**
+   * A pipe chain (weir … | weir … | weir …): the parts of the stages after the first, in chain
+   * order; the fields above are the first stage's. Absent for a single process.
+   */
+  chain?: StagePart[]
   checksum?: string
 }
+
+/**
+ * One later stage's part of a pipe chain's checkpoint: what it restores from. Its state epochs
+ * are its own (each stage has its own LMDB environment under the job dir), so `state.epoch` need
+ * not equal the checkpoint id.
+ */
+export interface StagePart {
+  stage: number
+  /** the stage's command line, for messages */
+  command: string
+  fingerprint: string
+  operators: OperatorRecord[]
+  snapshots: Record<string, unknown>
+  /** absent when the stage keeps no keyed state */
+  state?: { backend: 'lmdb'; epoch: number; lineage: Lineage; bytes: number }
+  sinks: SinkRecord[]
+  totals: Stats
+  phase: Manifest['phase']
+}
+
+/**
+ * What a stage whose stdout is a pipe writes at a barrier: its part, for the completing stage to
+ * gather into the manifest (decisions.md 27). The first stage's part has a manifest's shape.
+ */
+export type PartFile = { id: number; stage: number; first?: Manifest; part?: StagePart; checksum?: string }
 
 export function checkpointsDir(jobDir: string): string {
   return join(jobDir, 'checkpoints')
@@ -85,17 +115,69 @@ function fileName(id: number): string {
   return `chk-${String(id).padStart(8, '0')}.json`
 }
 
-function checksumOf(m: Manifest): string {
+function partName(id: number, stage: number): string {
+  return `chk-${String(id).padStart(8, '0')}.stage-${stage}.json`
+}
+
+function checksumOf(m: { checksum?: string }): string {
   const { checksum: _omit, ...body } = m
   return 'sha256:' + createHash('sha256').update(JSON.stringify(body)).digest('hex')
 }
 
 /** Writes the manifest so that a reader sees the whole file or none of it, and so it survives power loss. */
 export function writeManifest(jobDir: string, m: Manifest): string {
+  return writeAtomically(jobDir, fileName(m.id), m)
+}
+
+/** Writes a stage's part of a pipe chain's checkpoint, as atomically and durably as a manifest. */
+export function writePart(jobDir: string, p: PartFile): string {
+  return writeAtomically(jobDir, partName(p.id, p.stage), p)
+}
+
+/** A stage's part of checkpoint `id`, once it is there and verifies; undefined before. */
+export function readPart(jobDir: string, id: number, stage: number): PartFile | undefined {
+  let p: PartFile
+  try {
+    p = JSON.parse(readFileSync(join(checkpointsDir(jobDir), partName(id, stage)), 'utf8')) as PartFile
+  } catch {
+    return undefined
+  }
+  return p && typeof p === 'object' && checksumOf(p) === p.checksum ? p : undefined
+}
+
+/** Whether any stage's part of a checkpoint is in the job dir. */
+export function hasParts(jobDir: string): boolean {
+  try {
+    return readdirSync(checkpointsDir(jobDir)).some((n) => /^chk-\d+\.stage-\d+\.json$/.test(n))
+  } catch {
+    return false
+  }
+}
+
+/** Removes the parts of checkpoints up to `id` (gathered into a manifest, or never to be). */
+export function removeParts(jobDir: string, upTo: number): void {
+  let names: string[]
+  try {
+    names = readdirSync(checkpointsDir(jobDir))
+  } catch {
+    return
+  }
+  for (const n of names) {
+    const m = /^chk-(\d+)\.stage-\d+\.json$/.exec(n)
+    if (m && Number(m[1]) <= upTo)
+      try {
+        unlinkSync(join(checkpointsDir(jobDir), n))
+      } catch {
+        // removed by another stage meanwhile
+      }
+  }
+}
+
+function writeAtomically(jobDir: string, name: string, body: { checksum?: string }): string {
   const dir = checkpointsDir(jobDir)
   mkdirSync(dir, { recursive: true })
-  const text = JSON.stringify({ ...m, checksum: checksumOf(m) }, null, 1) + '\n'
-  const path = join(dir, fileName(m.id))
+  const text = JSON.stringify({ ...body, checksum: checksumOf(body) }, null, 1) + '\n'
+  const path = join(dir, name)
   const tmp = path + '.tmp'
   const fd = openSync(tmp, 'w')
   try {
@@ -181,12 +263,15 @@ export function findManifest(jobDir: string, which: string, warn: (message: stri
   return r
 }
 
-/** Deletes manifests beyond the newest `retain` (and temp files a crash left). */
+/**
+ * Deletes manifests beyond the newest `retain` (and temp files a crash left; a stage's part being
+ * written is not touched).
+ */
 export function pruneManifests(jobDir: string, retain: number): void {
   const all = listManifests(jobDir)
   for (const { path } of all.slice(retain)) unlinkSync(path)
   try {
-    for (const n of readdirSync(checkpointsDir(jobDir))) if (n.endsWith('.json.tmp')) unlinkSync(join(checkpointsDir(jobDir), n))
+    for (const n of readdirSync(checkpointsDir(jobDir))) if (/^chk-\d+\.json\.tmp$/.test(n)) unlinkSync(join(checkpointsDir(jobDir), n))
   } catch {
     // nothing to clean
   }

@@ -59,6 +59,7 @@ export function jobOptions(a: IoArgs): JobOptions {
     fromCheckpoint: a['from-checkpoint'],
     resume: a.resume === true,
     allowChangedPipeline: a['allow-changed-pipeline'] === true,
+    lastStage: a['last-stage'] === true,
     stateTtl: a['state-ttl'] === undefined ? undefined : positiveDuration(a['state-ttl'], '--state-ttl'),
   }
 }

@@ -65,6 +65,12 @@ export const JOB_OPTIONS: readonly JobOptionDecl[] = [
     describe: 'drop the keyed state of a key no record has touched for D of event time (30d): a running aggregate emits its row first',
   },
   {
+    name: 'last-stage',
+    type: 'boolean',
+    describe:
+      'in a pipe chain of weir stages with a job dir: this stage completes the checkpoints although its stdout is a pipe (weir … --last-stage | gzip > out.gz)',
+  },
+  {
     name: 'allow-changed-pipeline',
     type: 'boolean',
     describe: 'restore a checkpoint of a pipeline whose stages changed: operators keep their state by uid, new ones start empty',
@@ -87,6 +93,7 @@ export interface JobArgs {
   'from-checkpoint'?: string
   resume?: boolean
   'allow-changed-pipeline'?: boolean
+  'last-stage'?: boolean
   'state-ttl'?: string
 }
 

@@ -28,7 +28,7 @@ interface CheckpointsArgs {
 
 /** One checkpoint as the NDJSON form shows it: the manifest's main fields, and whether it verifies. */
 type CheckpointRow =
-  | ({ id: number; complete: true; file: string } & Pick<Manifest, 'time' | 'job' | 'phase' | 'weir' | 'operators' | 'sources' | 'sinks' | 'state' | 'totals' | 'snapshots'>)
+  | ({ id: number; complete: true; file: string; stages: number } & Pick<Manifest, 'time' | 'job' | 'phase' | 'weir' | 'operators' | 'sources' | 'sinks' | 'state' | 'totals' | 'snapshots' | 'chain'>)
   | { id: number; complete: false; file: string; why: string }
 
 
@@ -58,10 +58,14 @@ function checkpointRows(dir: string): CheckpointRow[] {
       weir: m.weir,
       operators: m.operators,
       sources: m.sources,
-      sinks: m.sinks,
-      state: m.state,
+      // a pipe chain's sinks are every stage's; the pipes between its stages are not sinks
+      sinks: m.chain ? [...m.sinks, ...m.chain.flatMap((p) => p.sinks)].filter((s) => s.durable || s.path !== 'stdout') : m.sinks,
+      // the state of every stage of a pipe chain
+      state: { ...m.state, bytes: m.state.bytes + (m.chain ?? []).reduce((sum, p) => sum + (p.state?.bytes ?? 0), 0) },
       totals: m.totals,
       snapshots: m.snapshots,
+      stages: 1 + (m.chain?.length ?? 0),
+      ...(m.chain ? { chain: m.chain } : {}),
     }
   })
   return rows.filter((r): r is CheckpointRow => r !== undefined)

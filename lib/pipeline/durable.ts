@@ -5,11 +5,18 @@
 // Job dir layout:
 //   <job-dir>/state/             the LMDB environment (keyed state, versioned by checkpoint epoch)
 //   <job-dir>/checkpoints/chk-N.json   one manifest per complete checkpoint (checkpoint/manifest.ts)
+// and, for a pipe chain of weir stages sharing the job (decisions.md 16, 27):
+//   <job-dir>/stage-K/state/     stage K's own LMDB environment (K ≥ 1, stages with keyed state)
+//   <job-dir>/checkpoints/chk-N.stage-K.json   stage K's part of checkpoint N, until the
+//                                completing stage gathers the parts into chk-N.json
 import { mkdirSync, unlinkSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { lockJobDir, type JobLock } from '../checkpoint/lock.js'
-import { CheckpointCoordinator, type CheckpointParticipants, type CheckpointedSink } from '../checkpoint/coordinator.js'
-import { findManifest, latestManifest, listManifests, type Manifest, type OperatorRecord, type SourcePosition } from '../checkpoint/manifest.js'
+import { CheckpointCoordinator, type ChainRole, type CheckpointParticipants, type CheckpointedSink } from '../checkpoint/coordinator.js'
+import { findManifest, hasParts, latestManifest, listManifests, removeParts, type Manifest, type OperatorRecord, type SourcePosition, type StagePart } from '../checkpoint/manifest.js'
+import type { ChainJob } from '../io/protocol/channel.js'
+import { MemoryStateBackend } from '../state/memory.js'
+import type { Stats } from '../stream/stats.js'
 import { STDIN, identifyInput } from '../io/source.js'
 import { STDOUT, type LineSink, type SinkResume } from '../io/sink.js'
 import type { KeyedStateBackend } from '../state/backend.js'
@@ -31,6 +38,10 @@ export interface DurableJob {
   snapshots: Record<string, unknown>
   /** the restored checkpoint, if any */
   restored: Manifest | undefined
+  /** this stage's totals in the restored checkpoint */
+  restoredTotals: Stats
+  /** what the side channel tells the stages after this one (man/weir-protocol.7, JOBS) */
+  chainJob: ChainJob
   startPositions(): SourcePosition[]
   sinkResume(role: 'output' | 'late' | 'dead-letter', path: string): SinkResume | undefined
   sinks(list: { role: 'output' | 'late' | 'dead-letter'; sink: LineSink }[]): CheckpointedSink[]
@@ -38,29 +49,64 @@ export interface DurableJob {
   close(): Promise<void>
 }
 
+/** This process's place in a pipe chain, when a weir stage with a job is before it. */
+export interface ChainPlace {
+  /** the job as the stage before this one passed it on */
+  job: ChainJob
+  /** the command lines and process ids of the stages before this one */
+  upstream: string[]
+  pids: number[]
+}
+
 const VERSION = '0.1.0'
 
-export async function openDurableJob(stages: Stage[], inputs: string[], opts: JobOptions): Promise<DurableJob> {
-  const jobDir = opts.jobDir!
+/** Operators that keep keyed state: a later stage of a chain without them opens no LMDB. */
+const STATEFUL = new Set(['window', 'aggregate', 'process'])
+
+/**
+ * Opens a durable job: the first stage's (a job dir of its own) or, in a pipe chain, a later
+ * stage's, which learns the job dir and the checkpoint to restore from the stage before it.
+ * `completes`: this stage writes the manifests (decisions.md 27).
+ */
+export async function openDurableJob(stages: Stage[], inputs: string[], opts: JobOptions, completes: boolean, place?: ChainPlace): Promise<DurableJob> {
+  const stage = place ? place.job.stage + 1 : 0
+  const jobDir = place ? place.job.dir : resolve(opts.jobDir!)
+  if (place && opts.jobDir !== undefined && resolve(opts.jobDir) !== jobDir)
+    throw usageError(`--job-dir ${opts.jobDir}: the stage before this one runs the job in ${jobDir}; a chain has one job dir (name it on the first stage)`)
   const warn = opts.warn ?? (() => {})
   try {
     mkdirSync(jobDir, { recursive: true })
   } catch (e) {
     throw new WeirError('cant-create', `${jobDir}: cannot create the job dir: ${(e as Error).message}`)
   }
-  const lock: JobLock = await lockJobDir(jobDir, 'job')
+  const lock: JobLock = await lockJobDir(jobDir, stage === 0 ? 'job' : `stage-${stage}`)
   let state: KeyedStateBackend | undefined
   try {
     const uids = operatorUids(stages)
     const operators: OperatorRecord[] = stages.map((s, i) => ({ uid: uids[i]!, label: s.label }))
     const fingerprint = hash8(uids.join('\n'))
+    const command = opts.commandLine ?? 'weir ' + stages.map((s) => s.label).join(' then ')
+    const allowChanged = opts.allowChangedPipeline === true || place?.job.allowChangedPipeline === true
     let restored: Manifest | undefined
-    if (opts.fromCheckpoint !== undefined) restored = findManifest(jobDir, opts.fromCheckpoint, warn).manifest
-    else if (opts.resume) restored = latestManifest(jobDir, warn)?.manifest
-    else if (listManifests(jobDir).length > 0)
-      throw usageError(`${jobDir}: holds checkpoints of an earlier run: --resume continues it; to start over, remove the job dir`)
     let finished = false
-    if (restored) {
+    if (!place && listManifests(jobDir).length === 0 && hasParts(jobDir))
+      // parts but never a manifest: the chain's stages recorded their parts and none completed
+      // them (decisions.md 27); resuming would start afresh every time
+      warn(
+        `${jobDir}: no checkpoint of this job was ever completed: its last weir stage wrote to a pipe. Give that stage --last-stage (weir … --last-stage | gzip > out.gz), or let it write to a file`,
+      )
+    if (place) {
+      if (place.job.restore !== undefined) restored = findManifest(jobDir, String(place.job.restore), warn).manifest
+      finished = place.job.finished === true
+    } else {
+      if (opts.fromCheckpoint !== undefined) restored = findManifest(jobDir, opts.fromCheckpoint, warn).manifest
+      else if (opts.resume) restored = latestManifest(jobDir, warn)?.manifest
+      else if (listManifests(jobDir).length > 0)
+        throw usageError(`${jobDir}: holds checkpoints of an earlier run: --resume continues it; to start over, remove the job dir`)
+    }
+    // this stage's part of the restored checkpoint
+    let part: StagePart | undefined
+    if (restored && !place) {
       if (restored.phase === 'drained') {
         // A finished job with nothing new to read is done (a run killed after its last
         // checkpoint, resumed by a retry loop): nothing to do. With new input it is an error, not
@@ -77,7 +123,9 @@ export async function openDurableJob(stages: Stage[], inputs: string[], opts: Jo
         warn(`${jobDir}: the job finished at checkpoint ${restored.id} and its input has not changed: nothing to do`)
         finished = true
       }
-      checkPipeline(restored, operators, fingerprint, opts.allowChangedPipeline === true, warn)
+      checkPipeline(restored, operators, fingerprint, allowChanged, warn)
+      if (completes && restored.chain?.length)
+        refuseOrWarn(allowChanged, warn, `checkpoint ${restored.id} was taken by a chain of ${restored.chain.length + 1} weir stages, and this one ends the chain at the first: ${describeStages(restored.chain)} gone`)
       if (inputs.includes(STDIN) && !identifyInput(STDIN).seekable)
         throw usageError(
           `stdin is a pipe, which cannot be rewound to checkpoint ${restored.id}'s offset: give the file as an argument or with '<' (a pipe on stdin is at-least-once)`,
@@ -85,24 +133,53 @@ export async function openDurableJob(stages: Stage[], inputs: string[], opts: Jo
       // checkpoints after the restored one are a branch this run no longer follows: their state
       // versions are not in this run's lineage and will be reclaimed, so they must not be resumed
       for (const m of listManifests(jobDir)) if (m.id > restored.id) unlinkSync(m.path)
+    } else if (restored && place) {
+      part = restored.chain?.find((p) => p.stage === stage)
+      const me = `stage ${stage + 1} of the chain ('${command}')`
+      if (!part) refuseOrWarn(allowChanged, warn, `checkpoint ${restored.id} was taken by a chain of ${(restored.chain?.length ?? 0) + 1} weir stages: ${me} was not in it`)
+      else if (part.fingerprint !== fingerprint)
+        refuseOrWarn(allowChanged, warn, `checkpoint ${restored.id} took ${me} as '${part.command}': ${pipelineDiff(part.operators, operators)}`)
+      const after = restored.chain?.filter((p) => p.stage > stage) ?? []
+      if (completes && after.length > 0) refuseOrWarn(allowChanged, warn, `checkpoint ${restored.id} had more stages after ${me}: ${describeStages(after)} gone`)
     }
+    // parts of checkpoints a chain never completed: nothing will gather them now
+    if (!place) removeParts(jobDir, Number.POSITIVE_INFINITY)
     const maxId = listManifests(jobDir).reduce((m, x) => Math.max(m, x.id), -1)
-    const { openLmdbState } = await import('../state/lmdb.js')
-    const lmdb = await openLmdbState(join(jobDir, 'state'), { lineage: restored?.state.lineage ?? [], minPendingEpoch: maxId + 1 })
-    state = lmdb
-    const nextId = lmdb.pendingEpoch
+    let nextId = maxId + 1
+    if (!place || stages.some((s) => STATEFUL.has(s.config.op))) {
+      const { openLmdbState } = await import('../state/lmdb.js')
+      const dir = place ? join(jobDir, `stage-${stage}`, 'state') : join(jobDir, 'state')
+      mkdirSync(dir, { recursive: true })
+      const lineage = place ? part?.state?.lineage ?? [] : restored?.state.lineage ?? []
+      const lmdb = await openLmdbState(dir, { lineage, minPendingEpoch: place ? 0 : maxId + 1 })
+      state = lmdb
+      nextId = lmdb.pendingEpoch
+    }
+    const backend = state ?? new MemoryStateBackend()
+    const stateless = state === undefined
     const identity = { job: opts.name ?? 'weir', version: VERSION, fingerprint, operators }
-    const lastStage = stages.length - 1
-    const lastUid = uids[lastStage] ?? ''
-    const backend = state
+    const lastUid = uids[stages.length - 1] ?? ''
+    const mySinks = place ? part?.sinks ?? [] : restored?.sinks ?? []
+    const restoredTotals = (place ? part?.totals : restored?.totals) ?? newStats()
+    const restoredEpoch = place ? part?.state?.epoch : restored?.state.epoch
+    const chainJob: ChainJob = {
+      dir: jobDir,
+      stage,
+      ...(restored ? { restore: restored.id } : {}),
+      ...(finished ? { finished } : {}),
+      ...(allowChanged ? { allowChangedPipeline: true } : {}),
+    }
+    const role: ChainRole = { stage, completes, command, upstreamPids: place?.pids ?? [] }
     return {
       finished,
       state: backend,
-      snapshots: restored?.snapshots ?? {},
+      snapshots: (place ? part?.snapshots : restored?.snapshots) ?? {},
       restored,
-      startPositions: () => startPositions(inputs, restored, warn),
+      restoredTotals,
+      chainJob,
+      startPositions: () => (place ? inputs.map((path) => ({ path, dev: 0, ino: 0, offset: 0, line: 0, done: false })) : startPositions(inputs, restored, warn)),
       sinkResume(role, path) {
-        const r = restored?.sinks.find((s) => s.role === role)
+        const r = mySinks.find((s) => s.role === role)
         if (!r || !restored) return undefined
         if (r.path !== absolute(path)) {
           warn(`checkpoint ${restored.id} wrote its ${role} to ${r.path}, this run to ${path}: that file is written from scratch`)
@@ -112,7 +189,7 @@ export async function openDurableJob(stages: Stage[], inputs: string[], opts: Jo
       },
       sinks: (list) =>
         list.map(({ role, sink }) => ({
-          record: { stage: 0, uid: lastUid, role, path: absolute(sink.name), dev: sink.dev, ino: sink.ino, base: sink.base },
+          record: { stage, uid: lastUid, role, path: absolute(sink.name), dev: sink.dev, ino: sink.ino, base: sink.base },
           length: () => sink.length(),
           get durable() {
             return sink.durable
@@ -125,9 +202,16 @@ export async function openDurableJob(stages: Stage[], inputs: string[], opts: Jo
           identity,
           opts.checkpointInterval ?? DEFAULT_CHECKPOINT_INTERVAL,
           opts.retain ?? DEFAULT_RETAIN,
-          p,
-          { nextId, lineage: restored?.state.lineage ?? [], totals: restored?.totals ?? newStats() },
+          { ...p, stateless },
+          {
+            nextId,
+            lineage: (place ? part?.state?.lineage : restored?.state.lineage) ?? [],
+            totals: restoredTotals,
+            ...(restored && restoredEpoch !== undefined ? { restored: { id: restored.id, epoch: restoredEpoch } } : {}),
+          },
           () => clock.now(),
+          role,
+          warn,
         ),
       async close() {
         await backend.close()
@@ -139,6 +223,23 @@ export async function openDurableJob(stages: Stage[], inputs: string[], opts: Jo
     await lock.release()
     throw e
   }
+}
+
+function refuseOrWarn(allow: boolean, warn: (m: string) => void, what: string): void {
+  if (!allow) throw usageError(`${what}; --allow-changed-pipeline on the first stage restores what still matches`)
+  warn(`${what}: what matches by uid keeps its state, the rest starts empty`)
+}
+
+function describeStages(parts: StagePart[]): string {
+  return parts.map((p) => `stage ${p.stage + 1} ('${p.command}')`).join(', ')
+}
+
+function pipelineDiff(then: OperatorRecord[], now: OperatorRecord[]): string {
+  const nowUids = new Set(now.map((o) => o.uid))
+  const thenUids = new Set(then.map((o) => o.uid))
+  const gone = then.filter((o) => !nowUids.has(o.uid)).map((o) => `'${o.label}' is gone`)
+  const added = now.filter((o) => !thenUids.has(o.uid)).map((o) => `'${o.label}' is new`)
+  return [...gone, ...added].join(', ') || 'the operators are in another order'
 }
 
 /** A checkpoint restores into the same pipeline, or, with the override, into what matches by uid. */

@@ -90,6 +90,11 @@ export class PipeWriter {
     this.channel.add({ n: this.n, pane: edge })
   }
 
+  /** A checkpoint's barrier after the lines written so far; `final` before the end or stop. */
+  barrier(id: number, final = false): void {
+    this.channel.add(final ? { n: this.n, barrier: id, final: true } : { n: this.n, barrier: id })
+  }
+
   /** The stream's last entry: complete (drained), or stopped with a reason. */
   finish(how: 'end' | { stop: string }): void {
     if (this.pendingWm !== undefined) this.writeWm(this.pendingWm)
@@ -130,6 +135,8 @@ export class PipeReader {
   ended: 'end' | 'stop' | undefined
   stopReason: string | undefined
   private endAt = 0
+  /** what this stage does at a checkpoint barrier of the chain's job (set by a durable stage) */
+  onBarrier: ((id: number, final: boolean) => void) | undefined
 
   constructor(readonly channel: ChannelReader) {
     const h = channel.header
@@ -150,22 +157,35 @@ export class PipeReader {
     }
   }
 
+  /**
+   * At EOF, before the last (unterminated) line is taken: an upstream stage that died mid-line
+   * left a cut line, which is its failure, not bad input here.
+   */
+  checkFinished(): void {
+    this.channel.poll()
+    if (this.ended === undefined && !this.channel.holds((e) => e.end === true || e.stop !== undefined)) throw this.died()
+  }
+
   /** At EOF: every entry is there. Throws when the upstream stage died (no end, no stop). */
   atEof(lines: number, chain: { watermark(t: number): void; pane(e: PaneEdge): void }): void {
     this.channel.poll()
     this.before(Number.MAX_SAFE_INTEGER, chain)
-    if (this.ended === undefined)
-      throw new WeirError(
-        'io',
-        `stdin: the stage before this one ('${this.upstream}') ended without finishing its stream (killed, or it failed): nothing was flushed`,
-      )
+    if (this.ended === undefined) throw this.died()
     if (this.endAt !== lines)
       throw new WeirError('io', `stdin: '${this.upstream}' announced ${this.endAt} lines but ${lines} arrived: its output was cut short`)
+  }
+
+  private died(): WeirError {
+    return new WeirError(
+      'io',
+      `stdin: the stage before this one ('${this.upstream}') ended without finishing its stream (killed, or it failed): nothing was flushed`,
+    )
   }
 
   private apply(e: ChannelEntry, chain: { watermark(t: number): void; pane(e: PaneEdge): void }): void {
     if (e.wm !== undefined) chain.watermark(e.wm)
     else if (e.pane !== undefined) chain.pane(e.pane)
+    else if (e.barrier !== undefined) this.onBarrier?.(e.barrier, e.final === true)
     else if (e.fmt !== undefined) {
       if (this.context.window) this.context.window.info.format = e.fmt as TimeFormat
     } else if (e.end) {

@@ -73,6 +73,8 @@ export interface JobOptions {
   stateTtl?: number
   /** The stage's command line as typed, named in the side channel for the stages after it. */
   commandLine?: string
+  /** This stage completes the checkpoints of a pipe chain although its stdout is a pipe (decisions.md 27). */
+  lastStage?: boolean
 }
 
 export interface JobResult {
@@ -105,11 +107,23 @@ export async function runJob(stages: Stage[], opts: JobOptions): Promise<JobResu
   if ((opts.onError === 'dead-letter') !== (opts.deadLetter !== undefined))
     throw usageError('--on-error dead-letter and --dead-letter FILE go together')
   if (opts.follow && inputs[inputs.length - 1] === STDIN) throw usageError('--follow reads a growing file: name it (stdin cannot be followed)')
-  const durable = opts.jobDir ? await openDurableJob(stages, inputs, opts) : undefined
+  // a weir stage before this one: the stages are built again, continuing its stream, and when
+  // it runs a durable job this stage is part of that job (its job dir, its checkpoints)
+  const pipeIn = await upstreamChannel(inputs)
+  const upstreamJob = pipeIn?.channel.header.job
+  const place = upstreamJob && { job: upstreamJob, upstream: pipeIn!.channel.header.stages, pids: pipeIn!.channel.header.pids ?? [] }
+  const toStdout = opts.output === undefined || opts.output === STDIN
+  // the stage that completes checkpoints: its output is not a pipe a weir stage may read (decisions.md 27)
+  const completes = opts.lastStage === true || !toStdout || !isPipe(1)
+  const durable = opts.jobDir || place ? await openDurableJob(stages, inputs, opts, completes, place) : undefined
+  // stage 0 of this job (or no job): the process ids a completing stage waits on start here
+  const jobPids = place ? [...place.pids, process.pid] : [process.pid]
   try {
-    if (durable?.finished) return { stats: opts.stats ?? newStats(), totals: durable.restored!.totals, checkpoint: durable.restored!.id }
-    // a weir stage before this one: the stages are built again, continuing its stream
-    const pipeIn = await upstreamChannel(inputs)
+    if (durable?.finished) {
+      // the stages after this one are told, so that they finish at once too
+      if (toStdout) pipeWriter(stages, built.context, pipeIn, opts, durable, jobPids)?.finish('end')
+      return { stats: opts.stats ?? newStats(), totals: durable.restoredTotals, checkpoint: durable.restored!.id }
+    }
     if (pipeIn) built = buildChain(stages, modules, pipeIn.context)
     const ops = pipeIn ? [pipeIn.operator('upstream'), ...built.ops] : built.ops
     const warn = opts.warn ?? (() => {})
@@ -124,10 +138,13 @@ export async function runJob(stages: Stage[], opts: JobOptions): Promise<JobResu
     const plan = parsePlan(stages, inputsInfo, pipeIn?.context)
     if (plan && opts.follow) plan.worker = false
     // stdout to a pipe: the next stage may be weir (decisions.md 15): its channel, before any byte
-    const pipeOut = opts.output === undefined || opts.output === STDIN ? pipeWriter(stages, built.context, pipeIn, opts) : undefined
+    const pipeOut = toStdout ? pipeWriter(stages, built.context, pipeIn, opts, durable, jobPids) : undefined
     if (pipeOut) out.beforeWrite = () => pipeOut.channel.flush()
     try {
-      return await new Job(ops, inputs, out, lateOut, deadOut, opts, state, durable, plan, pipeIn, pipeOut).run()
+      // Without a completing stage no checkpoint completes (decisions.md 27). This stage cannot
+      // tell at its exit whether a weir stage will still read its pipe (`| (sleep 1; weir …)`),
+      // so the next run of the job says so (durable.ts), from the parts it finds.
+      return await new Job(ops, inputs, out, lateOut, deadOut, opts, state, durable, plan, pipeIn, pipeOut, place !== undefined).run()
     } finally {
       pipeOut?.channel.close()
       pipeIn?.channel.close()
@@ -150,9 +167,20 @@ async function upstreamChannel(inputs: string[]): Promise<PipeReader | undefined
   return channel && new PipeReader(channel)
 }
 
-function pipeWriter(stages: Stage[], context: ReturnType<typeof buildChain>['context'], pipeIn: PipeReader | undefined, opts: JobOptions): PipeWriter | undefined {
+function pipeWriter(
+  stages: Stage[],
+  context: ReturnType<typeof buildChain>['context'],
+  pipeIn: PipeReader | undefined,
+  opts: JobOptions,
+  durable: DurableJob | undefined,
+  pids: number[],
+): PipeWriter | undefined {
   const me = opts.commandLine ?? 'weir ' + stages.map((s) => s.label).join(' then ')
-  const channel = ChannelWriter.create({ stages: [...(pipeIn?.channel.header.stages ?? []), me], context: contextToJson(context) })
+  const channel = ChannelWriter.create({
+    stages: [...(pipeIn?.channel.header.stages ?? []), me],
+    context: contextToJson(context),
+    ...(durable ? { job: durable.chainJob, pids } : {}),
+  })
   return channel && new PipeWriter(channel, context)
 }
 
@@ -235,6 +263,8 @@ class Job {
     private readonly parsing?: ParsePlan,
     private readonly pipeIn?: PipeReader,
     private readonly pipeOut?: PipeWriter,
+    /** a later stage of a chain's job: its barriers come from the stage before it */
+    private readonly barriersFromUpstream = false,
   ) {
     this.clock = opts.clock ?? wallClock
     const stats = (this.stats = opts.stats ?? newStats())
@@ -282,8 +312,24 @@ class Job {
         },
         this.clock,
       )
+      const checkpoints = this.checkpoints
+      if (barriersFromUpstream && pipeIn)
+        // a barrier reaches this stage between two lines: every record before it has passed
+        // through every operator here, so the snapshot is aligned; it goes on at once
+        pipeIn.onBarrier = (id, final) => {
+          if (final) this.finalBarrier = id
+          else this.barrier(checkpoints.trigger('running', id))
+        }
     }
   }
+
+  /** A checkpoint was taken here: its barrier goes on to the weir stage after this one, if any. */
+  private barrier(id: number): void {
+    this.pipeOut?.barrier(id)
+  }
+
+  /** the id of the first stage's last checkpoint, taken here after the end or stop that follows it */
+  private finalBarrier: number | undefined
 
   /** The bad-input policy: fail (exit 65), skip (counted) or dead-letter (counted, bytes kept). */
   private bad(pos: Position, raw: string, why: string): void {
@@ -309,7 +355,7 @@ class Job {
     try {
       // checkpoint 0 of this run: a run killed before its first interval resumes from here and
       // cuts what it wrote (decisions.md 29)
-      this.checkpoints?.trigger('running')
+      if (this.checkpoints && !this.barriersFromUpstream) this.barrier(this.checkpoints.trigger('running'))
       // the worker reads each input under its own name: a rotated one is finished on this thread
       if (this.parsing?.worker && !this.positions.some((p) => p.rotatedTo !== undefined)) {
         await this.pumpParsed(this.parsing.fields)
@@ -345,20 +391,23 @@ class Job {
         this.chain.end()
         drained = true
       }
-      if (this.pipeOut && !this.out.closedByReader)
-        this.pipeOut.finish(drained ? 'end' : { stop: this.stopped === 'upstream' ? this.pipeIn!.stopReason ?? 'upstream' : (this.stopped ?? 'no-flush') })
+      let finalId: number | undefined
       if (this.checkpoints) {
         // the final checkpoint: after a drain it marks the job finished; after a stop (--no-flush,
-        // a signal) it is what the next run continues from
+        // a signal) it is what the next run continues from. A later stage of a chain takes the
+        // first stage's, once the end or stop after its barrier has run here.
         await this.checkpoints.settled()
         this.out.flush()
         this.lateOut?.flush()
         this.deadOut?.flush()
-        if (!this.out.closedByReader) {
-          this.checkpoints.trigger(drained ? 'drained' : 'stopped')
-          await this.checkpoints.settled()
-        }
+        if (!this.out.closedByReader && (!this.barriersFromUpstream || this.finalBarrier !== undefined))
+          finalId = this.checkpoints.trigger(drained ? 'drained' : 'stopped', this.finalBarrier)
       }
+      if (this.pipeOut && !this.out.closedByReader) {
+        if (finalId !== undefined) this.pipeOut.barrier(finalId, true)
+        this.pipeOut.finish(drained ? 'end' : { stop: this.stopped === 'upstream' ? this.pipeIn!.stopReason ?? 'upstream' : (this.stopped ?? 'no-flush') })
+      }
+      await this.checkpoints?.settled()
     } catch (e) {
       this.clearTimer()
       // what was produced before the failure still goes out, as jq and Miller do
@@ -371,7 +420,7 @@ class Job {
     // a weir reader that went away failed (it opened the channel), unless it said it stopped on
     // purpose: not the quiet end of `| head` (decisions.md 31)
     if (this.out.closedByReader && this.pipeOut?.channel.readerFailed() && this.stopped !== 'signal' && !this.signalled)
-      throw new WeirError('io', 'stdout: the weir stage after this one stopped reading (see its message)')
+      throw new WeirError('io', 'stdout: the weir stage after this one stopped reading (killed, or see its message)')
     return {
       stats: this.stats,
       stopped: this.stopped ?? (this.out.closedByReader ? 'reader-closed' : undefined),
@@ -450,6 +499,7 @@ class Job {
         pipeIn.before(reader.lineNo + 1, chain)
       }
       finishInput = () => {
+        pipeIn.checkFinished()
         finishLines()
         pipeIn.atEof(reader.lineNo, chain)
       }
@@ -513,7 +563,7 @@ class Job {
         advance()
         this.afterBatch(stream)
       })
-      stream.on('end', () => {
+      const onEnd = () => {
         try {
           if (!this.stopped && !keepPartial) {
             finishInput()
@@ -525,7 +575,11 @@ class Job {
         }
         this.afterBatch(stream)
         finish()
-      })
+      }
+      // stdin may have ended while the job was opening (an empty pipe whose writer is gone: its
+      // 'end' and 'close' came and went): the end is still the end
+      if (stream.readableEnded) return onEnd()
+      stream.on('end', onEnd)
       stream.on('error', (e: NodeJS.ErrnoException) => fail(new WeirError('io', `${sourceName(input)}: read failed: ${e.message}`)))
       stream.on('close', finish)
       // stdin may have been left paused by the look for a side channel (upstreamChannel)
@@ -721,9 +775,9 @@ class Job {
     this.heap.check()
     // A checkpoint barrier goes in at a batch boundary: in one process every record before it has
     // passed through every operator, so the snapshot is aligned without stopping the source.
-    if (this.checkpoints && !this.stopped && !this.failure) {
+    if (this.checkpoints && !this.barriersFromUpstream && !this.stopped && !this.failure) {
       try {
-        if (this.checkpoints.due()) this.checkpoints.trigger('running')
+        if (this.checkpoints.due()) this.barrier(this.checkpoints.trigger('running'))
       } catch (e) {
         this.failure ??= e
         this.current?.destroy()

@@ -8,8 +8,9 @@
 // The seed is printed; replay with WEIR_SEED=N.
 import t from 'tap'
 import { rng } from '../harness/random.js'
+import { newestId } from '../harness/jobdir.js'
 import { spawn, spawnSync } from 'node:child_process'
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { ROOT, WEIR, weir } from '../harness/cli.js'
 
@@ -19,18 +20,6 @@ const KILLS = FULL ? 20 : 5
 const seed = Number(process.env.WEIR_SEED ?? Math.floor(Math.random() * 1e9))
 t.comment(`seed ${seed} (replay: WEIR_SEED=${seed}${FULL ? ' WEIR_CHAOS=full' : ''})`)
 const random = rng(seed)
-
-function newestId(jobDir: string): number {
-  try {
-    const ids = readdirSync(join(jobDir, 'checkpoints'))
-      .map((n) => /^chk-(\d+)\.json$/.exec(n))
-      .filter((m) => m)
-      .map((m) => Number(m![1]))
-    return ids.length ? Math.max(...ids) : -1
-  } catch {
-    return -1
-  }
-}
 
 /** Runs weir; once its newest checkpoint id reaches `killAtId`, SIGKILLs it after a random few ms. */
 function runUntilKilled(args: string[], jobDir: string, killAtId: number | undefined) {

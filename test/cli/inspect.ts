@@ -297,6 +297,8 @@ t.test('weir state --compact shrinks the state file and keeps every entry; a run
   const oneRun = await weir(job.slice(0, 12))
   t.equal(resumed.stdout.length > 0, true)
   t.ok(oneRun.stdout.endsWith(resumed.stdout), 'the resumed run drains the open windows as one run would')
-  const busy = await sh(`(sleep 5 | "$WEIR" keyby u then aggregate count --job-dir "${jobDir}2" &) ; sleep 1; "$WEIR" state "${jobDir}2" --compact`)
+  // a job reading a pipe locks its job dir once the pipe's first line arrives (it must first see
+  // whether a weir stage before it runs a job: weir-protocol(7), JOBS)
+  const busy = await sh(`((echo '{"u":1}'; sleep 5) | "$WEIR" keyby u then aggregate count --job-dir "${jobDir}2" &) ; sleep 1; "$WEIR" state "${jobDir}2" --compact`)
   t.equal(busy.code, 75, busy.stderr)
 })

@@ -2,12 +2,13 @@
 // the bytes of its `then` form, while the pipes themselves carry plain NDJSON only. The context
 // (key, window, watermarks, panes, end or stop) travels in the side channel (man/weir-protocol.7).
 import t from 'tap'
-import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { spawn } from 'node:child_process'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { sh, ROOT, WEIR } from '../harness/cli.js'
 import { rng } from '../harness/random.js'
+import { cmdline, fdTargets, ppid } from '../harness/proc.js'
 
 const F = 'fixtures/clicks.ndjson'
 const W = '"$WEIR"'
@@ -211,34 +212,6 @@ t.test('Ctrl-C to the process group: every stage stops without draining and exit
   t.equal(out, '', 'the open hour windows do not fire')
   child.stdin.destroy()
 })
-
-function cmdline(pid: string): string {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ')
-  } catch {
-    return ''
-  }
-}
-function ppid(pid: string): number {
-  try {
-    return Number(/PPid:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1])
-  } catch {
-    return -1
-  }
-}
-function fdTargets(pid: string): string[] {
-  try {
-    return readdirSync(`/proc/${pid}/fd`).map((fd) => {
-      try {
-        return readlinkSync(`/proc/${pid}/fd/${fd}`)
-      } catch {
-        return ''
-      }
-    })
-  } catch {
-    return []
-  }
-}
 
 t.test('--no-flush upstream stops the whole chain without draining', async (t) => {
   const r = await sh(`${W} keyby user --no-flush ${F} | ${W} window tumbling 1h --time ts | ${W} aggregate count`)

@@ -27,6 +27,27 @@ export interface ChannelHeader {
   stages: string[]
   /** the stream's context after the writer's stages (pipeline/build.ts StreamContext, as JSON) */
   context: unknown
+  /** the process id of every weir stage upstream, as `stages` (a completing stage waits for live ones only) */
+  pids?: number[]
+  /** the durable job the chain runs as, when its first stage has a job dir (man/weir-protocol.7, JOBS) */
+  job?: ChainJob
+}
+
+/**
+ * A pipe chain's durable job, as its first stage decided it: every later stage keeps its state in
+ * the same job dir under its own place in the chain, and restores the same checkpoint.
+ */
+export interface ChainJob {
+  /** the job dir, absolute */
+  dir: string
+  /** the writer's place in the chain: 0 for the first stage */
+  stage: number
+  /** the checkpoint every stage restores; absent on a fresh start */
+  restore?: number
+  /** the restored checkpoint ended the job and nothing was added: every stage has nothing to do */
+  finished?: boolean
+  /** restore a checkpoint of a chain whose stages changed (--allow-changed-pipeline on the first stage) */
+  allowChangedPipeline?: boolean
 }
 
 /**
@@ -35,6 +56,8 @@ export interface ChannelHeader {
  * - pane: 'begin' | 'end', the edges of a window's firing;
  * - fmt: how window bounds are written on records ('ms', 's', 'iso'), once known;
  * - key, win: the key values and window of line n + 1, when they cannot be found from its bytes;
+ * - barrier: a checkpoint's barrier after line n: each stage snapshots its state there and passes
+ *   it on; `final` marks the last one, which a stage takes after the end or stop that follows;
  * - end: the stream is complete (n lines); stop: it stopped without draining, with the reason.
  */
 export interface ChannelEntry {
@@ -44,6 +67,8 @@ export interface ChannelEntry {
   fmt?: string
   key?: readonly unknown[]
   win?: [number, number]
+  barrier?: number
+  final?: true
   end?: true
   stop?: string
 }
@@ -214,6 +239,12 @@ export class ChannelReader {
   /** The next entry, if it is in the file now. */
   peek(): ChannelEntry | undefined {
     return this.head < this.queue.length ? this.queue[this.head] : undefined
+  }
+
+  /** Whether an entry read but not yet taken matches. */
+  holds(test: (e: ChannelEntry) => boolean): boolean {
+    for (let i = this.head; i < this.queue.length; i++) if (test(this.queue[i]!)) return true
+    return false
   }
 
   shift(): ChannelEntry | undefined {

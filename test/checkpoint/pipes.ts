@@ -1,0 +1,84 @@
+// A durable job as a pipe chain (issue 17): the first stage names the job dir, the others learn it
+// from the side channel. Who completes the checkpoints (decisions.md 27), what a changed chain gets,
+// and a finished job resumed.
+import t from 'tap'
+import { readFileSync, readdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { sh } from '../harness/cli.js'
+
+const F = 'fixtures/clicks.ndjson'
+const W = '"$WEIR"'
+const CHAIN = (jobDir: string, first = '', last = '') =>
+  `${W} keyby user --job-dir '${jobDir}' ${first} ${F} | ${W} window tumbling 1m --time ts --max-delay 5s | ${W} aggregate count sum:amount ${last}`
+
+const manifests = (jobDir: string) => readdirSync(join(jobDir, 'checkpoints')).filter((n) => /^chk-\d+\.json$/.test(n))
+
+t.test('stdout through gzip: --last-stage completes the checkpoints; without it the next run says why none exist', async (t) => {
+  const dir = t.testdir({})
+  const ref = await sh(`${W} keyby user then window tumbling 1m --time ts --max-delay 5s then aggregate count sum:amount ${F}`)
+  const job = join(dir, 'with')
+  const r = await sh(`${CHAIN(job, '', '--last-stage')} | gzip > '${dir}/out.gz' && zcat '${dir}/out.gz'`)
+  t.equal(r.code, 0, r.stderr)
+  t.equal(r.stdout, ref.stdout, 'the rows of the then form')
+  t.ok(manifests(job).length > 0, 'a complete checkpoint')
+  const m = JSON.parse(readFileSync(join(job, 'checkpoints', manifests(job).pop()!), 'utf8')) as { phase: string; chain: { stage: number; command: string }[] }
+  t.equal(m.phase, 'drained')
+  t.same(
+    m.chain.map((p) => [p.stage, p.command]),
+    [
+      [1, 'weir window tumbling 1m --time ts --max-delay 5s'],
+      [2, 'weir aggregate count sum:amount --last-stage'],
+    ],
+    'the manifest lists the part of every later stage',
+  )
+
+  const without = join(dir, 'without')
+  const a = await sh(`${CHAIN(without, '--no-flush')} | gzip > /dev/null`)
+  t.equal(a.code, 0, a.stderr)
+  t.same(manifests(without), [], 'no stage completed a checkpoint')
+  const b = await sh(`${CHAIN(without, '--resume')} | gzip > /dev/null`)
+  t.equal(b.code, 0, b.stderr)
+  t.match(b.stderr, /no checkpoint of this job was ever completed: its last weir stage wrote to a pipe\. Give that stage --last-stage/, 'the next run says why')
+})
+
+t.test('a resumed chain with a stage changed, removed or added is refused, naming the stage; the first stage may allow it', async (t) => {
+  const dir = t.testdir({})
+  const job = join(dir, 'job')
+  const out = join(dir, 'out.ndjson')
+  const first = await sh(`${CHAIN(job, '--no-flush')} >> '${out}'`)
+  t.equal(first.code, 0, first.stderr)
+  const changed = await sh(`${W} keyby user --job-dir '${job}' --resume ${F} | ${W} window tumbling 5m --time ts --max-delay 5s | ${W} aggregate count sum:amount >> '${out}'`)
+  t.equal(changed.code, 64, changed.stderr)
+  t.match(changed.stderr, /took stage 2 of the chain \('weir window tumbling 5m --time ts --max-delay 5s'\) as 'weir window tumbling 1m --time ts --max-delay 5s'/)
+  const removed = await sh(`${W} keyby user --job-dir '${job}' --resume ${F} | ${W} window tumbling 1m --time ts --max-delay 5s >> '${out}'`)
+  t.equal(removed.code, 64, removed.stderr)
+  t.match(removed.stderr, /stage 3 \('weir aggregate count sum:amount'\) gone/)
+  const added = await sh(`${CHAIN(job, '--resume')} | ${W} filter true >> '${out}'`)
+  t.equal(added.code, 64, added.stderr)
+  t.match(added.stderr, /stage 4 of the chain \('weir filter true'\) was not in it/)
+  const allowed = await sh(
+    `${W} keyby user --job-dir '${job}' --resume --allow-changed-pipeline ${F} | ${W} window tumbling 5m --time ts --max-delay 5s | ${W} aggregate count sum:amount >> '${out}'`,
+  )
+  t.equal(allowed.code, 0, allowed.stderr)
+  t.match(allowed.stderr, /the rest starts empty/)
+})
+
+t.test('a finished chain resumed: every stage exits 0 at once and the output is untouched', async (t) => {
+  const dir = t.testdir({})
+  const job = join(dir, 'job')
+  const out = join(dir, 'out.ndjson')
+  const r = await sh(`${CHAIN(job)} >> '${out}'`)
+  t.equal(r.code, 0, r.stderr)
+  const before = readFileSync(out, 'utf8')
+  const again = await sh(`${CHAIN(job, '--resume')} >> '${out}'`)
+  t.equal(again.code, 0, again.stderr)
+  t.match(again.stderr, /finished at checkpoint \d+ and its input has not changed: nothing to do/)
+  t.equal(readFileSync(out, 'utf8'), before, 'not one line more')
+})
+
+t.test('--job-dir on a later stage must name the job dir of the chain', async (t) => {
+  const dir = t.testdir({})
+  const r = await sh(`${W} keyby user --job-dir '${dir}/a' ${F} | ${W} aggregate count --job-dir '${dir}/b'`)
+  t.equal(r.code, 64, r.stderr)
+  t.match(r.stderr, /the stage before this one runs the job in .*\/a; a chain has one job dir/)
+})
