@@ -281,6 +281,10 @@ export class CheckpointCoordinator {
     let oldest = current
     for (const id of onDisk) oldest = Math.min(oldest, this.epochOf(id))
     for (const id of this.mine) if (id > newest) oldest = Math.min(oldest, this.epochs.get(id)!)
+    // checkpoints older than every retained one are gone for good: a job that runs for weeks
+    // keeps a handful of entries here, not one per checkpoint it ever took
+    const oldestId = Math.min(onDisk[onDisk.length - 1] ?? Number.POSITIVE_INFINITY, ...this.mine)
+    for (const id of this.epochs.keys()) if (id < oldestId) this.epochs.delete(id)
     return oldest
   }
 

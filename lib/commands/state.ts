@@ -5,7 +5,8 @@
 import type { Argv } from 'yargs'
 import { checkJobDir, guardStdout, noteWriteError, stdout, writeOut } from '../commandline/stdout.js'
 import { join } from 'node:path'
-import { listManifests, readManifest, type Manifest } from '../checkpoint/manifest.js'
+import { listManifests, readManifest, type Manifest, type OperatorRecord } from '../checkpoint/manifest.js'
+import type { Lineage } from '../state/backend.js'
 import { WeirError, usageError } from '../stream/errors.js'
 import { compareCanon, type Key } from '../stream/key.js'
 
@@ -19,10 +20,12 @@ export const builder = (y: Argv) =>
     .option('key', { type: 'string', describe: 'only this key: its canonical JSON text, or its single value as a string (alice for "alice")' })
     .option('checkpoint', { type: 'string', default: 'latest', describe: 'the checkpoint to read: latest (the newest complete one) or an id' })
     .option('json', { type: 'boolean', describe: 'NDJSON even on a terminal: one object per (operator, key, ns, value)' })
+    .option('stage', { type: 'string', default: '1', describe: 'in a job run as a pipe chain of weir stages: the stage to show (1 is the first)' })
     .option('compact', { type: 'boolean', describe: 'rewrite the state file compactly (LMDB files never shrink by themselves); the job must not be running' })
     .example('$0 state .weir/clicks', 'the state of the latest checkpoint: open windows, running aggregates, timers')
     .example('$0 state .weir/clicks --key u07 --json', "user u07's state, as NDJSON")
     .example('$0 state .weir/clicks --operator window --checkpoint 12', 'the window state as of checkpoint 12')
+    .example('$0 state .weir/chain --stage 2', 'the state of the second weir process of a pipe chain (weir keyby … | weir window …)')
     .example('$0 state .weir/clicks --compact', 'shrink the state file of a job that is not running')
     .epilogue(
       'A row is {"operator", "key", "ns", "value"}: key is the key value (an array for a key of several fields); ns is a window ' +
@@ -36,6 +39,7 @@ interface StateArgs {
   operator?: string
   key?: string
   checkpoint?: string
+  stage?: string
   json?: boolean
   compact?: boolean
 }
@@ -58,17 +62,18 @@ export async function execute(a: Record<string, unknown>): Promise<void> {
   checkJobDir(dir)
   if (args.compact) return compact(dir)
   const m = pickCheckpoint(dir, which)
-  const wanted = args.operator === undefined ? undefined : operatorsOf(m, args.operator)
+  const view = stageView(dir, m, args.stage ?? '1')
+  const wanted = args.operator === undefined ? undefined : operatorsOf(m.id, view.operators, args.operator)
   const k = args.key
   const keep = (uid: string, key: Key) =>
     (wanted === undefined || wanted.has(uid)) &&
     (k === undefined || key.canon === k || (key.values.length === 1 && key.values[0] === k))
   const { readState } = await import('../state/lmdb.js')
-  const stateDir = join(dir, 'state')
+  const { stateDir, lineage } = view
   if (args.json || !process.stdout.isTTY) {
     const out = new LineOut()
     try {
-      await readState(stateDir, m.state.lineage, (uid, key, ns, value) => {
+      await readState(stateDir, lineage, (uid, key, ns, value) => {
         if (keep(uid, key)) out.line(JSON.stringify(row(uid, key, ns, value)))
       })
     } catch (e) {
@@ -78,10 +83,10 @@ export async function execute(a: Record<string, unknown>): Promise<void> {
     return
   }
   const rows: { canon: string; row: Row }[] = []
-  await readState(stateDir, m.state.lineage, (uid, key, ns, value) => {
+  await readState(stateDir, lineage, (uid, key, ns, value) => {
     if (keep(uid, key)) rows.push({ canon: key.canon, row: row(uid, key, ns, value) })
   })
-  const order = new Map(m.operators.map((o, i) => [o.uid, i]))
+  const order = new Map(view.operators.map((o, i) => [o.uid, i]))
   rows.sort(
     (x, y) =>
       (order.get(x.row.operator) ?? order.size) - (order.get(y.row.operator) ?? order.size) ||
@@ -124,12 +129,27 @@ function pickCheckpoint(dir: string, which: string): Manifest {
   return r.manifest
 }
 
+/**
+ * --stage N of a pipe chain (man/weir-protocol.7, JOBS): the first stage's state is in DIR/state,
+ * a later stage's in DIR/stage-K/state, at the epochs its part of the manifest names.
+ */
+function stageView(dir: string, m: Manifest, stage: string): { operators: OperatorRecord[]; stateDir: string; lineage: Lineage } {
+  const n = Number(stage)
+  const stages = 1 + (m.chain?.length ?? 0)
+  if (!Number.isInteger(n) || n < 1 || n > stages)
+    throw usageError(`--stage ${stage}: checkpoint ${m.id} has ${stages === 1 ? 'one stage (1)' : `stages 1 to ${stages}`}`)
+  if (n === 1) return { operators: m.operators, stateDir: join(dir, 'state'), lineage: m.state.lineage }
+  const part = m.chain!.find((p) => p.stage === n - 1)!
+  if (!part.state) throw new WeirError('no-input', `stage ${n} ('${part.command}') keeps no keyed state`)
+  return { operators: part.operators, stateDir: join(dir, `stage-${n - 1}`, 'state'), lineage: part.state.lineage }
+}
+
 /** --operator: a uid, a stage label, or a kind (window-1a2b3c4d-1 is a window). */
-function operatorsOf(m: Manifest, name: string): Set<string> {
-  const uids = m.operators.filter((o) => o.uid === name || o.label === name || o.uid.startsWith(name + '-')).map((o) => o.uid)
+function operatorsOf(id: number, operators: OperatorRecord[], name: string): Set<string> {
+  const uids = operators.filter((o) => o.uid === name || o.label === name || o.uid.startsWith(name + '-')).map((o) => o.uid)
   if (uids.length === 0) {
-    const known = m.operators.map((o) => `${o.uid} (${o.label})`).join(', ')
-    throw usageError(`checkpoint ${m.id} has no operator '${name}'; its operators: ${known || 'none'}`)
+    const known = operators.map((o) => `${o.uid} (${o.label})`).join(', ')
+    throw usageError(`checkpoint ${id} has no operator '${name}'; its operators: ${known || 'none'}`)
   }
   return new Set(uids)
 }

@@ -82,3 +82,28 @@ t.test('--job-dir on a later stage must name the job dir of the chain', async (t
   t.equal(r.code, 64, r.stderr)
   t.match(r.stderr, /the stage before this one runs the job in .*\/a; a chain has one job dir/)
 })
+
+t.test('weir state --stage N shows a later stage of a chain: the open windows the then form keeps', async (t) => {
+  const dir = t.testdir({})
+  const chain = join(dir, 'chain')
+  const fused = join(dir, 'fused')
+  const a = await sh(`${CHAIN(chain, '--no-flush')} > /dev/null`)
+  t.equal(a.code, 0, a.stderr)
+  const b = await sh(`${W} keyby user then window tumbling 1m --time ts --max-delay 5s then aggregate count sum:amount ${F} --job-dir '${fused}' --no-flush > /dev/null`)
+  t.equal(b.code, 0, b.stderr)
+  const entries = (s: string) =>
+    s
+      .split('\n')
+      .filter((l) => l)
+      .map((l) => JSON.parse(l) as { key: unknown; ns: unknown; value: unknown })
+      .map((r) => JSON.stringify([r.key, r.ns, r.value]))
+      .sort()
+  const third = await sh(`${W} state '${chain}' --stage 3 --json`)
+  t.equal(third.code, 0, third.stderr)
+  const one = await sh(`${W} state '${fused}' --json`)
+  t.ok(entries(one.stdout).length > 10, 'open windows to compare')
+  t.same(entries(third.stdout), entries(one.stdout), 'the aggregate stage holds what the fused window holds')
+  const none = await sh(`${W} state '${chain}' --stage 4`)
+  t.equal(none.code, 64)
+  t.match(none.stderr, /--stage 4: checkpoint \d+ has stages 1 to 3/)
+})
