@@ -328,6 +328,9 @@ class Job {
     this.pipeOut?.barrier(id)
   }
 
+  /** whether the weir stage after this one failed (its reader went away without saying it stopped on purpose) */
+  private readerFailed: boolean | undefined
+
   /** the id of the first stage's last checkpoint, taken here after the end or stop that follows it */
   private finalBarrier: number | undefined
 
@@ -419,7 +422,7 @@ class Job {
     await this.closeSinks()
     // a weir reader that went away failed (it opened the channel), unless it said it stopped on
     // purpose: not the quiet end of `| head` (decisions.md 31)
-    if (this.out.closedByReader && this.pipeOut?.channel.readerFailed() && this.stopped !== 'signal' && !this.signalled)
+    if (this.out.closedByReader && (this.readerFailed ?? this.pipeOut?.channel.readerFailed()) && this.stopped !== 'signal' && !this.signalled)
       throw new WeirError('io', 'stdout: the weir stage after this one stopped reading (killed, or see its message)')
     return {
       stats: this.stats,
@@ -438,9 +441,13 @@ class Job {
   }
 
   private halt(why: NonNullable<JobResult['stopped']>): void {
-    // this stage stops on purpose when its own reader went away: said before stdin closes, so the
-    // weir stage before it takes its broken pipe quietly too
-    if (why === 'reader-closed' && !this.stopped) this.pipeIn?.channel.stoppingQuietly()
+    // this stage stops on purpose when its own reader went away quietly (`| head`): said before
+    // stdin closes, so the weir stage before it takes its broken pipe quietly too. A weir reader
+    // that failed makes this stage fail, and the one before it as well.
+    if (why === 'reader-closed' && !this.stopped) {
+      this.readerFailed = this.pipeOut?.channel.readerFailed() ?? false
+      if (!this.readerFailed) this.pipeIn?.channel.stoppingQuietly()
+    }
     this.stopped ??= why
     this.current?.destroy()
   }

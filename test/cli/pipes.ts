@@ -227,6 +227,12 @@ t.test('a weir reader that fails makes its writer fail (74), a quiet head does n
   t.match(r.stderr, /the weir stage after this one stopped reading/)
   const h = await sh(`${W} filter true ${big} | head -1`)
   t.equal(h.code, 0, h.stderr)
+  // three stages: the failure travels back through the middle one, which must not tell the first
+  // that it stopped on purpose
+  const three = await sh(`${W} filter true ${big} | ${W} filter true | ${W} filter 'r.amount.nope.x > 0'; echo "\${PIPESTATUS[*]}" >&2`)
+  t.match(three.stderr, /74 74 1\n$/, 'every stage before the failed one exits 74')
+  const quiet = await sh(`${W} filter true ${big} | ${W} filter true | head -1 > /dev/null; echo "\${PIPESTATUS[*]}" >&2`)
+  t.match(quiet.stderr, /^0 0 0\n$/, 'a quiet head is quiet all along the chain')
 })
 
 t.test('many pipelines at once under CPU load: every weir reader gets its context, no other reader sees any, no channel is left behind', async (t) => {
