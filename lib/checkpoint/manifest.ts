@@ -175,11 +175,12 @@ export function removeParts(jobDir: string, upTo: number): void {
 
 function writeAtomically(jobDir: string, name: string, body: { checksum?: string }): string {
   const dir = checkpointsDir(jobDir)
-  mkdirSync(dir, { recursive: true })
+  // never writable by others, whatever the umask: a resume trusts what is here (pipeline/durable.ts)
+  mkdirSync(dir, { recursive: true, mode: 0o775 })
   const text = JSON.stringify({ ...body, checksum: checksumOf(body) }, null, 1) + '\n'
   const path = join(dir, name)
   const tmp = path + '.tmp'
-  const fd = openSync(tmp, 'w')
+  const fd = openSync(tmp, 'w', 0o664)
   try {
     writeSync(fd, text)
     fsyncSync(fd)

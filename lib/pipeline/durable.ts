@@ -60,6 +60,12 @@ export interface ChainPlace {
 
 const VERSION = '0.1.0'
 
+/**
+ * A job dir and its folders: the user's umask decides, but never writable by others, whatever the
+ * umask: another user who could write there could plant a manifest (or state) that a resume trusts.
+ */
+export const JOB_DIR_MODE = 0o775
+
 /** Operators that keep keyed state: a later stage of a chain without them opens no LMDB. */
 const STATEFUL = new Set(['window', 'aggregate', 'process'])
 
@@ -75,7 +81,7 @@ export async function openDurableJob(stages: Stage[], inputs: string[], opts: Jo
     throw usageError(`--job-dir ${opts.jobDir}: the stage before this one runs the job in ${jobDir}; a chain has one job dir (name it on the first stage)`)
   const warn = opts.warn ?? (() => {})
   try {
-    mkdirSync(jobDir, { recursive: true })
+    mkdirSync(jobDir, { recursive: true, mode: JOB_DIR_MODE })
   } catch (e) {
     throw new WeirError('cant-create', `${jobDir}: cannot create the job dir: ${(e as Error).message}`)
   }
@@ -149,7 +155,7 @@ export async function openDurableJob(stages: Stage[], inputs: string[], opts: Jo
     if (!place || stages.some((s) => STATEFUL.has(s.config.op))) {
       const { openLmdbState } = await import('../state/lmdb.js')
       const dir = place ? join(jobDir, `stage-${stage}`, 'state') : join(jobDir, 'state')
-      mkdirSync(dir, { recursive: true })
+      mkdirSync(dir, { recursive: true, mode: JOB_DIR_MODE })
       const lineage = place ? part?.state?.lineage ?? [] : restored?.state.lineage ?? []
       const lmdb = await openLmdbState(dir, { lineage, minPendingEpoch: place ? 0 : maxId + 1 })
       state = lmdb
