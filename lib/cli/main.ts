@@ -9,7 +9,7 @@ import { parseStage } from '../commandline/parse-stage.js'
 import { fastParse } from '../commandline/fast-parse.js'
 import { runJob, type JobResult } from '../pipeline/run.js'
 import type { Stage } from '../pipeline/stages.js'
-import { WeirError, usageError } from '../stream/errors.js'
+import { WeirError, printable, usageError } from '../stream/errors.js'
 import { newStats, type Stats } from '../stream/stats.js'
 import { writeFileSync } from 'node:fs'
 import { EXIT_INTERNAL, EXIT_SIGHUP, EXIT_SIGINT, EXIT_SIGTERM, EXIT_USAGE, exitCodeFor } from './exit-codes.js'
@@ -154,7 +154,7 @@ async function execute(plan: JobPlan): Promise<void> {
   const warn = (message: string) => {
     if (warned.has(message)) return
     warned.add(message)
-    process.stderr.write(`weir: warning: ${message}\n`)
+    process.stderr.write(`weir: warning: ${printable(message)}\n`)
   }
   try {
     result = await runJob(plan.stages, { ...plan.options, signal: ac.signal, stats, warn })
@@ -224,6 +224,10 @@ async function report(e: unknown, command: string | undefined): Promise<void> {
     const { default: chalk } = await import('chalk')
     prefix = chalk.red.bold('weir:') + ' '
   }
-  process.stderr.write(prefix + message.replace(/\n/g, ' ') + '\n')
+  // a message may quote input (JSON.parse does): never raw control bytes to a terminal. The line
+  // breaks of weir's and yargs' own texts ("Invalid values:\n  Argument: …") become spaces; one
+  // in quoted input stays visible as \n.
+  const quotesInput = e instanceof WeirError && (e.kind === 'data' || e.kind === 'user-code')
+  process.stderr.write(prefix + printable(quotesInput ? message : message.replace(/\n\s*/g, ' ')) + '\n')
   process.exitCode = code
 }

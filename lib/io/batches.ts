@@ -9,7 +9,7 @@
 // tab, CR) skipped but counted, an unterminated last line kept, a line that is not UTF-8 reported.
 import { isAscii, isUtf8 } from 'node:buffer'
 import { TOO_DEEP, nestedTooDeep } from './nesting.js'
-import { DEFAULT_MAX_LINE_BYTES, PREFIX_BYTES, PendingLine, tooLong } from './pending-line.js'
+import { DEFAULT_MAX_LINE_BYTES, PREFIX_BYTES, PendingLine, bomLength, tooLong } from './pending-line.js'
 import { Projector } from './project.js'
 
 export interface ParsedBatch {
@@ -120,8 +120,10 @@ export class LineBatcher {
     const nf = fields.length
     const values = this.values
     const region = buf.subarray(0, len)
-    const ascii = isAscii(region)
-    const utf8 = ascii || isUtf8(region)
+    // line 1 of the input starts here (not after a line too long, which was line 1 itself)
+    const first = this.lineNo === 0 && this.overlong === undefined ? bomLength(buf, 0, len) : 0
+    const ascii = isAscii(region.subarray(first))
+    const utf8 = ascii || isUtf8(region.subarray(first))
     const starts: number[] = []
     const ends: number[] = []
     const lines: number[] = []
@@ -136,12 +138,12 @@ export class LineBatcher {
       lines.push(++this.lineNo)
       starts.push(0)
       ends.push(0)
-      raws!.push(overlong.toString('utf8'))
+      raws!.push(overlong.subarray(this.lineNo === 1 ? bomLength(overlong) : 0).toString('utf8'))
       bad[0] = tooLong(max)
       for (let f = 0; f < nf; f++) cols[f]!.push(undefined)
     }
     let whole: Record<number, unknown> | undefined
-    let s = 0
+    let s = first
     while (s < len) {
       let nl = buf.indexOf(10, s)
       if (nl < 0 || nl >= len) nl = len

@@ -9,7 +9,7 @@ import { STDIN, checkInputs, identifyInput, openSource, sourceName, type InputsI
 import type { Operator } from '../operators/operator.js'
 import { MemoryStateBackend } from '../state/memory.js'
 import type { KeyedStateBackend } from '../state/backend.js'
-import { WeirError, dataError, usageError, type Position } from '../stream/errors.js'
+import { WeirError, dataError, printable, usageError, type Position } from '../stream/errors.js'
 import { type Rec, recordText } from '../stream/record.js'
 import { newStats, type Stats } from '../stream/stats.js'
 import { type Clock, wallClock } from '../time/clock.js'
@@ -262,7 +262,7 @@ class Job {
     const warn = (message: string) => {
       if (warned.has(message)) return
       warned.add(message)
-      process.stderr.write(`weir: warning: ${message}\n`)
+      process.stderr.write(`weir: warning: ${printable(message)}\n`)
     }
     this.chain.open((op) => ({ uid: op.uid, state, clock: this.clock, stats, badRecord, warn, stateTtl: opts.stateTtl }))
     this.positions = durable ? durable.startPositions() : inputs.map((path) => ({ path, dev: 0, ino: 0, offset: 0, line: 0, done: false }))

@@ -207,3 +207,21 @@ t.test('filter and map read only the fields their expressions name, with the sam
   t.equal(last.code, 1)
   t.match(last.stderr, /in\.ndjson:6: filter 'r\.event === "purchase"' threw/)
 })
+
+t.test('a byte-order mark on line 1 of each input is skipped on every parse path, and a quoted line never carries raw control bytes', async (t) => {
+  const dir = t.testdir({})
+  const { writeFileSync } = await import('node:fs')
+  const bom = Buffer.from([0xef, 0xbb, 0xbf])
+  writeFileSync(`${dir}/a.ndjson`, Buffer.concat([bom, Buffer.from('{"u":"a","t":1}\n{"u":"b","t":2}\n')]))
+  writeFileSync(`${dir}/b.ndjson`, Buffer.concat([bom, Buffer.from('{"u":"é","t":3}\n')]))
+  writeFileSync(`${dir}/c.ndjson`, '{"u":"a","t":1}\n{"t":\x1b[2J\x9b\x07}\n')
+  for (const m of MODES) {
+    const r = await weir(['keyby', 'u', 'then', 'aggregate', 'count', `${dir}/a.ndjson`, `${dir}/b.ndjson`], { env: m.env })
+    t.equal(r.code, 0, `${m.name}: ${r.stderr}`)
+    t.same(r.stdout, '{"u":"a","count":1}\n{"u":"b","count":1}\n{"u":"é","count":1}\n', m.name)
+    const bad = await weir(['keyby', 'u', 'then', 'aggregate', 'count', `${dir}/c.ndjson`], { env: m.env })
+    t.equal(bad.code, 65, m.name)
+    t.notMatch(bad.stderr, /[\x00-\x09\x0b-\x1f\x7f-\x9f]/, `${m.name}: no control byte in ${JSON.stringify(bad.stderr)}`)
+    t.match(bad.stderr, /^weir: .*c\.ndjson:2: malformed JSON: .*"\{"t":\\u001b\[2J\\u009b\\u0007\}" is not valid JSON\n$/, m.name)
+  }
+})
