@@ -113,6 +113,8 @@ export function buildChain(
     const s = stages[i]!
     const c = s.config
     const uid = uids[i]!
+    // the stage an error is blamed on: the aggregate fused into a window answers for its own options
+    let blamed = s
     try {
       switch (c.op) {
         case 'keyby':
@@ -136,7 +138,11 @@ export function buildChain(
           if (c.time) ops.push(timestamps(c.time, info, uid + '/time'))
           const next = stages[i + 1]?.config
           const fused = next?.op === 'aggregate' ? next : undefined
-          if (fused) checkAfterWindow(names, fused, c)
+          if (fused) {
+            blamed = stages[i + 1]!
+            checkAfterWindow(names, fused, c)
+            blamed = s
+          }
           ops.push(
             windowOperator(
               { spec: c.window, lateness: c.lateness, timeMode: c.time?.mode ?? 'event', keyNames: names, timeInfo: info, aggregate: fused?.specs },
@@ -204,7 +210,7 @@ export function buildChain(
           assertNever(c)
       }
     } catch (e) {
-      if (e instanceof WeirError) throw new WeirError(e.kind, `${s.label}: ${e.message}`)
+      if (e instanceof WeirError) throw new WeirError(e.kind, `${blamed.label}: ${e.message}`)
       throw e
     }
   }
