@@ -26,7 +26,7 @@ export const JOB_OPTIONS: readonly JobOptionDecl[] = [
     default: 'fail',
     describe: 'bad input (malformed line, missing key or time): stop with exit 65, or count it and go on',
   },
-  { name: 'dead-letter', type: 'string', describe: 'with --on-error dead-letter: write bad lines to FILE' },
+  { name: 'dead-letter', type: 'string', describe: 'with --on-error dead-letter: write bad records to FILE, one JSON object each ({source, line, reason, raw})' },
   {
     name: 'max-line-bytes',
     type: 'string',

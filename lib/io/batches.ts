@@ -26,6 +26,8 @@ export interface ParsedBatch {
   cols: unknown[][]
   /** index in the batch → why the line is bad input (not UTF-8, or JSON.parse's message) */
   bad: Record<number, string>
+  /** index in the batch → the bytes of a bad line that is not UTF-8, for a lossless dead letter */
+  badBytes?: Record<number, Uint8Array>
   /** index in the batch → the whole value of a record that is JSON but not an object (absent when none is) */
   whole?: Record<number, unknown>
   /** Where the input stands after this batch, for checkpoints: bytes and lines consumed. */
@@ -143,6 +145,7 @@ export class LineBatcher {
       for (let f = 0; f < nf; f++) cols[f]!.push(undefined)
     }
     let whole: Record<number, unknown> | undefined
+    let badBytes: Record<number, Uint8Array> | undefined
     let s = first
     while (s < len) {
       let nl = buf.indexOf(10, s)
@@ -169,6 +172,8 @@ export class LineBatcher {
               : nestedTooDeep(buf, s, e)
                 ? TOO_DEEP
                 : parse(buf, s, e)
+        // a copy: the chunk buffer is reused once the batch is made
+        if (!lineOk && !long) (badBytes ??= {})[i] = Uint8Array.from(buf.subarray(s, e))
         if (read === undefined) {
           for (let f = 0; f < nf; f++) cols[f]!.push(values[f])
         } else if (typeof read === 'string') {
@@ -187,6 +192,7 @@ export class LineBatcher {
     if (lines.length === 0) return undefined
     const batch: ParsedBatch = { source: this.source, lines: Float64Array.from(lines), cols, bad }
     if (whole) batch.whole = whole
+    if (badBytes) batch.badBytes = badBytes
     if (!raws) {
       batch.bytes = region
       batch.starts = Int32Array.from(starts)

@@ -285,14 +285,17 @@ class Job {
     }
   }
 
-  /** The bad-input policy: fail (exit 65), skip (counted) or dead-letter (counted, bytes kept). */
-  private bad(pos: Position, raw: string, why: string): void {
+  /**
+   * The bad-input policy: fail (exit 65), skip (counted) or dead-letter (counted, bytes kept).
+   * bytes: the line's own bytes, when they are not UTF-8 (raw then has replacement characters).
+   */
+  private bad(pos: Position, raw: string, why: string, bytes?: Uint8Array): void {
     const policy = this.opts.onError ?? 'fail'
     if (policy === 'fail') throw dataError(pos, why)
     if (policy === 'skip') this.stats.skipped++
     else {
       this.stats.deadLettered++
-      this.deadOut!.push(raw)
+      this.deadOut!.push(deadLetter(pos, raw, why, bytes))
     }
   }
 
@@ -423,9 +426,9 @@ class Job {
     } else {
       const splitter = new LineSplitter(start, this.opts.maxLineBytes)
       reader = splitter
-      const onLine = (text: string, line: number, why?: string) => {
+      const onLine = (text: string, line: number, why?: string, bytes?: Buffer) => {
         stats.read++
-        if (why !== undefined) return this.bad({ source, line }, text, why)
+        if (why !== undefined) return this.bad({ source, line }, text, why, bytes)
         let value: unknown
         try {
           value = JSON.parse(text)
@@ -699,7 +702,7 @@ class Job {
       const line = lines[i]!
       const why = bad[i]
       if (why !== undefined) {
-        this.bad({ source, line }, raw, why)
+        this.bad({ source, line }, raw, why, batch.badBytes?.[i])
         continue
       }
       if (pipeIn) pipeIn.before(line, chain)
@@ -785,4 +788,22 @@ class Job {
     if (this.timer) clearTimeout(this.timer)
     this.timer = undefined
   }
+}
+
+/**
+ * A dead letter is one JSON object per bad record, so `jq -r .raw` gives the lines back and the
+ * reason travels with each: {"source", "line", "reason", "raw"}, and "raw_base64", the exact bytes,
+ * when the line is not UTF-8 (JSON text cannot hold them). A record found bad by a stage (a
+ * missing key) has its original line as raw. Written through the job's one dead-letter sink, whose
+ * committed length the checkpoints record.
+ */
+export function deadLetter(pos: Position, raw: string, reason: string, bytes?: Uint8Array): string {
+  const letter: { source: string; line: number | null; reason: string; raw: string; raw_base64?: string } = {
+    source: pos.source,
+    line: pos.line > 0 ? pos.line : null, // line 0 is in no input
+    reason,
+    raw,
+  }
+  if (bytes) letter.raw_base64 = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64')
+  return JSON.stringify(letter)
 }

@@ -60,7 +60,7 @@ t.test('a missing time field names the line (exit 65); --on-error skip counts an
   const dir = t.testdir({})
   const d = await weir(['window', 'tumbling', '1s', '--time', 'ts', '--on-error', 'dead-letter', '--dead-letter', `${dir}/dead.ndjson`], { stdin: input })
   t.equal(d.code, 0)
-  t.equal(readFileSync(`${dir}/dead.ndjson`, 'utf8'), '{"x":2}\n')
+  t.equal(readFileSync(`${dir}/dead.ndjson`, 'utf8'), '{"source":"stdin","line":2,"reason":"time field \'ts\' is missing","raw":"{\\"x\\":2}"}\n')
 })
 
 t.test('usage errors: a time window without a time, a bad duration, an unknown aggregate', async (t) => {
