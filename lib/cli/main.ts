@@ -190,7 +190,8 @@ function writeStats(path: string, s: Stats, status: string, result: JobResult | 
 function summarize(result: JobResult, verbose: boolean): void {
   const s = result.stats
   if (verbose || process.stderr.isTTY) {
-    const parts = [`read ${s.read}`, `wrote ${s.written}`]
+    // lines: what a user sees in the output (rows, a sliding window's copies), not fates
+    const parts = [`read ${s.read}`, `wrote ${s.linesWritten}`]
     if (s.filtered) parts.push(`filtered ${s.filtered}`)
     if (s.consumed) parts.push(`aggregated ${s.consumed}`)
     if (s.late) parts.push(`late ${s.late}`)

@@ -35,7 +35,8 @@ export const JOB_OPTIONS: readonly JobOptionDecl[] = [
   {
     name: 'stats',
     type: 'string',
-    describe: 'write the record accounting (read, written, filtered, consumed, late, skipped, deadLettered) to FILE as JSON when the job ends',
+    describe:
+      'write the record accounting to FILE as JSON when the job ends: status; read = written + filtered + consumed + late + skipped + deadLettered (one fate per record); lateDropped; linesWritten (lines the output took)',
   },
   { name: 'verbose', alias: 'v', type: 'boolean', describe: 'print a summary on stderr even off a terminal' },
   {

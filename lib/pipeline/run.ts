@@ -11,7 +11,7 @@ import { MemoryStateBackend } from '../state/memory.js'
 import type { KeyedStateBackend } from '../state/backend.js'
 import { WeirError, dataError, printable, usageError, type Position } from '../stream/errors.js'
 import { type Rec, recordText } from '../stream/record.js'
-import { newStats, type Stats } from '../stream/stats.js'
+import { Fates, newStats, type Stats } from '../stream/stats.js'
 import { type Clock, wallClock } from '../time/clock.js'
 import { buildChain, loadModules, type StreamContext } from './build.js'
 import { ChannelReader, ChannelWriter, isPipe } from '../io/protocol/channel.js'
@@ -211,6 +211,8 @@ interface Pausable {
 
 class Job {
   private readonly stats: Stats
+  /** one fate per record read, whatever the operators count on its way (stream/stats.ts) */
+  private readonly fates: Fates
   private readonly chain: Chain
   private readonly clock: Clock
   private timer: NodeJS.Timeout | undefined
@@ -238,23 +240,27 @@ class Job {
   ) {
     this.clock = opts.clock ?? wallClock
     const stats = (this.stats = opts.stats ?? newStats())
+    const fates = (this.fates = new Fates(stats))
+    // what reaches the sinks is tallied for the record read that caused it (stream/stats.ts)
+    const tally = fates.tally
+    out.onWritten = (lines) => (stats.linesWritten += lines)
     this.chain = new Chain(ops, {
       record: pipeOut
         ? (rec) => {
             pipeOut.record(rec)
             out.push(recordText(rec))
-            stats.written++
+            if (!rec.derived) tally.written++
           }
         : (rec) => {
             out.push(recordText(rec))
-            stats.written++
+            if (!rec.derived) tally.written++
           },
       watermark: pipeOut ? (t) => pipeOut.watermark(t) : () => {},
       pane: pipeOut ? (e) => pipeOut.pane(e) : undefined,
       late: (rec) => {
-        stats.late++
+        tally.late++
         if (lateOut) lateOut.push(recordText(rec))
-        else stats.lateDropped++
+        else tally.lateDropped++
       },
     })
     const badRecord = (rec: Rec, why: string) => this.bad(rec, rec.raw ?? JSON.stringify(rec.value), why)
@@ -264,7 +270,7 @@ class Job {
       warned.add(message)
       process.stderr.write(`weir: warning: ${printable(message)}\n`)
     }
-    this.chain.open((op) => ({ uid: op.uid, state, clock: this.clock, stats, badRecord, warn, stateTtl: opts.stateTtl }))
+    this.chain.open((op) => ({ uid: op.uid, state, clock: this.clock, stats: tally, badRecord, warn, stateTtl: opts.stateTtl }))
     this.positions = durable ? durable.startPositions() : inputs.map((path) => ({ path, dev: 0, ino: 0, offset: 0, line: 0, done: false }))
     if (durable) {
       this.chain.restore(durable.snapshots)
@@ -285,6 +291,16 @@ class Job {
     }
   }
 
+  /** One record read through the chain, and its one fate counted. */
+  private push(rec: Rec): void {
+    this.fates.begin()
+    try {
+      this.chain.push(rec)
+    } finally {
+      this.fates.end()
+    }
+  }
+
   /**
    * The bad-input policy: fail (exit 65), skip (counted) or dead-letter (counted, bytes kept).
    * bytes: the line's own bytes, when they are not UTF-8 (raw then has replacement characters).
@@ -292,9 +308,11 @@ class Job {
   private bad(pos: Position, raw: string, why: string, bytes?: Uint8Array): void {
     const policy = this.opts.onError ?? 'fail'
     if (policy === 'fail') throw dataError(pos, why)
-    if (policy === 'skip') this.stats.skipped++
+    // a bad line is its record's fate; a record a stage finds bad is tallied with the rest of it
+    const counts = this.fates.counts
+    if (policy === 'skip') counts.skipped++
     else {
-      this.stats.deadLettered++
+      counts.deadLettered++
       this.deadOut!.push(deadLetter(pos, raw, why, bytes))
     }
   }
@@ -437,7 +455,7 @@ class Job {
         }
         const rec: Rec = { raw: text, value, source, line }
         if (pipeIn) pipeIn.before(line, chain)
-        chain.push(rec)
+        this.push(rec)
       }
       feed = (chunk) => splitter.feed(chunk, onLine)
       finishInput = () => splitter.finish(onLine)
@@ -707,7 +725,7 @@ class Job {
       }
       if (pipeIn) pipeIn.before(line, chain)
       if (whole !== undefined && i in whole) {
-        chain.push({ raw, value: whole[i], source, line })
+        this.push({ raw, value: whole[i], source, line })
         continue
       }
       const value: Record<string, unknown> = {}
@@ -715,7 +733,7 @@ class Job {
         const v = cols[f]![i]
         if (v !== undefined) value[fields[f]!] = v
       }
-      chain.push({ raw, value, source, line })
+      this.push({ raw, value, source, line })
     }
   }
 
