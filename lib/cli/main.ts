@@ -91,6 +91,8 @@ async function planCommand(argv: string[]): Promise<JobPlan | undefined> {
     await y
       .usage('weir: stream processing over NDJSON, with keys, event time and windows\n\nUsage: $0 <command> [options] [files..]')
       .alias('h', 'help')
+      // answered by bin/weir before anything loads; listed here so --help shows it
+      .option('version', { alias: 'V', type: 'boolean', describe: 'Print the version and exit' })
       .demandCommand(1, 'name a command')
       .example('$0 filter \'r.amount > 10\' clicks.ndjson', 'keep some records')
       .example('$0 keyby user then window tumbling 1m --time ts then aggregate count clicks.ndjson', 'a chain in one process')

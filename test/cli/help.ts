@@ -110,6 +110,9 @@ t.test('weir --help lists every command', async (t) => {
   t.equal(r.code, 0)
   const commands = section(r.stdout, 'Commands:')
   for (const c of COMMANDS) t.ok(commands.some((l) => l.includes(`weir ${c.name} `) && l.includes(c.describe)), c.name)
+  t.ok(section(r.stdout, 'Options:').some((l) => /-V, --version/.test(l)), 'weir(1) documents -V: --help lists it too')
+  const v = await weir(['-V'])
+  t.same([v.code, v.stdout], [0, `${pkg.version}\n`])
 })
 
 t.test('the overview pages exist and are listed in package.json', async (t) => {
