@@ -93,6 +93,10 @@ export async function runJob(stages: Stage[], opts: JobOptions): Promise<JobResu
   const modules = await loadModules(stages)
   const inputs = opts.inputs.length > 0 ? opts.inputs : [STDIN]
   const inputsInfo = checkInputs(inputs)
+  // a job dir and --follow keep a byte offset into each input, which a compressed file lacks
+  const gz = inputsInfo.gzip[0]
+  if (gz !== undefined && (opts.jobDir || opts.follow))
+    throw usageError(`${gz}: gzip-compressed: ${opts.jobDir ? '--job-dir' : '--follow'} reads inputs by byte offset; decompress it first (zcat ${gz} > FILE)`)
   // every stage is built before anything is read or opened, so a bad one fails first
   let built = buildChain(stages, modules)
   refuseInputsAsOutputs(
@@ -307,6 +311,8 @@ class Job {
    */
   private bad(pos: Position, raw: string, why: string, bytes?: Uint8Array): void {
     const policy = this.opts.onError ?? 'fail'
+    // compressed bytes on stdin (a file is decompressed): say so rather than only "not UTF-8"
+    if (pos.line === 1 && bytes && bytes[0] === 0x1f && bytes[1] === 0x8b) why += ': gzip-compressed? use zcat FILE | weir … -'
     if (policy === 'fail') throw dataError(pos, why)
     // a bad line is its record's fate; a record a stage finds bad is tallied with the rest of it
     const counts = this.fates.counts
