@@ -23,6 +23,8 @@ function commandLineOf(argv: string[]): string {
 
 export async function main(argv: string[]): Promise<void> {
   let plan: JobPlan | undefined
+  // `weir help [COMMAND]` is `weir [COMMAND] --help`, as in git and npm
+  if (argv[0] === 'help') argv = argv[1] ? [argv[1], '--help'] : ['--help']
   try {
     plan = argv.includes(THEN) && findCommand(argv[0] ?? '') ? await planChain(argv) : await planCommand(argv)
     if (plan) plan.options.commandLine = commandLineOf(argv)
@@ -75,7 +77,7 @@ async function planChain(argv: string[]): Promise<JobPlan> {
 
 async function planCommand(argv: string[]): Promise<JobPlan | undefined> {
   const entry = findCommand(argv[0] ?? '')
-  if (!entry && argv[0] !== undefined && !argv[0].startsWith('-'))
+  if (!entry && argv[0] !== undefined && !argv[0].startsWith('-') && argv[0] !== 'completion')
     throw usageError(`unknown command '${argv[0]}' (see 'weir --help')`)
   if (entry) {
     refuseNegativeWords(argv)
@@ -87,7 +89,17 @@ async function planCommand(argv: string[]): Promise<JobPlan | undefined> {
   const { default: yargs } = await import('yargs')
   const y = base(yargs(protectDash(argv)))
   if (!entry) {
-    for (const c of COMMANDS) y.command(c.name, c.describe)
+    // shell completion (yargs): the command being completed is loaded for its options; the
+    // others stay names, so completing costs one command's load, as running does
+    const completing = argv[0] === '--get-yargs-completions'
+    for (const c of COMMANDS) {
+      if (completing && argv.slice(1).includes(c.name)) {
+        const m = await c.load()
+        y.command(m.command, m.describe, m.builder)
+      } else y.command(c.name, c.describe)
+    }
+    y.command('help', "Show this help; 'weir help COMMAND' shows a command's")
+    y.completion('completion', 'Print a bash/zsh completion script (>> ~/.bashrc)')
     await y
       .usage('weir: stream processing over NDJSON, with keys, event time and windows\n\nUsage: $0 <command> [options] [files..]')
       .alias('h', 'help')
