@@ -121,7 +121,8 @@ export class CheckpointCoordinator {
   /** The job's counters since its first run: the restored checkpoint's plus this run's. */
   totals(): Stats {
     const t = newStats()
-    for (const k of Object.keys(t) as (keyof Stats)[]) t[k] = this.baseTotals[k] + this.p.stats[k]
+    // a checkpoint of an older weir may lack a counter added since (linesWritten)
+    for (const k of Object.keys(t) as (keyof Stats)[]) t[k] = (this.baseTotals[k] ?? 0) + this.p.stats[k]
     return t
   }
 

@@ -9,7 +9,7 @@ import { parseStage } from '../commandline/parse-stage.js'
 import { fastParse } from '../commandline/fast-parse.js'
 import { runJob, type JobResult } from '../pipeline/run.js'
 import type { Stage } from '../pipeline/stages.js'
-import { WeirError, usageError } from '../stream/errors.js'
+import { WeirError, printable, usageError } from '../stream/errors.js'
 import { newStats, type Stats } from '../stream/stats.js'
 import { writeFileSync } from 'node:fs'
 import { EXIT_INTERNAL, EXIT_SIGHUP, EXIT_SIGINT, EXIT_SIGTERM, EXIT_USAGE, exitCodeFor } from './exit-codes.js'
@@ -23,6 +23,8 @@ function commandLineOf(argv: string[]): string {
 
 export async function main(argv: string[]): Promise<void> {
   let plan: JobPlan | undefined
+  // `weir help [COMMAND]` is `weir [COMMAND] --help`, as in git and npm
+  if (argv[0] === 'help') argv = argv[1] ? [argv[1], '--help'] : ['--help']
   try {
     plan = argv.includes(THEN) && findCommand(argv[0] ?? '') ? await planChain(argv) : await planCommand(argv)
     if (plan) plan.options.commandLine = commandLineOf(argv)
@@ -75,7 +77,7 @@ async function planChain(argv: string[]): Promise<JobPlan> {
 
 async function planCommand(argv: string[]): Promise<JobPlan | undefined> {
   const entry = findCommand(argv[0] ?? '')
-  if (!entry && argv[0] !== undefined && !argv[0].startsWith('-'))
+  if (!entry && argv[0] !== undefined && !argv[0].startsWith('-') && argv[0] !== 'completion')
     throw usageError(`unknown command '${argv[0]}' (see 'weir --help')`)
   if (entry) {
     refuseNegativeWords(argv)
@@ -87,10 +89,22 @@ async function planCommand(argv: string[]): Promise<JobPlan | undefined> {
   const { default: yargs } = await import('yargs')
   const y = base(yargs(protectDash(argv)))
   if (!entry) {
-    for (const c of COMMANDS) y.command(c.name, c.describe)
+    // shell completion (yargs): the command being completed is loaded for its options; the
+    // others stay names, so completing costs one command's load, as running does
+    const completing = argv[0] === '--get-yargs-completions'
+    for (const c of COMMANDS) {
+      if (completing && argv.slice(1).includes(c.name)) {
+        const m = await c.load()
+        y.command(m.command, m.describe, m.builder)
+      } else y.command(c.name, c.describe)
+    }
+    y.command('help', "Show this help; 'weir help COMMAND' shows a command's")
+    y.completion('completion', 'Print a bash/zsh completion script (>> ~/.bashrc)')
     await y
       .usage('weir: stream processing over NDJSON, with keys, event time and windows\n\nUsage: $0 <command> [options] [files..]')
       .alias('h', 'help')
+      // answered by bin/weir before anything loads; listed here so --help shows it
+      .option('version', { alias: 'V', type: 'boolean', describe: 'Print the version and exit' })
       .demandCommand(1, 'name a command')
       .example('$0 filter \'r.amount > 10\' clicks.ndjson', 'keep some records')
       .example('$0 keyby user then window tumbling 1m --time ts then aggregate count clicks.ndjson', 'a chain in one process')
@@ -154,7 +168,7 @@ async function execute(plan: JobPlan): Promise<void> {
   const warn = (message: string) => {
     if (warned.has(message)) return
     warned.add(message)
-    process.stderr.write(`weir: warning: ${message}\n`)
+    process.stderr.write(`weir: warning: ${printable(message)}\n`)
   }
   try {
     result = await runJob(plan.stages, { ...plan.options, signal: ac.signal, stats, warn })
@@ -190,7 +204,8 @@ function writeStats(path: string, s: Stats, status: string, result: JobResult | 
 function summarize(result: JobResult, verbose: boolean): void {
   const s = result.stats
   if (verbose || process.stderr.isTTY) {
-    const parts = [`read ${s.read}`, `wrote ${s.written}`]
+    // lines: what a user sees in the output (rows, a sliding window's copies), not fates
+    const parts = [`read ${s.read}`, `wrote ${s.linesWritten}`]
     if (s.filtered) parts.push(`filtered ${s.filtered}`)
     if (s.consumed) parts.push(`aggregated ${s.consumed}`)
     if (s.late) parts.push(`late ${s.late}`)
@@ -224,6 +239,10 @@ async function report(e: unknown, command: string | undefined): Promise<void> {
     const { default: chalk } = await import('chalk')
     prefix = chalk.red.bold('weir:') + ' '
   }
-  process.stderr.write(prefix + message.replace(/\n/g, ' ') + '\n')
+  // a message may quote input (JSON.parse does): never raw control bytes to a terminal. The line
+  // breaks of weir's and yargs' own texts ("Invalid values:\n  Argument: …") become spaces; one
+  // in quoted input stays visible as \n.
+  const quotesInput = e instanceof WeirError && (e.kind === 'data' || e.kind === 'user-code')
+  process.stderr.write(prefix + printable(quotesInput ? message : message.replace(/\n\s*/g, ' ')) + '\n')
   process.exitCode = code
 }

@@ -26,7 +26,7 @@ export const JOB_OPTIONS: readonly JobOptionDecl[] = [
     default: 'fail',
     describe: 'bad input (malformed line, missing key or time): stop with exit 65, or count it and go on',
   },
-  { name: 'dead-letter', type: 'string', describe: 'with --on-error dead-letter: write bad lines to FILE' },
+  { name: 'dead-letter', type: 'string', describe: 'with --on-error dead-letter: write bad records to FILE, one JSON object each ({source, line, reason, raw})' },
   {
     name: 'max-line-bytes',
     type: 'string',
@@ -35,7 +35,8 @@ export const JOB_OPTIONS: readonly JobOptionDecl[] = [
   {
     name: 'stats',
     type: 'string',
-    describe: 'write the record accounting (read, written, filtered, consumed, late, skipped, deadLettered) to FILE as JSON when the job ends',
+    describe:
+      'write the record accounting to FILE as JSON when the job ends: status; read = written + filtered + consumed + late + skipped + deadLettered (one fate per record); lateDropped; linesWritten (lines the output took)',
   },
   { name: 'verbose', alias: 'v', type: 'boolean', describe: 'print a summary on stderr even off a terminal' },
   {

@@ -9,7 +9,7 @@
 // tab, CR) skipped but counted, an unterminated last line kept, a line that is not UTF-8 reported.
 import { isAscii, isUtf8 } from 'node:buffer'
 import { TOO_DEEP, nestedTooDeep } from './nesting.js'
-import { DEFAULT_MAX_LINE_BYTES, PREFIX_BYTES, PendingLine, tooLong } from './pending-line.js'
+import { DEFAULT_MAX_LINE_BYTES, PREFIX_BYTES, PendingLine, bomLength, tooLong } from './pending-line.js'
 import { Projector } from './project.js'
 
 export interface ParsedBatch {
@@ -26,6 +26,8 @@ export interface ParsedBatch {
   cols: unknown[][]
   /** index in the batch → why the line is bad input (not UTF-8, or JSON.parse's message) */
   bad: Record<number, string>
+  /** index in the batch → the bytes of a bad line that is not UTF-8, for a lossless dead letter */
+  badBytes?: Record<number, Uint8Array>
   /** index in the batch → the whole value of a record that is JSON but not an object (absent when none is) */
   whole?: Record<number, unknown>
   /** Where the input stands after this batch, for checkpoints: bytes and lines consumed. */
@@ -120,8 +122,10 @@ export class LineBatcher {
     const nf = fields.length
     const values = this.values
     const region = buf.subarray(0, len)
-    const ascii = isAscii(region)
-    const utf8 = ascii || isUtf8(region)
+    // line 1 of the input starts here (not after a line too long, which was line 1 itself)
+    const first = this.lineNo === 0 && this.overlong === undefined ? bomLength(buf, 0, len) : 0
+    const ascii = isAscii(region.subarray(first))
+    const utf8 = ascii || isUtf8(region.subarray(first))
     const starts: number[] = []
     const ends: number[] = []
     const lines: number[] = []
@@ -136,12 +140,13 @@ export class LineBatcher {
       lines.push(++this.lineNo)
       starts.push(0)
       ends.push(0)
-      raws!.push(overlong.toString('utf8'))
+      raws!.push(overlong.subarray(this.lineNo === 1 ? bomLength(overlong) : 0).toString('utf8'))
       bad[0] = tooLong(max)
       for (let f = 0; f < nf; f++) cols[f]!.push(undefined)
     }
     let whole: Record<number, unknown> | undefined
-    let s = 0
+    let badBytes: Record<number, Uint8Array> | undefined
+    let s = first
     while (s < len) {
       let nl = buf.indexOf(10, s)
       if (nl < 0 || nl >= len) nl = len
@@ -167,6 +172,8 @@ export class LineBatcher {
               : nestedTooDeep(buf, s, e)
                 ? TOO_DEEP
                 : parse(buf, s, e)
+        // a copy: the chunk buffer is reused once the batch is made
+        if (!lineOk && !long) (badBytes ??= {})[i] = Uint8Array.from(buf.subarray(s, e))
         if (read === undefined) {
           for (let f = 0; f < nf; f++) cols[f]!.push(values[f])
         } else if (typeof read === 'string') {
@@ -185,6 +192,7 @@ export class LineBatcher {
     if (lines.length === 0) return undefined
     const batch: ParsedBatch = { source: this.source, lines: Float64Array.from(lines), cols, bad }
     if (whole) batch.whole = whole
+    if (badBytes) batch.badBytes = badBytes
     if (!raws) {
       batch.bytes = region
       batch.starts = Int32Array.from(starts)

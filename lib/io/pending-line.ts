@@ -67,3 +67,12 @@ export function textTooLong(text: string, start: number, end: number, max: numbe
 export function prefixText(text: string, start: number, end: number): string {
   return Buffer.from(text.slice(start, Math.min(end, start + PREFIX_BYTES))).subarray(0, PREFIX_BYTES).toString('utf8')
 }
+
+/**
+ * The length of a UTF-8 byte-order mark at the start of bytes (3), or 0. Some Windows tools start
+ * a file with one; jq skips it on line 1 and so does weir, on every parse path, where JSON.parse
+ * would call line 1 malformed. A mark anywhere else is the line's business.
+ */
+export function bomLength(bytes: Uint8Array, start = 0, end = bytes.length): number {
+  return end - start >= 3 && bytes[start] === 0xef && bytes[start + 1] === 0xbb && bytes[start + 2] === 0xbf ? 3 : 0
+}

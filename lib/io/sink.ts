@@ -29,6 +29,10 @@ export class LineSink {
   closedByReader = false
   private failure: WeirError | undefined
   lines = 0
+  /** lines pushed since the last write */
+  private batchLines = 0
+  /** Told how many lines each write took, once it completed without error (`--stats` linesWritten). */
+  onWritten: ((lines: number) => void) | undefined
   /** Runs before each write: the side channel's entries go out before the lines they precede. */
   beforeWrite: (() => void) | undefined
   /** bytes handed to write() by this run */
@@ -131,6 +135,7 @@ export class LineSink {
   push(line: string): void {
     this.batch += line + '\n'
     this.lines++
+    this.batchLines++
   }
 
   /** Writes the batch. Returns false when the caller should wait for drain(). */
@@ -139,14 +144,17 @@ export class LineSink {
     if (this.batch === '' || this.closedByReader) return true
     this.beforeWrite?.()
     const b = this.batch
+    const lines = this.batchLines
     this.batch = ''
+    this.batchLines = 0
     this.bytes += Buffer.byteLength(b)
     this.writesIssued++
-    return this.stream.write(b, (e) => this.onWritten(e))
+    return this.stream.write(b, (e) => this.written(e, lines))
   }
 
-  private onWritten(e: Error | null | undefined): void {
+  private written(e: Error | null | undefined, lines: number): void {
     this.noteError(e)
+    if (!e) this.onWritten?.(lines)
     this.writesDone++
     if (this.waiters.length === 0) return
     const ready = this.waiters.filter((w) => w.upTo <= this.writesDone)

@@ -1,6 +1,7 @@
 // Input sources: files given on the command line (or in a spec), or stdin for none or '-'.
-import { createReadStream, fstatSync, readFileSync, readlinkSync, statSync } from 'node:fs'
+import { closeSync, createReadStream, fstatSync, openSync, readFileSync, readSync, readlinkSync, statSync } from 'node:fs'
 import type { Readable } from 'node:stream'
+import { createGunzip } from 'node:zlib'
 import { WeirError } from '../stream/errors.js'
 
 export const STDIN = '-'
@@ -12,8 +13,10 @@ export function sourceName(path: string): string {
 export interface InputsInfo {
   /** total size of the regular files */
   bytes: number
-  /** every input is a regular file (not stdin, a FIFO or a device) */
+  /** every input is a regular file (not stdin, a FIFO or a device) that can be read by offset */
   allRegular: boolean
+  /** the inputs that are gzip-compressed (read through zlib, from their start only) */
+  gzip: string[]
 }
 
 /**
@@ -23,6 +26,7 @@ export interface InputsInfo {
 export function checkInputs(paths: string[]): InputsInfo {
   let bytes = 0
   let allRegular = true
+  const gzip: string[] = []
   for (const p of paths) {
     if (p === STDIN) {
       if (stdinClosed())
@@ -41,8 +45,32 @@ export function checkInputs(paths: string[]): InputsInfo {
       throw new WeirError('no-input', `${p}: ${code === 'ENOENT' ? 'no such file' : (e as Error).message}`)
     }
     if (!isFile) throw new WeirError('no-input', `${p}: is a directory, expected an NDJSON file`)
+    if (allRegular && isGzip(p)) {
+      gzip.push(p)
+      allRegular = false // its bytes are not its lines: no reading by offset (the parse worker does)
+    }
   }
-  return { bytes, allRegular }
+  return { bytes, allRegular, gzip }
+}
+
+/**
+ * Whether a regular file starts with gzip's magic bytes (1f 8b): such an input is read through
+ * zlib, as `zcat` would, whatever its name. Only regular files are looked at: a FIFO's first
+ * bytes cannot be read twice.
+ */
+export function isGzip(path: string): boolean {
+  if (path === STDIN) return false
+  let fd: number | undefined
+  try {
+    if (!statSync(path).isFile()) return false
+    fd = openSync(path, 'r')
+    const b = Buffer.alloc(2)
+    return readSync(fd, b, 0, 2, 0) === 2 && b[0] === 0x1f && b[1] === 0x8b
+  } catch {
+    return false // unreadable: reading it says why
+  } finally {
+    if (fd !== undefined) closeSync(fd)
+  }
 }
 
 /**
@@ -69,6 +97,14 @@ function stdinClosed(): boolean {
 export function openSource(path: string, start = 0): Readable {
   // 256 KiB chunks: large enough that per-chunk costs vanish, small enough to keep output flowing
   if (path === STDIN) return start > 0 ? createReadStream('', { fd: 0, start, highWaterMark: 1 << 18, autoClose: false }) : process.stdin
+  if (start === 0 && isGzip(path)) {
+    // decompressed as it is read; the file stream goes with the gunzip stream either way
+    const file = createReadStream(path, { highWaterMark: 1 << 18 })
+    const gunzip = createGunzip({ chunkSize: 1 << 16 })
+    file.on('error', (e) => gunzip.destroy(e))
+    gunzip.on('close', () => file.destroy())
+    return file.pipe(gunzip)
+  }
   // no `start` for 0: with one, Node reads by position, which a FIFO or /dev/fd/N refuses (ESPIPE)
   return createReadStream(path, start > 0 ? { start, highWaterMark: 1 << 18 } : { highWaterMark: 1 << 18 })
 }

@@ -9,10 +9,13 @@
 // Checking a chunk is one native pass (buffer.isUtf8); only a chunk that fails is split by bytes.
 import { isUtf8 } from 'node:buffer'
 import { TOO_DEEP, nestedTooDeep } from './nesting.js'
-import { DEFAULT_MAX_LINE_BYTES, PREFIX_BYTES, PendingLine, prefixText, textTooLong, tooLong } from './pending-line.js'
+import { DEFAULT_MAX_LINE_BYTES, PREFIX_BYTES, PendingLine, bomLength, prefixText, textTooLong, tooLong } from './pending-line.js'
 
-/** bad: why the line is bad input (not UTF-8, nested too deeply), when it is */
-export type LineHandler = (text: string, lineNo: number, bad?: string) => void
+/**
+ * bad: why the line is bad input (not UTF-8, nested too deeply), when it is; bytes: the line's
+ * bytes when they are not UTF-8 (text then has replacement characters), for a lossless dead letter
+ */
+export type LineHandler = (text: string, lineNo: number, bad?: string, bytes?: Buffer) => void
 
 export class LineSplitter {
   /** the start of a line whose end is not read yet, bounded by --max-line-bytes */
@@ -60,11 +63,14 @@ export class LineSplitter {
   private emitTaken(end: Buffer, onLine: LineHandler): void {
     const line = this.pending.take(end)
     if (!line.overlong) return this.emitBytes(line.bytes, onLine)
+    const prefix = this.lineNo === 0 ? line.prefix.subarray(bomLength(line.prefix)) : line.prefix
     this.lineNo++
-    onLine(line.prefix.toString('utf8'), this.lineNo, tooLong(this.pending.max))
+    onLine(prefix.toString('utf8'), this.lineNo, tooLong(this.pending.max))
   }
 
   private emitBytes(bytes: Buffer, onLine: LineHandler): void {
+    // line 1 of the input is next: its bytes start here, after any cut between chunks
+    if (this.lineNo === 0) bytes = bytes.subarray(bomLength(bytes))
     if (isUtf8(bytes)) return this.emitLines(bytes.toString('utf8'), onLine)
     // some line is not UTF-8: go line by line, so the others are unaffected
     let start = 0
@@ -75,7 +81,10 @@ export class LineSplitter {
       else {
         this.lineNo++
         const long = line.length > this.pending.max
-        onLine(line.subarray(0, long ? PREFIX_BYTES : line.length).toString('utf8'), this.lineNo, long ? tooLong(this.pending.max) : 'not valid UTF-8')
+        const kept = line.subarray(0, long ? PREFIX_BYTES : line.length)
+        // a line too long is known by its first KiB, as text, on every path: no bytes for it
+        if (long) onLine(kept.toString('utf8'), this.lineNo, tooLong(this.pending.max))
+        else onLine(kept.toString('utf8'), this.lineNo, 'not valid UTF-8', Buffer.from(kept))
       }
       if (nl < 0) return
       start = nl + 1

@@ -44,7 +44,7 @@ export function runningAggregate(cfg: RunningAggregateConfig, uid: string): Oper
     for (let i = 0; i < cfg.keyNames.length; i++) row[cfg.keyNames[i]!] = key.values[i]
     agg.results(accs, row)
     const texts = exactKeyTexts(key)
-    out.record({ raw: texts && rowText(row, cfg.keyNames, texts), value: row, key, source: pos.source, line: pos.line })
+    out.record({ raw: texts && rowText(row, cfg.keyNames, texts), value: row, key, source: pos.source, line: pos.line, derived: true })
   }
 
   return {

@@ -164,7 +164,7 @@ export function processOperator(cfg: ProcessConfig, uid: string): Operator {
     },
     emit(value) {
       if (value === undefined) throw new Error('emit(undefined): emit a JSON value')
-      out.record({ raw: undefined, value: copy(value), key, time: pc.timestamp, source: pos.source, line: pos.line })
+      out.record({ raw: undefined, value: copy(value), key, time: pc.timestamp, source: pos.source, line: pos.line, derived: true })
     },
   }
 

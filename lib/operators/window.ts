@@ -158,7 +158,7 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
     }
     agg!.results(accs, row)
     const texts = exactKeyTexts(key)
-    out.record({ raw: texts && rowText(row, cfg.keyNames, texts), value: row, key, time: w ? w.end - 1 : undefined, window: w, source: lastPos.source, line: lastPos.line })
+    out.record({ raw: texts && rowText(row, cfg.keyNames, texts), value: row, key, time: w ? w.end - 1 : undefined, window: w, source: lastPos.source, line: lastPos.line, derived: true })
   }
 
   /** The record with window_start and window_end added, keeping its original bytes otherwise. */

@@ -2,6 +2,7 @@
 // The build walks the stages in order and carries what later stages need to know about the
 // stream: the names of the key fields (for output rows) and how times are written.
 import { existsSync } from 'node:fs'
+import { resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { pathLeafName } from '../expr/path.js'
 import { runningAggregate } from '../operators/aggregate.js'
@@ -15,6 +16,7 @@ import { windowOperator } from '../operators/window.js'
 import { WeirError, usageError } from '../stream/errors.js'
 import { canonicalJson } from '../stream/key.js'
 import { assertNever } from '../stream/record.js'
+import { findSyntaxError } from './module-syntax.js'
 import type { AggregateStageConfig, Stage, WindowStageConfig } from './stages.js'
 
 /**
@@ -113,6 +115,8 @@ export function buildChain(
     const s = stages[i]!
     const c = s.config
     const uid = uids[i]!
+    // the stage an error is blamed on: the aggregate fused into a window answers for its own options
+    let blamed = s
     try {
       switch (c.op) {
         case 'keyby':
@@ -136,7 +140,11 @@ export function buildChain(
           if (c.time) ops.push(timestamps(c.time, info, uid + '/time'))
           const next = stages[i + 1]?.config
           const fused = next?.op === 'aggregate' ? next : undefined
-          if (fused) checkAfterWindow(names, fused, c)
+          if (fused) {
+            blamed = stages[i + 1]!
+            checkAfterWindow(names, fused, c)
+            blamed = s
+          }
           ops.push(
             windowOperator(
               { spec: c.window, lateness: c.lateness, timeMode: c.time?.mode ?? 'event', keyNames: names, timeInfo: info, aggregate: fused?.specs },
@@ -204,7 +212,7 @@ export function buildChain(
           assertNever(c)
       }
     } catch (e) {
-      if (e instanceof WeirError) throw new WeirError(e.kind, `${s.label}: ${e.message}`)
+      if (e instanceof WeirError) throw new WeirError(e.kind, `${blamed.label}: ${e.message}`)
       throw e
     }
   }
@@ -231,6 +239,13 @@ async function loadProcessModule(path: string): Promise<ProcessFunctionModule> {
   try {
     mod = (await import(pathToFileURL(path).href)) as Record<string, unknown>
   } catch (e) {
+    // a syntax error names its file and line, as node does for a script it runs
+    const at = e instanceof SyntaxError ? findSyntaxError(path) : undefined
+    if (at) {
+      const itself = at.file === resolve(path)
+      const where = `${itself ? path : at.file}:${at.line}${at.column ? `:${at.column}` : ''}`
+      throw new WeirError('usage', `${where}: syntax error: ${at.message}${itself ? '' : ` (imported by ${path})`}`)
+    }
     throw new WeirError('usage', `${path}: cannot load: ${(e as Error).message}`)
   }
   const m = (mod.default && typeof mod.default === 'object' ? mod.default : mod) as Record<string, unknown>

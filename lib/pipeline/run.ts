@@ -9,9 +9,9 @@ import { STDIN, checkInputs, identifyInput, openSource, sourceName, type InputsI
 import type { Operator } from '../operators/operator.js'
 import { MemoryStateBackend } from '../state/memory.js'
 import type { KeyedStateBackend } from '../state/backend.js'
-import { WeirError, dataError, usageError, type Position } from '../stream/errors.js'
+import { WeirError, dataError, printable, usageError, type Position } from '../stream/errors.js'
 import { type Rec, recordText } from '../stream/record.js'
-import { newStats, type Stats } from '../stream/stats.js'
+import { Fates, newStats, type Stats } from '../stream/stats.js'
 import { type Clock, wallClock } from '../time/clock.js'
 import { buildChain, loadModules, type StreamContext } from './build.js'
 import { ChannelReader, ChannelWriter, isPipe } from '../io/protocol/channel.js'
@@ -95,6 +95,10 @@ export async function runJob(stages: Stage[], opts: JobOptions): Promise<JobResu
   const modules = await loadModules(stages)
   const inputs = opts.inputs.length > 0 ? opts.inputs : [STDIN]
   const inputsInfo = checkInputs(inputs)
+  // a job dir and --follow keep a byte offset into each input, which a compressed file lacks
+  const gz = inputsInfo.gzip[0]
+  if (gz !== undefined && (opts.jobDir || opts.follow))
+    throw usageError(`${gz}: gzip-compressed: ${opts.jobDir ? '--job-dir' : '--follow'} reads inputs by byte offset; decompress it first (zcat ${gz} > FILE)`)
   // every stage is built before anything is read or opened, so a bad one fails first
   let built = buildChain(stages, modules)
   refuseInputsAsOutputs(
@@ -239,6 +243,8 @@ interface Pausable {
 
 class Job {
   private readonly stats: Stats
+  /** one fate per record read, whatever the operators count on its way (stream/stats.ts) */
+  private readonly fates: Fates
   private readonly chain: Chain
   private readonly clock: Clock
   private timer: NodeJS.Timeout | undefined
@@ -268,23 +274,27 @@ class Job {
   ) {
     this.clock = opts.clock ?? wallClock
     const stats = (this.stats = opts.stats ?? newStats())
+    const fates = (this.fates = new Fates(stats))
+    // what reaches the sinks is tallied for the record read that caused it (stream/stats.ts)
+    const tally = fates.tally
+    out.onWritten = (lines) => (stats.linesWritten += lines)
     this.chain = new Chain(ops, {
       record: pipeOut
         ? (rec) => {
             pipeOut.record(rec)
             out.push(recordText(rec))
-            stats.written++
+            if (!rec.derived) tally.written++
           }
         : (rec) => {
             out.push(recordText(rec))
-            stats.written++
+            if (!rec.derived) tally.written++
           },
       watermark: pipeOut ? (t) => pipeOut.watermark(t) : () => {},
       pane: pipeOut ? (e) => pipeOut.pane(e) : undefined,
       late: (rec) => {
-        stats.late++
+        tally.late++
         if (lateOut) lateOut.push(recordText(rec))
-        else stats.lateDropped++
+        else tally.lateDropped++
       },
     })
     const badRecord = (rec: Rec, why: string) => this.bad(rec, rec.raw ?? JSON.stringify(rec.value), why)
@@ -292,9 +302,9 @@ class Job {
     const warn = (message: string) => {
       if (warned.has(message)) return
       warned.add(message)
-      process.stderr.write(`weir: warning: ${message}\n`)
+      process.stderr.write(`weir: warning: ${printable(message)}\n`)
     }
-    this.chain.open((op) => ({ uid: op.uid, state, clock: this.clock, stats, badRecord, warn, stateTtl: opts.stateTtl }))
+    this.chain.open((op) => ({ uid: op.uid, state, clock: this.clock, stats: tally, badRecord, warn, stateTtl: opts.stateTtl }))
     this.positions = durable ? durable.startPositions() : inputs.map((path) => ({ path, dev: 0, ino: 0, offset: 0, line: 0, done: false }))
     if (durable) {
       this.chain.restore(durable.snapshots)
@@ -334,14 +344,31 @@ class Job {
   /** the id of the first stage's last checkpoint, taken here after the end or stop that follows it */
   private finalBarrier: number | undefined
 
-  /** The bad-input policy: fail (exit 65), skip (counted) or dead-letter (counted, bytes kept). */
-  private bad(pos: Position, raw: string, why: string): void {
+  /** One record read through the chain, and its one fate counted. */
+  private push(rec: Rec): void {
+    this.fates.begin()
+    try {
+      this.chain.push(rec)
+    } finally {
+      this.fates.end()
+    }
+  }
+
+  /**
+   * The bad-input policy: fail (exit 65), skip (counted) or dead-letter (counted, bytes kept).
+   * bytes: the line's own bytes, when they are not UTF-8 (raw then has replacement characters).
+   */
+  private bad(pos: Position, raw: string, why: string, bytes?: Uint8Array): void {
     const policy = this.opts.onError ?? 'fail'
+    // compressed bytes on stdin (a file is decompressed): say so rather than only "not UTF-8"
+    if (pos.line === 1 && bytes && bytes[0] === 0x1f && bytes[1] === 0x8b) why += ': gzip-compressed? use zcat FILE | weir … -'
     if (policy === 'fail') throw dataError(pos, why)
-    if (policy === 'skip') this.stats.skipped++
+    // a bad line is its record's fate; a record a stage finds bad is tallied with the rest of it
+    const counts = this.fates.counts
+    if (policy === 'skip') counts.skipped++
     else {
-      this.stats.deadLettered++
-      this.deadOut!.push(raw)
+      counts.deadLettered++
+      this.deadOut!.push(deadLetter(pos, raw, why, bytes))
     }
   }
 
@@ -479,9 +506,9 @@ class Job {
     } else {
       const splitter = new LineSplitter(start, this.opts.maxLineBytes)
       reader = splitter
-      const onLine = (text: string, line: number, why?: string) => {
+      const onLine = (text: string, line: number, why?: string, bytes?: Buffer) => {
         stats.read++
-        if (why !== undefined) return this.bad({ source, line }, text, why)
+        if (why !== undefined) return this.bad({ source, line }, text, why, bytes)
         let value: unknown
         try {
           value = JSON.parse(text)
@@ -490,7 +517,7 @@ class Job {
         }
         const rec: Rec = { raw: text, value, source, line }
         if (pipeIn) pipeIn.before(line, chain)
-        chain.push(rec)
+        this.push(rec)
       }
       feed = (chunk) => splitter.feed(chunk, onLine)
       finishInput = () => splitter.finish(onLine)
@@ -760,12 +787,12 @@ class Job {
       const line = lines[i]!
       const why = bad[i]
       if (why !== undefined) {
-        this.bad({ source, line }, raw, why)
+        this.bad({ source, line }, raw, why, batch.badBytes?.[i])
         continue
       }
       if (pipeIn) pipeIn.before(line, chain)
       if (whole !== undefined && i in whole) {
-        chain.push({ raw, value: whole[i], source, line })
+        this.push({ raw, value: whole[i], source, line })
         continue
       }
       const value: Record<string, unknown> = {}
@@ -773,7 +800,7 @@ class Job {
         const v = cols[f]![i]
         if (v !== undefined) value[fields[f]!] = v
       }
-      chain.push({ raw, value, source, line })
+      this.push({ raw, value, source, line })
     }
   }
 
@@ -846,4 +873,22 @@ class Job {
     if (this.timer) clearTimeout(this.timer)
     this.timer = undefined
   }
+}
+
+/**
+ * A dead letter is one JSON object per bad record, so `jq -r .raw` gives the lines back and the
+ * reason travels with each: {"source", "line", "reason", "raw"}, and "raw_base64", the exact bytes,
+ * when the line is not UTF-8 (JSON text cannot hold them). A record found bad by a stage (a
+ * missing key) has its original line as raw. Written through the job's one dead-letter sink, whose
+ * committed length the checkpoints record.
+ */
+export function deadLetter(pos: Position, raw: string, reason: string, bytes?: Uint8Array): string {
+  const letter: { source: string; line: number | null; reason: string; raw: string; raw_base64?: string } = {
+    source: pos.source,
+    line: pos.line > 0 ? pos.line : null, // line 0 is in no input
+    reason,
+    raw,
+  }
+  if (bytes) letter.raw_base64 = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64')
+  return JSON.stringify(letter)
 }

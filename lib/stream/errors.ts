@@ -49,3 +49,17 @@ export function systemMessage(e: Error): string {
   const m = /^[A-Z][A-Z0-9_]*: (.*?)(?:, [a-z_]+(?: '.*')?)?$/.exec(e.message)
   return m ? m[1]! : e.message
 }
+
+/**
+ * A message made safe for a terminal: control characters are written as JSON writes them (`\n`,
+ * `\u001b`), so a line of input quoted in a message (JSON.parse quotes it) cannot move the
+ * cursor, change colours or retitle the window, and the message stays one line. C1 controls
+ * (U+0080–U+009F: some terminals read U+009B as an escape sequence) and the bidirectional
+ * overrides (which can make a message read other than it is) are escaped too.
+ */
+export function printable(message: string): string {
+  return message.replace(UNPRINTABLE, (c) => SHORT_ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+}
+
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g
+const SHORT_ESCAPES: Record<string, string> = { '\b': '\\b', '\f': '\\f', '\n': '\\n', '\r': '\\r', '\t': '\\t' }

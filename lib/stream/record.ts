@@ -22,6 +22,11 @@ export interface Rec extends Position {
   time?: number
   /** Window assigned by a window stage (when the record is emitted with its window). */
   window?: Window
+  /**
+   * Made by a stage, not read (an aggregate's row, a process function's output): its lines are
+   * counted, but it is no record read, so it has no fate of its own (stream/stats.ts).
+   */
+  derived?: true
   // Position (source, line) is spread into the record rather than nested: one object fewer per
   // record on the hot path. A record is its own position in error messages.
 }

@@ -171,6 +171,6 @@ t.test("--stats of a resumed job gives this run's counts and the job's totals si
   const s1 = JSON.parse(readFileSync(join(dir, 's1.json'), 'utf8'))
   const s2 = JSON.parse(readFileSync(join(dir, 's2.json'), 'utf8'))
   t.match(s1, { status: 'ok', read: 3, consumed: 2, skipped: 1, job: { read: 3, consumed: 2, skipped: 1 } })
-  t.match(s2, { status: 'ok', read: 2, consumed: 2, skipped: 0, written: 3, job: { read: 5, consumed: 4, skipped: 1, written: 3 } })
+  t.match(s2, { status: 'ok', read: 2, consumed: 2, skipped: 0, written: 0, linesWritten: 3, job: { read: 5, consumed: 4, skipped: 1, written: 0, linesWritten: 3 } })
   t.type(s2.job.checkpoint, 'number')
 })

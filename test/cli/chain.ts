@@ -60,6 +60,9 @@ t.test('a bad stage names its place in the chain and exits 64 before reading', a
     [['filter', 'true', 'then', 'map', 'r.a; r.b'], /^weir: stage 2 \(map\): .*invalid expression/],
     [['filter', 'r.a >', 'then', 'keyby', 'user'], /^weir: stage 1 \(filter\): .*invalid expression/],
     [['filter', 'true', 'then', 'keyby'], /^weir: stage 2 \(keyby\): /],
+    // the aggregate fused into the window before it answers for its own options
+    [['keyby', 'u', 'then', 'window', 'tumbling', '1m', '--time', 't', 'then', 'aggregate', 'count', '--emit', 'updates'], /^weir: stage 3 \(aggregate\): --emit updates is for running aggregates/],
+    [['keyby', 'u', 'then', 'window', 'tumbling', '1m', '--time', 't', 'then', 'aggregate', 'count=u'], /^weir: stage 3 \(aggregate\): aggregate name 'u'/],
   ]
   for (const [argv, want] of cases) {
     const r = await weir(argv, { stdin: 'not json\n' })

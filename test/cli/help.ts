@@ -110,6 +110,9 @@ t.test('weir --help lists every command', async (t) => {
   t.equal(r.code, 0)
   const commands = section(r.stdout, 'Commands:')
   for (const c of COMMANDS) t.ok(commands.some((l) => l.includes(`weir ${c.name} `) && l.includes(c.describe)), c.name)
+  t.ok(section(r.stdout, 'Options:').some((l) => /-V, --version/.test(l)), 'weir(1) documents -V: --help lists it too')
+  const v = await weir(['-V'])
+  t.same([v.code, v.stdout], [0, `${pkg.version}\n`])
 })
 
 t.test('the overview pages exist and are listed in package.json', async (t) => {
@@ -205,4 +208,20 @@ t.test('fixtures/gen.mjs --help prints its usage; a bad option is one line and t
   t.equal(b.code, 64)
   t.match(b.stderr, /^gen\.mjs: Unknown option '--bogus'\n\nUsage:/)
   t.notMatch(b.stderr, /at .*\(/, 'no stack trace')
+})
+
+t.test('weir help [COMMAND] is weir [COMMAND] --help; weir completion prints a completion script that completes commands and options', async (t) => {
+  const [help, root] = await Promise.all([weir(['help']), weir(['--help'])])
+  t.same([help.code, help.stdout], [0, root.stdout])
+  const [helpWindow, windowHelp] = await Promise.all([weir(['help', 'window']), weir(['window', '--help'])])
+  t.same([helpWindow.code, helpWindow.stdout], [0, windowHelp.stdout])
+  t.match(root.stdout, /weir completion .*completion script/)
+  t.match(root.stdout, /weir help .*weir help COMMAND/)
+  const script = await weir(['completion'])
+  t.equal(script.code, 0)
+  t.match(script.stdout, /--get-yargs-completions/)
+  const commands = await weir(['--get-yargs-completions', 'weir', 'win'])
+  t.ok(lines(commands.stdout).some((l) => l.startsWith('window')), `the commands: ${commands.stdout}`)
+  const options = await weir(['--get-yargs-completions', 'weir', 'window', '--la'])
+  t.ok(lines(options.stdout).includes('--lateness') && lines(options.stdout).includes('--late-output'), `a command's options: ${options.stdout}`)
 })

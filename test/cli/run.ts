@@ -231,7 +231,11 @@ t.test('a spec can keep bad lines in a dead-letter file', async (t) => {
   const r = await weir(['run', `${dir}/job.json`, `${dir}/in.ndjson`])
   t.equal(r.code, 0, r.stderr)
   t.equal(r.stdout, '{"user":"a","n_sum":1}\n{"user":"b","n_sum":3}\n')
-  t.equal(readFileSync(`${dir}/dead.ndjson`, 'utf8'), 'not json\n{"n":2}\n')
+  const dead = readFileSync(`${dir}/dead.ndjson`, 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>)
+  t.same(dead, [
+    { source: `${dir}/in.ndjson`, line: 2, reason: `malformed JSON: Unexpected token 'o', "not json" is not valid JSON`, raw: 'not json' },
+    { source: `${dir}/in.ndjson`, line: 3, reason: "key field 'user' is missing", raw: '{"n":2}' },
+  ])
   t.equal(r.stderr, 'weir: warning: 2 bad record(s) written to the dead-letter file\n')
   writeFileSync(`${dir}/skip.json`, JSON.stringify({ stages: ['keyby user --on-error dead-letter'] }))
   const bad = await weir(['run', `${dir}/skip.json`, `${dir}/in.ndjson`])

@@ -60,7 +60,7 @@ t.test('a missing time field names the line (exit 65); --on-error skip counts an
   const dir = t.testdir({})
   const d = await weir(['window', 'tumbling', '1s', '--time', 'ts', '--on-error', 'dead-letter', '--dead-letter', `${dir}/dead.ndjson`], { stdin: input })
   t.equal(d.code, 0)
-  t.equal(readFileSync(`${dir}/dead.ndjson`, 'utf8'), '{"x":2}\n')
+  t.equal(readFileSync(`${dir}/dead.ndjson`, 'utf8'), '{"source":"stdin","line":2,"reason":"time field \'ts\' is missing","raw":"{\\"x\\":2}"}\n')
 })
 
 t.test('usage errors: a time window without a time, a bad duration, an unknown aggregate', async (t) => {
@@ -179,11 +179,42 @@ t.test('--stats FILE: every record read is accounted for, as JSON, however the j
   const ok = await weir([...chain, 'fixtures/clicks.ndjson', '--late-output', '/dev/null', '--stats', `${dir}/ok.json`])
   t.equal(ok.code, 0)
   const s = JSON.parse(readFileSync(`${dir}/ok.json`, 'utf8'))
-  t.same(s, { status: 'ok', read: 3000, written: 879, filtered: 0, consumed: 2999, late: 1, lateDropped: 0, skipped: 0, deadLettered: 0 })
-  t.equal(s.read, s.consumed + s.late + s.filtered + s.skipped + s.deadLettered, 'read = consumed + late + filtered + skipped + dead-lettered')
+  t.same(s, { status: 'ok', read: 3000, written: 0, linesWritten: 879, filtered: 0, consumed: 2999, late: 1, lateDropped: 0, skipped: 0, deadLettered: 0 })
+  t.equal(s.read, s.written + s.consumed + s.late + s.filtered + s.skipped + s.deadLettered, 'read = written + consumed + late + filtered + skipped + dead-lettered')
   const bad = await weir(['filter', 'r.n > 1', '--stats', `${dir}/bad.json`], { stdin: '{"n":1}\n{"n":2}\n{"n":\n' })
   t.equal(bad.code, 65)
-  t.same(JSON.parse(readFileSync(`${dir}/bad.json`, 'utf8')), { status: 'failed', read: 3, written: 1, filtered: 1, consumed: 0, late: 0, lateDropped: 0, skipped: 0, deadLettered: 0 })
+  t.same(JSON.parse(readFileSync(`${dir}/bad.json`, 'utf8')), { status: 'failed', read: 3, written: 1, linesWritten: 1, filtered: 1, consumed: 0, late: 0, lateDropped: 0, skipped: 0, deadLettered: 0 })
+})
+
+t.test('--stats: each record read has one fate, however many lines it makes or rows are made beside it (decisions.md 34)', async (t) => {
+  const dir = t.testdir({ 'in.ndjson': '{"u":"a","t":1000}\n{"u":"b","t":2000}\n{"u":"a","t":3000}\n{"u":"a","t":70000}\n' })
+  const stats = async (argv: string[]) => {
+    const r = await weir([...argv, `${dir}/in.ndjson`, '--stats', `${dir}/s.json`])
+    t.equal(r.code, 0, `${argv.join(' ')}: ${r.stderr}`)
+    const s = JSON.parse(readFileSync(`${dir}/s.json`, 'utf8')) as Record<string, number>
+    t.equal(s.read, s.written! + s.filtered! + s.consumed! + s.late! + s.skipped! + s.deadLettered!, `${argv.join(' ')}: one fate each`)
+    return s
+  }
+  t.match(await stats(['window', 'sliding', '2s', '1s', '--time', 't']), { read: 4, written: 4, linesWritten: 8 }, 'a sliding window writes a record once per window')
+  t.match(await stats(['window', 'session', '5s', '--time', 't']), { read: 4, written: 0, consumed: 4, linesWritten: 4 }, 'a session holds its records until it fires')
+  t.match(await stats(['keyby', 'u', 'then', 'aggregate', 'count', '--emit', 'updates']), { read: 4, consumed: 4, written: 0, linesWritten: 4 })
+  t.match(
+    await stats(['keyby', 'u', 'then', 'window', 'sliding', '2s', '1s', '--time', 't', 'then', 'filter', 'r.t > 1000', 'then', 'aggregate', 'count']),
+    { read: 4, filtered: 1, consumed: 3, written: 0 },
+    "a record whose copies are all filtered is filtered, though a row fires beside it",
+  )
+  t.match(await stats(['keyby', 'u', 'then', 'process', 'fixtures/fn/session-summary.mjs', '--time', 't']), { read: 4, consumed: 4, written: 0 })
+})
+
+t.test('--stats under | head -1: linesWritten counts the lines the output took, not those produced after its reader left', async (t) => {
+  const line = '{"n":1,"pad":"' + 'x'.repeat(100) + '"}\n'
+  const dir = t.testdir({ 'in.ndjson': line.repeat(20_000) })
+  const r = await sh(`"$WEIR" filter true ${dir}/in.ndjson --stats ${dir}/s.json | head -1`)
+  t.equal(r.code, 0, r.stderr)
+  const s = JSON.parse(readFileSync(`${dir}/s.json`, 'utf8')) as Record<string, number | string>
+  t.equal(s.status, 'reader-closed')
+  t.ok((s.linesWritten as number) < (s.written as number), `linesWritten ${s.linesWritten} < written ${s.written}`)
+  t.ok((s.linesWritten as number) * line.length <= 1 << 20, 'no more than a pipe buffer or two')
 })
 
 t.test('aggregate warns when window records reach it through a foreign program, not through a weir pipe', async (t) => {

@@ -44,3 +44,25 @@ t.test('rejects anything but one expression, naming the command', async (t) => {
   }
   t.throws(() => compileExpression('r.a;', 'map'), /^map: invalid expression/)
 })
+
+t.test("a syntax error is told in the user's text, not in the code that wraps it", async (t) => {
+  const cases: [string, string][] = [
+    ['r.amount >', 'unexpected end of expression'],
+    ['({a: r.x', 'unexpected end of expression'],
+    ['r.a )', "Unexpected token ')' at column 5"],
+    ['r.a), (r.b', "Unexpected token ')' at column 4"],
+    ['r.a })({ v: (r.b', "Unexpected token '}' at column 5"],
+    ['r.a +\n+ ) 1', "Unexpected token ')' at line 2, column 3"],
+    ['r.a; r.b', "not one expression: Unexpected token ';' at column 4"],
+    ['if (r.a) 1', "not one expression: Unexpected token 'if' at column 1"],
+  ]
+  for (const [text, why] of cases) {
+    let got = ''
+    try {
+      compileExpression(text, 'filter')
+    } catch (e) {
+      got = (e as Error).message
+    }
+    t.equal(got, `filter: invalid expression '${text}': ${why}`, JSON.stringify(text))
+  }
+})

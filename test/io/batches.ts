@@ -95,3 +95,19 @@ t.test('a chunk buffer may be reused once fed: a cut line is kept as a copy', as
   const second = b.feed(Buffer.from('c"}\n'))!
   t.same(second.cols[0], ['bc'])
 })
+
+t.test('a UTF-8 byte-order mark on line 1 is skipped, as by the splitter, however the input is cut', async (t) => {
+  const bom = Buffer.from([0xef, 0xbb, 0xbf])
+  const body = Buffer.from('{"u":"a","n":1}\n{"u":"b"}\n')
+  const withBom = Buffer.concat([bom, body])
+  const want = reference(body)
+  t.same(reference(withBom), want, 'the splitter')
+  t.same(fromBatches([withBom]), want, 'one chunk')
+  t.same(fromBatches([withBom.subarray(0, 2), withBom.subarray(2)]), want, 'the mark cut between chunks')
+  const nonAscii = Buffer.concat([bom, Buffer.from('{"u":"é"}\n')])
+  t.same(fromBatches([nonAscii]), reference(Buffer.from('{"u":"é"}\n')), 'a batch of texts')
+  const later = Buffer.concat([body, bom, body])
+  t.equal(fromBatches([later])[2]!.bad?.startsWith('malformed JSON'), true, 'a mark on line 3 is not skipped')
+  t.same(fromBatches([later]), reference(later), 'and both paths agree on it')
+  t.same(fromBatches([Buffer.concat([bom, Buffer.from('\n{"u":"x"}\n')])]).map((s) => s.line), [2], 'a line 1 of only the mark is blank')
+})

@@ -16,9 +16,10 @@ t.test('--max-line-bytes: a longer line is bad input with its line, on every par
     t.equal(f.stderr, `weir: ${dir}/in.ndjson:2: longer than 100 bytes (--max-line-bytes)\n`, name)
     const d = await weir([...argv, '--on-error', 'dead-letter', '--dead-letter', `${dir}/dead`], { env })
     t.same(lines(d.stdout), ['{"u":"a","count":1}', '{"u":"b","count":1}'], `${name}: the lines after it are read`)
-    const dead = lines(readFileSync(`${dir}/dead`, 'utf8'))
+    const dead = lines(readFileSync(`${dir}/dead`, 'utf8')).map((l) => JSON.parse(l) as { line: number; reason: string; raw: string })
     t.equal(dead.length, 2, name)
-    t.same(dead.map((l) => l.length), [1024, 166], `${name}: the dead letters get each line's first KiB`)
+    t.same(dead.map((l) => l.raw.length), [1024, 166], `${name}: the dead letters get each line's first KiB`)
+    t.same(dead.map((l) => [l.line, l.reason]), [[2, 'longer than 100 bytes (--max-line-bytes)'], [3, 'longer than 100 bytes (--max-line-bytes)']], name)
   }
   const ok = await weir(['filter', 'true', '--max-line-bytes', '1M'], { stdin: long + '\n' })
   t.same([ok.code, ok.stdout], [0, long + '\n'], 'within the limit (K, M suffixes)')

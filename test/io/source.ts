@@ -12,3 +12,35 @@ t.test('a closed stdin is an error, as in jq and Miller; an empty one is no inpu
   const files = await sh('"$WEIR" aggregate count fixtures/clicks.ndjson <&-')
   t.same([files.code, files.stdout], [0, '{"count":3000}\n'], 'stdin closed does not matter when it is not read')
 })
+
+t.test('a gzip-compressed input is read through zlib, by its magic bytes, on every parse path; where it cannot be, the message says what to do', async (t) => {
+  const { gzipSync } = await import('node:zlib')
+  const { readFileSync, writeFileSync } = await import('node:fs')
+  const { weir } = await import('../harness/cli.js')
+  const plain = readFileSync('fixtures/clicks.ndjson')
+  const gz = gzipSync(plain)
+  const dir = t.testdir({})
+  writeFileSync(`${dir}/clicks.ndjson.gz`, gz)
+  writeFileSync(`${dir}/no-suffix`, gz) // the bytes say it, not the name
+  writeFileSync(`${dir}/cut.gz`, gz.subarray(0, gz.length >> 1))
+  const job = ['keyby', 'user', 'then', 'window', 'tumbling', '1m', '--time', 'ts', 'then', 'aggregate', 'count', 'sum:amount']
+  const want = await weir([...job, 'fixtures/clicks.ndjson'])
+  t.equal(want.code, 0)
+  for (const env of [{ WEIR_PROJECT: '0' }, { WEIR_PARSE_WORKER: '0' }, { WEIR_PARSE_WORKER: '1' }]) {
+    for (const f of ['clicks.ndjson.gz', 'no-suffix']) {
+      const r = await weir([...job, `${dir}/${f}`], { env })
+      t.same([r.code, r.stdout, r.stderr], [0, want.stdout, want.stderr], `${f} ${JSON.stringify(env)}`)
+    }
+  }
+  const filtered = await weir(['filter', 'true', `${dir}/clicks.ndjson.gz`])
+  t.equal(filtered.stdout, plain.toString(), 'pass-through gives the decompressed bytes')
+  const cut = await weir(['filter', 'true', `${dir}/cut.gz`, '-o', '/dev/null'])
+  t.equal(cut.code, 74, 'a cut gzip file is a read failure')
+  t.match(cut.stderr, /^weir: .*cut\.gz: read failed: unexpected end of file\n$/)
+  const durable = await weir([...job, `${dir}/clicks.ndjson.gz`, '--job-dir', `${dir}/job`])
+  t.equal(durable.code, 64)
+  t.match(durable.stderr, /^weir: .*clicks\.ndjson\.gz: gzip-compressed: --job-dir reads inputs by byte offset; decompress it first \(zcat .* > FILE\)/)
+  const piped = await sh(`"$WEIR" filter true < ${dir}/clicks.ndjson.gz`)
+  t.equal(piped.code, 65)
+  t.equal(piped.stderr, 'weir: stdin:1: not valid UTF-8: gzip-compressed? use zcat FILE | weir … -\n', 'stdin is not looked at twice, but line 1 says what it is')
+})

@@ -99,3 +99,13 @@ t.test('a line that is not UTF-8 is reported, not decoded with replacement chara
   t.same(got.map(([, n, bad]) => [n, bad]), [[1, false], [2, true], [4, false]])
   t.equal(got[0]![0], '{"a":"é"}')
 })
+
+t.test('a UTF-8 byte-order mark on line 1 is skipped (as jq does), on line 2 it is kept', async (t) => {
+  const bom = Buffer.from([0xef, 0xbb, 0xbf])
+  t.same(split([Buffer.concat([bom, Buffer.from('{"a":1}\n')])]), [[1, '{"a":1}']])
+  t.same(split([bom.subarray(0, 1), Buffer.concat([bom.subarray(1), Buffer.from('{"a":1}\n')])]), [[1, '{"a":1}']], 'cut between chunks')
+  t.same(split([Buffer.concat([Buffer.from('{"a":1}\n'), bom, Buffer.from('{"a":2}')])]), [
+    [1, '{"a":1}'],
+    [2, '\ufeff{"a":2}'],
+  ])
+})

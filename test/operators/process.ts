@@ -109,3 +109,20 @@ t.test('the examples run on the fixtures through the CLI', async (t) => {
   const events = rows.reduce((s, x) => s + (x.events as number), 0)
   t.equal(events, 3000, 'every event is in exactly one session summary')
 })
+
+t.test('a module that does not load says why; a syntax error names its file, line and column, in an imported file too', async (t) => {
+  const dir = t.testdir({
+    'bad.mjs': 'export function processElement(r, ctx) {\n  ctx.emit(r)\n  let x = ;\n}\n',
+    'imports-bad.mjs': "import './bad.mjs'\nexport function processElement(r, ctx) { ctx.emit(r) }\n",
+    'throws.mjs': "throw new Error('boom')\n",
+  })
+  const bad = await weir(['process', `${dir}/bad.mjs`], { stdin: '{}\n' })
+  t.equal(bad.code, 64)
+  t.equal(bad.stderr, `weir: process: ${dir}/bad.mjs:3:11: syntax error: Unexpected token ';' (see 'weir process --help')\n`)
+  const imp = await weir(['process', 'imports-bad.mjs'], { stdin: '{}\n', cwd: dir })
+  t.equal(imp.code, 64)
+  t.equal(imp.stderr, `weir: process: ${dir}/bad.mjs:3:11: syntax error: Unexpected token ';' (imported by ${dir}/imports-bad.mjs) (see 'weir process --help')\n`)
+  const thrown = await weir(['process', `${dir}/throws.mjs`], { stdin: '{}\n' })
+  t.equal(thrown.code, 64)
+  t.equal(thrown.stderr, `weir: process: ${dir}/throws.mjs: cannot load: boom (see 'weir process --help')\n`)
+})

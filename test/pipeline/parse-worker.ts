@@ -207,3 +207,54 @@ t.test('filter and map read only the fields their expressions name, with the sam
   t.equal(last.code, 1)
   t.match(last.stderr, /in\.ndjson:6: filter 'r\.event === "purchase"' threw/)
 })
+
+t.test('a byte-order mark on line 1 of each input is skipped on every parse path, and a quoted line never carries raw control bytes', async (t) => {
+  const dir = t.testdir({})
+  const { writeFileSync } = await import('node:fs')
+  const bom = Buffer.from([0xef, 0xbb, 0xbf])
+  writeFileSync(`${dir}/a.ndjson`, Buffer.concat([bom, Buffer.from('{"u":"a","t":1}\n{"u":"b","t":2}\n')]))
+  writeFileSync(`${dir}/b.ndjson`, Buffer.concat([bom, Buffer.from('{"u":"é","t":3}\n')]))
+  writeFileSync(`${dir}/c.ndjson`, '{"u":"a","t":1}\n{"t":\x1b[2J\x9b\x07}\n')
+  for (const m of MODES) {
+    const r = await weir(['keyby', 'u', 'then', 'aggregate', 'count', `${dir}/a.ndjson`, `${dir}/b.ndjson`], { env: m.env })
+    t.equal(r.code, 0, `${m.name}: ${r.stderr}`)
+    t.same(r.stdout, '{"u":"a","count":1}\n{"u":"b","count":1}\n{"u":"é","count":1}\n', m.name)
+    const bad = await weir(['keyby', 'u', 'then', 'aggregate', 'count', `${dir}/c.ndjson`], { env: m.env })
+    t.equal(bad.code, 65, m.name)
+    t.notMatch(bad.stderr, /[\x00-\x09\x0b-\x1f\x7f-\x9f]/, `${m.name}: no control byte in ${JSON.stringify(bad.stderr)}`)
+    t.match(bad.stderr, /^weir: .*c\.ndjson:2: malformed JSON: .*"\{"t":\\u001b\[2J\\u009b\\u0007\}" is not valid JSON\n$/, m.name)
+  }
+})
+
+t.test('dead letters are NDJSON on every parse path: jq -r .raw gives the lines back, raw_base64 the exact bytes of a line not UTF-8', async (t) => {
+  const dir = t.testdir({})
+  const { writeFileSync } = await import('node:fs')
+  const notUtf8 = Buffer.concat([Buffer.from('{"u":"'), Buffer.from([0xc3, 0x28, 0xff]), Buffer.from('"}')])
+  const badLines = ['not json', '{"n":"é\\u0001"}', '  {"u":1} tail']
+  writeFileSync(
+    `${dir}/in.ndjson`,
+    Buffer.concat([Buffer.from(`{"u":"a"}\n${badLines[0]}\n${badLines[1]}\n`), notUtf8, Buffer.from(`\n${badLines[2]}\n{"u":"b"}\n`)]),
+  )
+  const args = ['keyby', 'u', 'then', 'aggregate', 'count', `${dir}/in.ndjson`, '--on-error', 'dead-letter', '--dead-letter', `${dir}/dead.ndjson`]
+  const seen: string[] = []
+  for (const m of MODES) {
+    const r = await weir(args, { env: m.env })
+    t.equal(r.code, 0, `${m.name}: ${r.stderr}`)
+    const text = readFileSync(`${dir}/dead.ndjson`, 'utf8')
+    seen.push(text)
+    const letters = text.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>)
+    t.same(Object.keys(letters[0]!), ['source', 'line', 'reason', 'raw'], m.name)
+    t.same(letters.map((l) => l.line), [2, 3, 4, 5], m.name)
+    t.same(letters.map((l) => l.source), [1, 2, 3, 4].map(() => `${dir}/in.ndjson`), m.name)
+    t.same(letters.filter((l) => l.line !== 4).map((l) => l.raw), badLines, `${m.name}: raw is the line, byte for byte`)
+    t.equal(letters[1]!.reason, "key field 'u' is missing", m.name)
+    t.equal(letters[2]!.reason, 'not valid UTF-8', m.name)
+    t.same(Buffer.from(letters[2]!.raw_base64 as string, 'base64'), notUtf8, `${m.name}: the exact bytes`)
+    t.same(letters.filter((l) => 'raw_base64' in l).length, 1, `${m.name}: only where the bytes are not UTF-8`)
+  }
+  t.equal(seen[1], seen[0], 'projected on the main thread')
+  t.equal(seen[2], seen[0], 'projected in the worker')
+  const jq = await sh(`jq -r .raw ${dir}/dead.ndjson`)
+  if (jq.code === 127) return
+  t.equal(jq.stdout, [badLines[0], badLines[1], notUtf8.toString('utf8'), badLines[2]].join('\n') + '\n', 'jq -r .raw')
+})
