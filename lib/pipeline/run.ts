@@ -376,8 +376,10 @@ class Job {
     // with a weir stage before this one, a signal waits up to a second for its 'stop' (it got
     // the signal too: decisions.md 31), so the chain stops as one
     const onAbort = () => {
-      if (!this.pipeIn) return this.halt('signal')
+      // signalled: a broken pipe that Ctrl-C caused downstream (its stage died of the same
+      // signal, maybe before this one saw it) is then no failure of this stage's reader
       this.signalled = true
+      if (!this.pipeIn) return this.halt('signal')
       setTimeout(() => this.halt('signal'), 1000).unref()
     }
     this.opts.signal?.addEventListener('abort', onAbort)
