@@ -145,6 +145,11 @@ function base(y: Argv): Argv {
 }
 
 async function execute(plan: JobPlan): Promise<void> {
+  if (plan.options.explain) {
+    const { explainJob } = await import('../pipeline/explain.js')
+    process.stdout.write(explainJob(plan.stages, plan.options))
+    return
+  }
   const ac = new AbortController()
   let signalCode = 0
   const onSignal = (sig: NodeJS.Signals) => {

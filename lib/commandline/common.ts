@@ -60,6 +60,7 @@ export function jobOptions(a: IoArgs): JobOptions {
     resume: a.resume === true,
     allowChangedPipeline: a['allow-changed-pipeline'] === true,
     lastStage: a['last-stage'] === true,
+    explain: a.explain === true,
     stateTtl: a['state-ttl'] === undefined ? undefined : positiveDuration(a['state-ttl'], '--state-ttl'),
   }
 }

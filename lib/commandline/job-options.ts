@@ -66,6 +66,11 @@ export const JOB_OPTIONS: readonly JobOptionDecl[] = [
     describe: 'drop the keyed state of a key no record has touched for D of event time (30d): a running aggregate emits its row first',
   },
   {
+    name: 'explain',
+    type: 'boolean',
+    describe: 'print what the job would do (operators, key, time and watermarks, windows, fields parsed, state, checkpoints) and exit without reading input',
+  },
+  {
     name: 'last-stage',
     type: 'boolean',
     describe:
@@ -95,6 +100,7 @@ export interface JobArgs {
   resume?: boolean
   'allow-changed-pipeline'?: boolean
   'last-stage'?: boolean
+  explain?: boolean
   'state-ttl'?: string
 }
 

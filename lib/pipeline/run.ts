@@ -75,6 +75,8 @@ export interface JobOptions {
   commandLine?: string
   /** This stage completes the checkpoints of a pipe chain although its stdout is a pipe (decisions.md 27). */
   lastStage?: boolean
+  /** Print what the job would do (pipeline/explain.ts) instead of running it. */
+  explain?: boolean
 }
 
 export interface JobResult {
@@ -220,7 +222,7 @@ interface ParsePlan {
  * WEIR_PARSE_WORKER=0 keeps parsing on the main thread, =1 forces the worker; WEIR_PROJECT=0
  * parses whole records with JSON.parse, the reference the tests compare the other paths with.
  */
-function parsePlan(stages: Stage[], inputs: InputsInfo, upstream?: StreamContext): ParsePlan | undefined {
+export function parsePlan(stages: Stage[], inputs: InputsInfo, upstream?: StreamContext): ParsePlan | undefined {
   if (process.env.WEIR_PROJECT === '0') return undefined
   const fields = fieldsNeeded(stages, upstream)
   if (!fields) return undefined
