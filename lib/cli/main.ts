@@ -7,7 +7,7 @@ import { jobOptions, type IoArgs, type JobPlan, protectDash, refuseNegativeWords
 import { JOB_OPTIONS } from '../commandline/job-options.js'
 import { parseStage } from '../commandline/parse-stage.js'
 import { fastParse } from '../commandline/fast-parse.js'
-import { runJob, type JobResult } from '../pipeline/run.js'
+import { runJob, type JobResult, type Progress } from '../pipeline/run.js'
 import type { Stage } from '../pipeline/stages.js'
 import { WeirError, printable, usageError } from '../stream/errors.js'
 import { newStats, type Stats } from '../stream/stats.js'
@@ -150,6 +150,7 @@ async function execute(plan: JobPlan): Promise<void> {
     process.stdout.write(explainJob(plan.stages, plan.options))
     return
   }
+  if (!plan.options.quiet && (plan.options.progress || process.stderr.isTTY)) plan.options.onProgress = progressLine(process.stderr.isTTY === true)
   const ac = new AbortController()
   let signalCode = 0
   const onSignal = (sig: NodeJS.Signals) => {
@@ -177,7 +178,7 @@ async function execute(plan: JobPlan): Promise<void> {
   }
   try {
     result = await runJob(plan.stages, { ...plan.options, signal: ac.signal, stats, warn })
-    summarize(result, plan.verbose)
+    summarize(result, plan.verbose && !plan.options.quiet, plan.options.quiet === true)
     status = result.stopped ?? 'ok'
     if (result.stopped === 'signal') process.exitCode = signalCode
   } finally {
@@ -203,12 +204,36 @@ function writeStats(path: string, s: Stats, status: string, result: JobResult | 
 }
 
 /**
+ * The progress line: redrawn in place on a terminal and gone when the job is done; off a terminal
+ * (--progress into a log) one line per update.
+ */
+function progressLine(tty: boolean): (p: Progress) => void {
+  let drawn = false
+  return (p) => {
+    if (p.done) {
+      if (tty && drawn) process.stderr.write('\r\x1b[K')
+      return
+    }
+    const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`
+    const parts = [p.bytesTotal ? `${mb(p.bytesRead)} of ${mb(p.bytesTotal)} (${Math.floor((100 * p.bytesRead) / p.bytesTotal)}%)` : `${mb(p.bytesRead)} read`]
+    parts.push(`${Math.round(p.records / Math.max(0.001, p.elapsedMs / 1000)).toLocaleString('en')} records/s`)
+    if (p.watermark !== undefined && Number.isFinite(p.watermark) && Math.abs(p.watermark) < 8.64e15) parts.push(`watermark ${new Date(p.watermark).toISOString()}`)
+    if (p.windowsOpen !== undefined) parts.push(`windows open ${p.windowsOpen}`)
+    if (p.checkpoint !== undefined) parts.push(`checkpoint ${p.checkpoint}`)
+    const text = `weir: ${parts.join(', ')}`
+    if (!tty) return void process.stderr.write(text + '\n')
+    drawn = true
+    process.stderr.write('\r' + text.slice(0, Math.max(20, (process.stderr.columns || 80) - 1)) + '\x1b[K')
+  }
+}
+
+/**
  * Quiet off a terminal (cron mails whatever a job prints): a summary only on a TTY or with
  * --verbose, but always one warning when records were dropped (decisions.md 13).
  */
-function summarize(result: JobResult, verbose: boolean): void {
+function summarize(result: JobResult, verbose: boolean, quiet: boolean): void {
   const s = result.stats
-  if (verbose || process.stderr.isTTY) {
+  if (verbose || (process.stderr.isTTY && !quiet)) {
     // lines: what a user sees in the output (rows, a sliding window's copies), not fates
     const parts = [`read ${s.read}`, `wrote ${s.linesWritten}`]
     if (s.filtered) parts.push(`filtered ${s.filtered}`)

@@ -61,6 +61,8 @@ export function jobOptions(a: IoArgs): JobOptions {
     allowChangedPipeline: a['allow-changed-pipeline'] === true,
     lastStage: a['last-stage'] === true,
     explain: a.explain === true,
+    progress: a.progress === true,
+    quiet: a.quiet === true,
     stateTtl: a['state-ttl'] === undefined ? undefined : positiveDuration(a['state-ttl'], '--state-ttl'),
   }
 }

@@ -66,6 +66,12 @@ export const JOB_OPTIONS: readonly JobOptionDecl[] = [
     describe: 'drop the keyed state of a key no record has touched for D of event time (30d): a running aggregate emits its row first',
   },
   {
+    name: 'progress',
+    type: 'boolean',
+    describe: 'a progress line on stderr (bytes read, records/s, watermark, open windows, checkpoint) even off a terminal, where it is one line per update',
+  },
+  { name: 'quiet', alias: 'q', type: 'boolean', describe: 'no summary and no progress line, even on a terminal (warnings about dropped records stay)' },
+  {
     name: 'explain',
     type: 'boolean',
     describe: 'print what the job would do (operators, key, time and watermarks, windows, fields parsed, state, checkpoints) and exit without reading input',
@@ -101,6 +107,8 @@ export interface JobArgs {
   'allow-changed-pipeline'?: boolean
   'last-stage'?: boolean
   explain?: boolean
+  progress?: boolean
+  quiet?: boolean
   'state-ttl'?: string
 }
 

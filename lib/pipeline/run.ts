@@ -77,6 +77,26 @@ export interface JobOptions {
   lastStage?: boolean
   /** Print what the job would do (pipeline/explain.ts) instead of running it. */
   explain?: boolean
+  /** --progress: a progress line even off a terminal; --quiet: no summary, no progress line */
+  progress?: boolean
+  quiet?: boolean
+  /** Called every PROGRESS_EVERY_MS once the job has run a second: the CLI draws a progress line. */
+  onProgress?: (p: Progress) => void
+}
+
+/** Where a running job stands, for a progress line. */
+export interface Progress {
+  /** bytes of input consumed, and the inputs' total when they are regular files */
+  bytesRead: number
+  bytesTotal: number | undefined
+  records: number
+  elapsedMs: number
+  /** the watermark at the end of the chain, when the job has event time */
+  watermark: number | undefined
+  windowsOpen: number | undefined
+  checkpoint: number | undefined
+  /** the job is done: clear the line */
+  done: boolean
 }
 
 export interface JobResult {
@@ -150,7 +170,8 @@ export async function runJob(stages: Stage[], opts: JobOptions): Promise<JobResu
       // Without a completing stage no checkpoint completes (decisions.md 27). This stage cannot
       // tell at its exit whether a weir stage will still read its pipe (`| (sleep 1; weir …)`),
       // so the next run of the job says so (durable.ts), from the parts it finds.
-      return await new Job(ops, inputs, out, lateOut, deadOut, opts, state, durable, plan, pipeIn, pipeOut, place !== undefined).run()
+      const job = new Job(ops, inputs, out, lateOut, deadOut, opts, state, durable, plan, pipeIn, pipeOut, place !== undefined)
+      return await job.run(inputsInfo.allRegular ? inputsInfo.bytes : undefined)
     } finally {
       pipeOut?.channel.close()
       pipeIn?.channel.close()
@@ -197,6 +218,9 @@ function pipeWriter(
  * a few milliseconds after the EOF.
  */
 const SIGNAL_GRACE_MS = 25
+
+/** How often a progress line is redrawn. */
+const PROGRESS_EVERY_MS = 500
 
 /** How often a quiet pipe's side channel is read for entries after its last line. */
 const PIPE_IDLE_POLL_MS = 100
@@ -291,7 +315,14 @@ class Job {
             out.push(recordText(rec))
             if (!rec.derived) tally.written++
           },
-      watermark: pipeOut ? (t) => pipeOut.watermark(t) : () => {},
+      watermark: pipeOut
+        ? (t) => {
+            this.watermark = t
+            pipeOut.watermark(t)
+          }
+        : (t) => {
+            this.watermark = t
+          },
       pane: pipeOut ? (e) => pipeOut.pane(e) : undefined,
       late: (rec) => {
         tally.late++
@@ -335,6 +366,9 @@ class Job {
     }
   }
 
+  /** the watermark at the end of the chain, for a progress line */
+  private watermark: number | undefined
+
   /** A checkpoint was taken here: its barrier goes on to the weir stage after this one, if any. */
   private barrier(id: number): void {
     this.pipeOut?.barrier(id)
@@ -374,7 +408,36 @@ class Job {
     }
   }
 
-  async run(): Promise<JobResult> {
+  async run(bytesTotal?: number): Promise<JobResult> {
+    const started = Date.now()
+    const progress = (done: boolean) =>
+      this.opts.onProgress?.({
+        bytesRead: this.positions.reduce((sum, p) => sum + p.offset, 0),
+        bytesTotal,
+        records: this.stats.read,
+        elapsedMs: Date.now() - started,
+        watermark: this.watermark,
+        windowsOpen: this.chain.openWindows(),
+        checkpoint: this.checkpoints?.lastCompleted,
+        done,
+      })
+    // a short job shows none: the first line after a second
+    let ticker: NodeJS.Timeout | undefined
+    const firstTick = this.opts.onProgress
+      ? setTimeout(() => (ticker = setInterval(() => progress(false), PROGRESS_EVERY_MS).unref()), 1000).unref()
+      : undefined
+    try {
+      return await this.runJob()
+    } finally {
+      clearTimeout(firstTick)
+      if (ticker) {
+        clearInterval(ticker)
+        progress(true)
+      }
+    }
+  }
+
+  private async runJob(): Promise<JobResult> {
     // with a weir stage before this one, a signal waits up to a second for its 'stop' (it got
     // the signal too: decisions.md 31), so the chain stops as one
     const onAbort = () => {
