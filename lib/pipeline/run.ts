@@ -410,8 +410,11 @@ class Job {
 
   async run(bytesTotal?: number): Promise<JobResult> {
     const started = Date.now()
+    // in a pipe chain on a terminal only the first stage draws one (they would overwrite each
+    // other's), unless a later one is asked with --progress
+    const onProgress = this.pipeIn && !this.opts.progress ? undefined : this.opts.onProgress
     const progress = (done: boolean) =>
-      this.opts.onProgress?.({
+      onProgress?.({
         bytesRead: this.positions.reduce((sum, p) => sum + p.offset, 0),
         bytesTotal,
         records: this.stats.read,
@@ -423,7 +426,7 @@ class Job {
       })
     // a short job shows none: the first line after a second
     let ticker: NodeJS.Timeout | undefined
-    const firstTick = this.opts.onProgress
+    const firstTick = onProgress
       ? setTimeout(() => (ticker = setInterval(() => progress(false), PROGRESS_EVERY_MS).unref()), 1000).unref()
       : undefined
     try {
