@@ -5,7 +5,7 @@
 // started again with --resume on its first stage. Output and late output must equal an
 // uninterrupted run's byte for byte. Also: a kill at each step inside a checkpoint, in each stage,
 // and Ctrl-C of the whole process group.
-//   npm test:       20k records, 5 kills
+//   npm test:       12k records, 4 kills, five of the crash points (decisions.md 38: ~30 s a test)
 //   npm run chaos:  WEIR_CHAOS=full, 100k records, ≥ 20 kills
 // The seed is printed; replay with WEIR_SEED=N.
 import t, { type Test } from 'tap'
@@ -18,8 +18,8 @@ import { rng } from '../harness/random.js'
 import { newestId } from '../harness/jobdir.js'
 
 const FULL = process.env.WEIR_CHAOS === 'full'
-const EVENTS = FULL ? 100_000 : 20_000
-const KILLS = FULL ? 20 : 5
+const EVENTS = FULL ? 100_000 : 12_000
+const KILLS = FULL ? 20 : 4
 const seed = Number(process.env.WEIR_SEED ?? Math.floor(Math.random() * 1e9))
 t.comment(`seed ${seed} (replay: WEIR_SEED=${seed}${FULL ? ' WEIR_CHAOS=full' : ''})`)
 const random = rng(seed)
@@ -131,7 +131,8 @@ t.test('a kill at each step inside a checkpoint, in each stage: the resume is ex
     ['aggregate', 'manifest-temp:3'],
     ['aggregate', 'after-manifest:4'],
   ]
-  for (const [stage, point] of points) {
+  const chosen = FULL ? points : points.filter((_, i) => [0, 3, 4, 5, 6].includes(i))
+  for (const [stage, point] of chosen) {
     const r = await runChain(script, { env: { [stage]: `WEIR_CRASH_AT=${point}` }, jobDir })
     const codes = r.codes.split(' ')
     t.equal(codes[STAGES.indexOf(stage)], '137', `${stage} died at ${point}`)
