@@ -83,7 +83,8 @@ export class CheckpointCoordinator {
   /** The job's counters since its first run: the restored checkpoint's plus this run's. */
   totals(): Stats {
     const t = newStats()
-    for (const k of Object.keys(t) as (keyof Stats)[]) t[k] = this.baseTotals[k] + this.p.stats[k]
+    // a manifest written before a counter existed counts it from 0
+    for (const k of Object.keys(t) as (keyof Stats)[]) t[k] = (this.baseTotals[k] ?? 0) + this.p.stats[k]
     return t
   }
 
@@ -107,8 +108,10 @@ export class CheckpointCoordinator {
     // still the oldest until this checkpoint's manifest exists, so it bounds the reclaim.
     const oldestRetained = this.retained[0] ?? id
     const snapshots = this.p.snapshotOperators()
+    const sources = this.p.sources()
     try {
-      this.p.state.checkpoint(id, lineage, oldestRetained)
+      // with the state: how far each file was read, so a later fallback knows what it replays
+      this.p.state.checkpoint(id, lineage, oldestRetained, sources.map(({ dev, ino, line, offset }) => ({ dev, ino, line, offset })))
     } catch (e) {
       // a full disk or a failing device: this checkpoint fails, the previous one stays usable
       if (e instanceof WeirError && e.kind !== 'internal') throw new WeirError(e.kind, `checkpoint ${id} failed (the previous one is still usable): ${e.message}`)
@@ -116,7 +119,6 @@ export class CheckpointCoordinator {
     }
     crashPoint('after-state')
     this.lineage = lineage
-    const sources = this.p.sources()
     const sinks = this.p.sinks.map((s) => ({ ...s.record, committed: s.length(), durable: s.durable }))
     const manifest: Manifest = {
       format: MANIFEST_FORMAT,

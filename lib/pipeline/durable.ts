@@ -32,6 +32,11 @@ export interface DurableJob {
   /** the restored checkpoint, if any */
   restored: Manifest | undefined
   startPositions(): SourcePosition[]
+  /**
+   * Up to which line a source's file was read already, up to some checkpoint's state commit (0:
+   * none): records at or below it that this run reads are `replayed` (decisions.md 34).
+   */
+  replayUntil(p: SourcePosition & { rotatedTo?: string }): number
   sinkResume(role: 'output' | 'late' | 'dead-letter', path: string): SinkResume | undefined
   sinks(list: { role: 'output' | 'late' | 'dead-letter'; sink: LineSink }[]): CheckpointedSink[]
   coordinator(p: CheckpointParticipants, clock: Clock): CheckpointCoordinator
@@ -91,6 +96,7 @@ export async function openDurableJob(stages: Stage[], inputs: string[], opts: Jo
     const lmdb = await openLmdbState(join(jobDir, 'state'), { lineage: restored?.state.lineage ?? [], minPendingEpoch: maxId + 1 })
     state = lmdb
     const nextId = lmdb.pendingEpoch
+    const marks = lmdb.readMarks()
     const identity = { job: opts.name ?? 'weir', version: VERSION, fingerprint, operators }
     const lastStage = stages.length - 1
     const lastUid = uids[lastStage] ?? ''
@@ -101,6 +107,12 @@ export async function openDurableJob(stages: Stage[], inputs: string[], opts: Jo
       snapshots: restored?.snapshots ?? {},
       restored,
       startPositions: () => startPositions(inputs, restored, warn),
+      replayUntil(p) {
+        const m = marks.find((m) => m.ino === p.ino && m.dev === p.dev)
+        if (!m || m.line <= p.line) return 0
+        // a file now shorter than where the mark was taken was truncated: what it holds is new
+        return safeIdentify(p.rotatedTo ?? p.path).size >= m.offset ? m.line : 0
+      },
       sinkResume(role, path) {
         const r = restored?.sinks.find((s) => s.role === role)
         if (!r || !restored) return undefined

@@ -231,7 +231,7 @@ class Job {
     private readonly deadOut: LineSink | undefined,
     private readonly opts: JobOptions,
     state: KeyedStateBackend,
-    durable: DurableJob | undefined,
+    private readonly durable: DurableJob | undefined,
     private readonly parsing?: ParsePlan,
     private readonly pipeIn?: PipeReader,
     private readonly pipeOut?: PipeWriter,
@@ -283,6 +283,14 @@ class Job {
         this.clock,
       )
     }
+  }
+
+  /**
+   * Input `index`'s records up to this line were read before, up to a checkpoint of a run this one
+   * does not continue (restored from an older checkpoint): they count as replayed.
+   */
+  private replayUntil(index: number): number {
+    return this.durable?.replayUntil(this.positions[index]!) ?? 0
   }
 
   /** The bad-input policy: fail (exit 65), skip (counted) or dead-letter (counted, bytes kept). */
@@ -402,7 +410,7 @@ class Job {
    * unfinished line): callers hand it a buffer they do not reuse. `finish` ends the input (an
    * unterminated last line is still a line).
    */
-  private lineReader(input: string, start: { offset: number; line: number }) {
+  private lineReader(input: string, start: { offset: number; line: number }, replayUntil = 0) {
     const source = sourceName(input)
     const stats = this.stats
     const chain = this.chain
@@ -416,7 +424,7 @@ class Job {
       const batcher = new LineBatcher(fields, source, start, this.opts.maxLineBytes)
       reader = batcher
       const take = (batch: ParsedBatch | undefined) => {
-        if (batch) this.onParsedBatch(batch, fields)
+        if (batch) this.onParsedBatch(batch, fields, replayUntil)
       }
       feed = (chunk) => take(batcher.feed(chunk))
       finishInput = () => take(batcher.finish())
@@ -425,6 +433,7 @@ class Job {
       reader = splitter
       const onLine = (text: string, line: number, why?: string) => {
         stats.read++
+        if (line <= replayUntil) stats.replayed++
         if (why !== undefined) return this.bad({ source, line }, text, why)
         let value: unknown
         try {
@@ -462,7 +471,7 @@ class Job {
     const input = path ?? this.inputs[index]!
     const position = this.positions[index]!
     const start = { offset: position.offset, line: position.line }
-    const { feed, finish: finishInput, position: at } = this.lineReader(input, start)
+    const { feed, finish: finishInput, position: at } = this.lineReader(input, start, this.replayUntil(index))
     // --no-flush and --follow leave the last input's unterminated last line for a later run, so
     // offsets always sit on line boundaries (decisions.md 20)
     const keepPartial = keepPartialLine ?? (this.opts.noFlush === true && index === this.inputs.length - 1)
@@ -544,7 +553,7 @@ class Job {
   private async pumpFollow(index: number): Promise<void> {
     const input = this.inputs[index]!
     const position = this.positions[index]!
-    let reader = this.lineReader(input, { offset: position.offset, line: position.line })
+    let reader = this.lineReader(input, { offset: position.offset, line: position.line }, this.replayUntil(index))
     let file = await open(input, 'r').catch((e: Error) => {
       throw new WeirError('no-input', `${input}: ${e.message}`)
     })
@@ -618,6 +627,7 @@ class Job {
 
   /** Reads every input through the parse worker (io/parse-worker.ts). */
   private pumpParsed(fields: string[]): Promise<void> {
+    const replayUntil = this.positions.map((_, i) => this.replayUntil(i))
     return new Promise<void>((resolve) => {
       const workerData: WorkerInput = {
         paths: this.inputs,
@@ -658,7 +668,7 @@ class Job {
         if (done) return
         if ('batch' in m) {
           try {
-            this.onParsedBatch(m.batch, fields)
+            this.onParsedBatch(m.batch, fields, replayUntil[m.input])
           } catch (e) {
             return fail(e)
           }
@@ -683,7 +693,7 @@ class Job {
     })
   }
 
-  private onParsedBatch(batch: ParsedBatch, fields: string[]): void {
+  private onParsedBatch(batch: ParsedBatch, fields: string[], replayUntil = 0): void {
     const { source, raws, starts, ends, lines, cols, bad, whole } = batch
     const stats = this.stats
     const chain = this.chain
@@ -697,6 +707,7 @@ class Job {
       stats.read++
       const raw = raws ? raws[i]! : text.slice(starts![i]!, ends![i]!)
       const line = lines[i]!
+      if (line <= replayUntil) stats.replayed++
       const why = bad[i]
       if (why !== undefined) {
         this.bad({ source, line }, raw, why)

@@ -8,6 +8,8 @@
 //   state  [uid, keyGroup, canon, ns, epoch] → {k: key values, v: value} | {d: 1} (a tombstone)
 //   meta   'stateFormat' → STATE_FORMAT (the manifests' number: one count of what is stored),
 //          'maxEpoch' → highest epoch ever written
+//          'reads' → [dev, ino, line, offset][]: the furthest line of each input file any checkpoint
+//          recorded (backend.ts ReadMark), the newest MAX_READ_MARKS files
 // Key group first, as in every backend, so that state can later be split by key group. The epoch
 // last, so one (uid, key, ns)'s versions are adjacent and a reverse range read finds the newest.
 //
@@ -18,7 +20,7 @@ import { join } from 'node:path'
 import { open, type Database, type RootDatabase } from 'lmdb'
 import { WeirError } from '../stream/errors.js'
 import { MAX_KEY_GROUPS, compareCanon, type Key } from '../stream/key.js'
-import { STATE_FORMAT, type KeyedStateBackend, type Lineage, type Namespace, type OperatorState } from './backend.js'
+import { STATE_FORMAT, type KeyedStateBackend, type Lineage, type Namespace, type OperatorState, type ReadMark } from './backend.js'
 
 export interface LmdbStateOptions {
   /** Epochs this run's reads see (see Lineage in backend.ts): the restored checkpoint's lineage, [] on a fresh job. */
@@ -40,6 +42,8 @@ export interface LmdbStateOptions {
 }
 
 const MAX_DBS = 8
+/** files whose read marks are kept: a cron job over a rotated log sees a new inode per rotation */
+const MAX_READ_MARKS = 64
 const TOP_EPOCH = Number.MAX_SAFE_INTEGER
 // transactionSync flags: 1 abortable, 2 commit before returning, 0x10000 do not wait for the flush.
 // A checkpoint waits for its flush (it is acknowledged only once on disk); a spill need not, since
@@ -469,16 +473,35 @@ export class LmdbStateBackend implements KeyedStateBackend {
     return op
   }
 
-  checkpoint(id: number, lineage: Lineage, oldestRetained: number): void {
+  checkpoint(id: number, lineage: Lineage, oldestRetained: number, reads?: ReadMark[]): void {
     this.assertOpen()
     const next = new Epochs(lineage, id + 1)
     if (!(id >= this.pending) || !next.inLineage(id) || (this.spilled && !next.inLineage(this.pending)))
       throw new WeirError('internal', `state checkpoint ${id}: expected an id ≥ ${this.pending} inside its own lineage ${JSON.stringify(lineage)}${this.spilled ? `, which must include the spilled epoch ${this.pending}` : ''}`)
-    this.flush(id, FLUSHED, next, oldestRetained, true)
+    this.flush(id, FLUSHED, next, oldestRetained, true, reads && this.mergeReads(reads))
     this.epochs = next
     this.pending = id + 1
     this.oldest = oldestRetained
     this.spilled = false
+  }
+
+  readMarks(): ReadMark[] {
+    this.assertOpen()
+    const stored = guard(this.dir, 'unreadable', () => this.meta.get('reads'))
+    if (!Array.isArray(stored)) return []
+    return stored.filter((m): m is number[] => Array.isArray(m) && m.length === 4).map(([dev, ino, line, offset]) => ({ dev: dev!, ino: ino!, line: line!, offset: offset! }))
+  }
+
+  /** The stored marks raised to `reads`, newest files last, at most MAX_READ_MARKS of them. */
+  private mergeReads(reads: ReadMark[]): number[][] {
+    const byFile = new Map<string, ReadMark>()
+    for (const m of [...this.readMarks(), ...reads]) {
+      const id = m.dev + ':' + m.ino
+      const was = byFile.get(id)
+      byFile.delete(id) // re-inserted: the file read now goes last
+      byFile.set(id, was && was.line > m.line ? { ...was } : { dev: m.dev, ino: m.ino, line: m.line, offset: m.offset })
+    }
+    return [...byFile.values()].slice(-MAX_READ_MARKS).map((m) => [m.dev, m.ino, m.line, m.offset])
   }
 
   size(): number {
@@ -676,7 +699,7 @@ export class LmdbStateBackend implements KeyedStateBackend {
    * what no retained checkpoint can need (when `oldest` is known): the older versions of each key
    * written, and at a checkpoint a slice of everything else (the sweep).
    */
-  private flush(epoch: number, flags: number, epochs: Epochs, oldest: number, sweep: boolean): void {
+  private flush(epoch: number, flags: number, epochs: Epochs, oldest: number, sweep: boolean, reads?: number[][]): void {
     const written: Entry[] = []
     // entries change only once the commit is through: a failed flush leaves them dirty
     const chains: (Chain | undefined)[] = []
@@ -702,6 +725,7 @@ export class LmdbStateBackend implements KeyedStateBackend {
           chains.push(chain)
         }
         if (epoch > this.maxWritten) void this.meta.put('maxEpoch', epoch)
+        if (reads) void this.meta.put('reads', reads)
         if (sweep && oldest >= 0) this.sweep(epochs, oldest, Math.max(this.sweepEntries, written.length))
       }, flags),
     )
