@@ -117,6 +117,16 @@ interface Entry {
   filtered?: ChainFilter
 }
 
+/** A chain whose newest version, written at checkpoint `epoch`, is a tombstone. */
+interface DeadChain {
+  ck: [string, number, string, Namespace]
+  epoch: number
+  chain: Chain
+}
+
+/** How many dead chains wait for their reclaim in memory (about 100 bytes each). */
+const DEAD_CHAINS = 200_000
+
 /** One (uid, key, ns)'s versions: ascending epochs, and which of them are tombstones. */
 interface Chain {
   epochs: number[]
@@ -425,6 +435,13 @@ export class LmdbStateBackend implements KeyedStateBackend {
   private closed = false
   /** chains that may be on disk; undefined until the first miss builds it */
   private filter: ChainFilter | undefined
+  /**
+   * Chains a checkpoint ended with a tombstone (a fired window), oldest first: each is removed
+   * whole, by the keys it is known to have, at the first checkpoint whose oldest retained one is
+   * at or past its tombstone, without the sweep having to find it. Bounded (DEAD_CHAINS): what
+   * does not fit, and what a restart forgets, the sweep still finds.
+   */
+  private dead: DeadChain[] = []
 
   /** @internal use openLmdbState */
   constructor(
@@ -747,6 +764,7 @@ export class LmdbStateBackend implements KeyedStateBackend {
     const written: Entry[] = []
     // entries change only once the commit is through: a failed flush leaves them dirty
     const chains: (Chain | undefined)[] = []
+    const cks: [string, number, string, Namespace][] = []
     // The dirty entries in key order: LMDB then walks its B-tree once, left to right, instead of
     // copying a leaf page for each write in cache order. Clean entries of absent state (a window
     // that fired and whose tombstone is written, or one opened and closed since the last write)
@@ -789,10 +807,14 @@ export class LmdbStateBackend implements KeyedStateBackend {
           if (chain && oldest >= 0) this.reclaimChain(ck, chain, epochs, oldest)
           written.push(e)
           chains.push(chain)
+          cks.push(ck)
         }
         if (epoch > this.maxWritten) void this.meta.put('maxEpoch', epoch)
         if (reads) void this.meta.put('reads', reads)
-        if (sweep && oldest >= 0) this.sweep(epochs, oldest, Math.max(this.sweepEntries, written.length))
+        if (sweep && oldest >= 0) {
+          this.reclaimDead(epochs, oldest)
+          this.sweep(epochs, oldest, Math.max(this.sweepEntries, written.length))
+        }
       }, flags),
     )
     if (epoch > this.maxWritten) this.maxWritten = epoch
@@ -800,8 +822,14 @@ export class LmdbStateBackend implements KeyedStateBackend {
       e.dirty = false
       e.baseAbsent = e.value === undefined
       e.chain = chains[i]
-      if (e.value === undefined) this.uncache(e)
+      if (e.value === undefined) {
+        this.uncache(e)
+        // only a checkpoint's: a spill's epoch is written again by its checkpoint, maybe with a value
+        const chain = chains[i]
+        if (sweep && chain && chain.epochs[chain.epochs.length - 1] === epoch) this.dead.push({ ck: cks[i]!, epoch, chain })
+      }
     })
+    if (this.dead.length > DEAD_CHAINS) this.dead.splice(0, this.dead.length - DEAD_CHAINS)
   }
 
   /** False when the chain has certainly never been written (see ChainFilter). */
@@ -855,6 +883,20 @@ export class LmdbStateBackend implements KeyedStateBackend {
     for (const i of gone) void this.state.remove([...ck, chain.epochs[i]!])
     chain.epochs = chain.epochs.filter((_, i) => !gone.includes(i))
     chain.tombs = chain.tombs.filter((_, i) => !gone.includes(i))
+  }
+
+  /**
+   * Removes the dead chains no retained checkpoint needs any more: what `reclaimable` finds in
+   * each as it was when its tombstone was written (versions written since are newer, and only
+   * add to what may go), in key order.
+   */
+  private reclaimDead(epochs: Epochs, oldest: number): void {
+    let n = 0
+    while (n < this.dead.length && this.dead[n]!.epoch <= oldest) n++
+    if (n === 0) return
+    const due = this.dead.splice(0, n).sort((a, b) => compareChainKeys(a.ck, b.ck))
+    for (const { ck, chain } of due)
+      for (const i of reclaimable(chain.epochs, epochs, oldest, (i) => chain.tombs[i]!)) void this.state.remove([ck[0], ck[1], ck[2], ck[3], chain.epochs[i]!])
   }
 
   /**
