@@ -71,6 +71,8 @@ const RUNS = num('runs')
 const STARTUP_RUNS = Math.max(10, num('startup-runs'))
 const TIMEOUT = num('timeout')
 const KEY_RUNS = num('key-runs')
+/** The V8 heap cap (MB) of the key-scaling rows' weir-lmdb-heap row: LMDB state keeps the heap under it at 1M and 10M keys. */
+const HEAP_CAP_MB = 320
 const CORES = availableParallelism()
 
 const log = (...a) => console.error(...a)
@@ -224,10 +226,10 @@ function windowRows(input, tag = 'window', events = EVENTS) {
   // fresh job dir before each run (one with checkpoints refuses a fresh start); after each run the
   // newest manifest gives the number of checkpoints taken (ids count from 0) and the state size.
   // Its output must be byte-identical to the memory-state row's (`sameAs`).
-  const durable = (id, tool, interval) => {
+  const durable = (id, tool, interval, env) => {
     const dir = join(DATA, 'jobs', `${tag}-${id}`)
     return {
-      id, tool, rank: 11, out: o(id), sameAs: 'weir', vsMemory: 'weir', jobDir: dir,
+      id, tool, rank: 11, out: o(id), sameAs: 'weir', vsMemory: 'weir', jobDir: dir, env,
       cmd: WEIR,
       args: ['run', writeSpec(`${tag}-${id}`, windowSpec(input, o(id))), '--job-dir', dir, '--checkpoint-interval', interval],
       before: () => freshJobDir(dir),
@@ -246,6 +248,10 @@ function windowRows(input, tag = 'window', events = EVENTS) {
       skip: weirSkip,
     },
     durable('weir-lmdb', 'weir, LMDB state, checkpoint every 1 s', '1s'),
+    // the heap bound of durable state (decisions.md 32), shown where keys are many: the same run
+    // with V8's heap capped; it finishes only if the heap stays under the cap
+    ...(tag.startsWith('keys-') ? [durable('weir-lmdb-heap', `weir, LMDB state, every 1 s, V8 heap capped at ${HEAP_CAP_MB} MB`, '1s',
+      { NODE_OPTIONS: `--max-old-space-size=${HEAP_CAP_MB}` })] : []),
     // the two rows behind the checkpoint-cost row: an interval longer than the input (only the
     // checkpoints at start and end), and one every twentieth of the input
     durable('weir-lmdb-ends', 'weir, LMDB state, checkpoints at start and end only', `${events * 10}r`),
@@ -621,7 +627,8 @@ function resumeTableRow(row, rows, { events, bytes }) {
 // ---------------------------------------------------------------------------------------------
 // Key scaling: the window job over many keys, memory state against LMDB state, with peak RSS.
 
-const KEY_IDS = ['weir', 'weir-lmdb', 'duckdb-n']
+const KEY_IDS = ['weir', 'weir-lmdb', 'weir-lmdb-heap', 'duckdb-n']
+
 
 async function keyJobs() {
   const configs = [[2_000_000, 1_000_000]]

@@ -121,7 +121,7 @@ export class CheckpointCoordinator {
   /** The job's counters since its first run: the restored checkpoint's plus this run's. */
   totals(): Stats {
     const t = newStats()
-    // a checkpoint of an older weir may lack a counter added since (linesWritten)
+    // a manifest written before a counter existed (linesWritten, replayed) counts it from 0
     for (const k of Object.keys(t) as (keyof Stats)[]) t[k] = (this.baseTotals[k] ?? 0) + this.p.stats[k]
     return t
   }
@@ -149,8 +149,10 @@ export class CheckpointCoordinator {
     // completing may yet be retained, so it bounds the reclaim as well.
     const oldestRetained = this.oldestRetainedEpoch(epoch)
     const snapshots = this.p.snapshotOperators()
+    const sources = this.p.sources()
     try {
-      this.p.state.checkpoint(epoch, lineage, oldestRetained)
+      // with the state: how far each file was read, so a later fallback knows what it replays
+      this.p.state.checkpoint(epoch, lineage, oldestRetained, sources.map(({ dev, ino, line, offset }) => ({ dev, ino, line, offset })))
     } catch (e) {
       // a full disk or a failing device: this checkpoint fails, the previous one stays usable
       if (e instanceof WeirError && e.kind !== 'internal') throw new WeirError(e.kind, `checkpoint ${id} failed (the previous one is still usable): ${e.message}`)
@@ -177,7 +179,7 @@ export class CheckpointCoordinator {
             time: new Date(this.now()).toISOString(),
             snapshots,
             state,
-            sources: this.p.sources(),
+            sources,
             sinks,
             totals: this.totals(),
             phase,

@@ -239,6 +239,7 @@ function summarize(result: JobResult, verbose: boolean, quiet: boolean): void {
     if (s.filtered) parts.push(`filtered ${s.filtered}`)
     if (s.consumed) parts.push(`aggregated ${s.consumed}`)
     if (s.late) parts.push(`late ${s.late}`)
+    if (s.replayed) parts.push(`replayed ${s.replayed}`)
     if (result.windowsOpen) parts.push(`windows open ${result.windowsOpen}`)
     if (result.checkpoint !== undefined) parts.push(`checkpoint ${result.checkpoint}`)
     process.stderr.write(`weir: ${parts.join(', ')}\n`)

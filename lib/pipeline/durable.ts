@@ -43,6 +43,11 @@ export interface DurableJob {
   /** what the side channel tells the stages after this one (man/weir-protocol.7, JOBS) */
   chainJob: ChainJob
   startPositions(): SourcePosition[]
+  /**
+   * Up to which line a source's file was read already, up to some checkpoint's state commit (0:
+   * none): records at or below it that this run reads are `replayed` (decisions.md 34).
+   */
+  replayUntil(p: SourcePosition & { rotatedTo?: string }): number
   sinkResume(role: 'output' | 'late' | 'dead-letter', path: string): SinkResume | undefined
   sinks(list: { role: 'output' | 'late' | 'dead-letter'; sink: LineSink }[]): CheckpointedSink[]
   coordinator(p: CheckpointParticipants, clock: Clock): CheckpointCoordinator
@@ -163,6 +168,8 @@ export async function openDurableJob(stages: Stage[], inputs: string[], opts: Jo
     }
     const backend = state ?? new MemoryStateBackend()
     const stateless = state === undefined
+    // how far each input was read at any checkpoint (a later stage reads only its pipe: none)
+    const marks = place ? [] : backend.readMarks()
     const identity = { job: opts.name ?? 'weir', version: VERSION, fingerprint, operators }
     const lastUid = uids[stages.length - 1] ?? ''
     const mySinks = place ? part?.sinks ?? [] : restored?.sinks ?? []
@@ -184,6 +191,12 @@ export async function openDurableJob(stages: Stage[], inputs: string[], opts: Jo
       restoredTotals,
       chainJob,
       startPositions: () => (place ? inputs.map((path) => ({ path, dev: 0, ino: 0, offset: 0, line: 0, done: false })) : startPositions(inputs, restored, warn)),
+      replayUntil(p) {
+        const m = marks.find((m) => m.ino === p.ino && m.dev === p.dev)
+        if (!m || m.line <= p.line) return 0
+        // a file now shorter than where the mark was taken was truncated: what it holds is new
+        return safeIdentify(p.rotatedTo ?? p.path).size >= m.offset ? m.line : 0
+      },
       sinkResume(role, path) {
         const r = mySinks.find((s) => s.role === role)
         if (!r || !restored) return undefined

@@ -291,7 +291,7 @@ class Job {
     private readonly deadOut: LineSink | undefined,
     private readonly opts: JobOptions,
     state: KeyedStateBackend,
-    durable: DurableJob | undefined,
+    private readonly durable: DurableJob | undefined,
     private readonly parsing?: ParsePlan,
     private readonly pipeIn?: PipeReader,
     private readonly pipeOut?: PipeWriter,
@@ -388,6 +388,14 @@ class Job {
     } finally {
       this.fates.end()
     }
+  }
+
+  /**
+   * Input `index`'s records up to this line were read before, up to a checkpoint of a run this one
+   * does not continue (restored from an older checkpoint): they count as replayed.
+   */
+  private replayUntil(index: number): number {
+    return this.durable?.replayUntil(this.positions[index]!) ?? 0
   }
 
   /**
@@ -555,7 +563,7 @@ class Job {
    * unfinished line): callers hand it a buffer they do not reuse. `finish` ends the input (an
    * unterminated last line is still a line).
    */
-  private lineReader(input: string, start: { offset: number; line: number }) {
+  private lineReader(input: string, start: { offset: number; line: number }, replayUntil = 0) {
     const source = sourceName(input)
     const stats = this.stats
     const chain = this.chain
@@ -569,7 +577,7 @@ class Job {
       const batcher = new LineBatcher(fields, source, start, this.opts.maxLineBytes)
       reader = batcher
       const take = (batch: ParsedBatch | undefined) => {
-        if (batch) this.onParsedBatch(batch, fields)
+        if (batch) this.onParsedBatch(batch, fields, replayUntil)
       }
       feed = (chunk) => take(batcher.feed(chunk))
       finishInput = () => take(batcher.finish())
@@ -578,6 +586,7 @@ class Job {
       reader = splitter
       const onLine = (text: string, line: number, why?: string, bytes?: Buffer) => {
         stats.read++
+        if (line <= replayUntil) stats.replayed++
         if (why !== undefined) return this.bad({ source, line }, text, why, bytes)
         let value: unknown
         try {
@@ -616,7 +625,7 @@ class Job {
     const input = path ?? this.inputs[index]!
     const position = this.positions[index]!
     const start = { offset: position.offset, line: position.line }
-    const { feed, finish: finishInput, position: at } = this.lineReader(input, start)
+    const { feed, finish: finishInput, position: at } = this.lineReader(input, start, this.replayUntil(index))
     // --no-flush and --follow leave the last input's unterminated last line for a later run, so
     // offsets always sit on line boundaries (decisions.md 20)
     const keepPartial = keepPartialLine ?? (this.opts.noFlush === true && index === this.inputs.length - 1)
@@ -702,7 +711,7 @@ class Job {
   private async pumpFollow(index: number): Promise<void> {
     const input = this.inputs[index]!
     const position = this.positions[index]!
-    let reader = this.lineReader(input, { offset: position.offset, line: position.line })
+    let reader = this.lineReader(input, { offset: position.offset, line: position.line }, this.replayUntil(index))
     let file = await open(input, 'r').catch((e: Error) => {
       throw new WeirError('no-input', `${input}: ${e.message}`)
     })
@@ -776,6 +785,7 @@ class Job {
 
   /** Reads every input through the parse worker (io/parse-worker.ts). */
   private pumpParsed(fields: string[]): Promise<void> {
+    const replayUntil = this.positions.map((_, i) => this.replayUntil(i))
     return new Promise<void>((resolve) => {
       const workerData: WorkerInput = {
         paths: this.inputs,
@@ -816,7 +826,7 @@ class Job {
         if (done) return
         if ('batch' in m) {
           try {
-            this.onParsedBatch(m.batch, fields)
+            this.onParsedBatch(m.batch, fields, replayUntil[m.input])
           } catch (e) {
             return fail(e)
           }
@@ -841,7 +851,7 @@ class Job {
     })
   }
 
-  private onParsedBatch(batch: ParsedBatch, fields: string[]): void {
+  private onParsedBatch(batch: ParsedBatch, fields: string[], replayUntil = 0): void {
     const { source, raws, starts, ends, lines, cols, bad, whole } = batch
     const stats = this.stats
     const chain = this.chain
@@ -855,6 +865,7 @@ class Job {
       stats.read++
       const raw = raws ? raws[i]! : text.slice(starts![i]!, ends![i]!)
       const line = lines[i]!
+      if (line <= replayUntil) stats.replayed++
       const why = bad[i]
       if (why !== undefined) {
         this.bad({ source, line }, raw, why, batch.badBytes?.[i])

@@ -47,6 +47,20 @@ export interface OperatorState {
 export type Lineage = [number, number][]
 
 /**
+ * How far one input file (by device and inode) was read at a checkpoint: its line number. The
+ * backend keeps, per file, the furthest any checkpoint's state commit recorded, whichever lineage
+ * it was on, so that a run restored from an older checkpoint knows which records it reads again
+ * (`replayed`, decisions.md 34).
+ */
+export interface ReadMark {
+  dev: number
+  ino: number
+  line: number
+  /** the byte offset after that line: a file now shorter was truncated, and the mark is stale */
+  offset: number
+}
+
+/**
  * A backend's life: operators put and delete freely; only `checkpoint` makes anything durable.
  * `close` drops what was not checkpointed, as a crash would. A checkpoint's `oldestRetained` is the
  * oldest checkpoint whose manifest is still kept: every retained checkpoint is on the current
@@ -60,7 +74,9 @@ export interface KeyedStateBackend {
    * `id` in one synchronous transaction, flushed to disk before this returns). `oldestRetained` is
    * the oldest checkpoint that may still be restored: versions only older ones need are reclaimed.
    */
-  checkpoint(id: number, lineage: Lineage, oldestRetained: number): void
+  checkpoint(id: number, lineage: Lineage, oldestRetained: number, reads?: ReadMark[]): void
+  /** The furthest line of each input file any checkpoint recorded (see ReadMark); [] in memory. */
+  readMarks(): ReadMark[]
   /** Bytes the state takes on disk (0 in memory). */
   size(): number
   close(): Promise<void>

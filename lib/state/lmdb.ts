@@ -8,6 +8,8 @@
 //   state  [uid, keyGroup, canon, ns, epoch] → {k: key values, v: value} | {d: 1} (a tombstone)
 //   meta   'stateFormat' → STATE_FORMAT (the manifests' number: one count of what is stored),
 //          'maxEpoch' → highest epoch ever written
+//          'reads' → [dev, ino, line, offset][]: the furthest line of each input file any checkpoint
+//          recorded (backend.ts ReadMark), the newest MAX_READ_MARKS files
 // Key group first, as in every backend, so that state can later be split by key group. The epoch
 // last, so one (uid, key, ns)'s versions are adjacent and a reverse range read finds the newest.
 //
@@ -18,7 +20,7 @@ import { join } from 'node:path'
 import { open, type Database, type RootDatabase } from 'lmdb'
 import { WeirError } from '../stream/errors.js'
 import { MAX_KEY_GROUPS, compareCanon, type Key } from '../stream/key.js'
-import { STATE_FORMAT, type KeyedStateBackend, type Lineage, type Namespace, type OperatorState } from './backend.js'
+import { STATE_FORMAT, type KeyedStateBackend, type Lineage, type Namespace, type OperatorState, type ReadMark } from './backend.js'
 
 export interface LmdbStateOptions {
   /** Epochs this run's reads see (see Lineage in backend.ts): the restored checkpoint's lineage, [] on a fresh job. */
@@ -40,6 +42,8 @@ export interface LmdbStateOptions {
 }
 
 const MAX_DBS = 8
+/** files whose read marks are kept: a cron job over a rotated log sees a new inode per rotation */
+const MAX_READ_MARKS = 64
 const TOP_EPOCH = Number.MAX_SAFE_INTEGER
 // transactionSync flags: 1 abortable, 2 commit before returning, 0x10000 do not wait for the flush.
 // A checkpoint waits for its flush (it is acknowledged only once on disk); a spill need not, since
@@ -109,7 +113,19 @@ interface Entry {
    * so a stale list never makes a flush remove a version that is still needed.
    */
   chain: Chain | undefined
+  /** the filter this chain is known to be in (a filter never loses a chain): no hashing to check */
+  filtered?: ChainFilter
 }
+
+/** A chain whose newest version, written at checkpoint `epoch`, is a tombstone. */
+interface DeadChain {
+  ck: [string, number, string, Namespace]
+  epoch: number
+  chain: Chain
+}
+
+/** How many dead chains wait for their reclaim in memory (about 100 bytes each). */
+const DEAD_CHAINS = 200_000
 
 /** One (uid, key, ns)'s versions: ascending epochs, and which of them are tombstones. */
 interface Chain {
@@ -370,11 +386,17 @@ function reclaimable(chain: number[], epochs: Epochs, oldest: number, isTombston
 // -- the backend -------------------------------------------------------------------------------
 
 class LmdbOperatorState implements OperatorState {
+  /**
+   * This operator's part of the write-back cache: canonical key → its cached (key, ns) entries.
+   * Found by the key's canon as the memory backend finds it, then by namespace in a short list:
+   * no id string is built per access (an id of uid + canon + namespace cost a concatenation, a
+   * number-to-text conversion and a fresh hash on every get and put). Insertion order is the
+   * eviction order (see LmdbStateBackend.evict).
+   */
+  readonly cache = new Map<string, Entry[]>()
   constructor(
     private readonly store: LmdbStateBackend,
     readonly uid: string,
-    /** this operator's part of a cache id */
-    readonly prefix: string,
   ) {}
   get(key: Key, ns: Namespace): unknown {
     return this.store._get(this, key, ns)
@@ -395,9 +417,10 @@ class LmdbOperatorState implements OperatorState {
 
 export class LmdbStateBackend implements KeyedStateBackend {
   private readonly ops = new Map<string, LmdbOperatorState>()
+  // The write-back cache lives in the operators (LmdbOperatorState.cache); this counts its entries.
   // Insertion order is the eviction order, with a second chance for entries used since: cheap,
   // and near enough to LRU for keyed streams, whose hot keys are used again and again.
-  private readonly cache = new Map<string, Entry>()
+  private cached = 0
   private readonly cacheEntries: number
   private readonly sweepEntries: number
   private epochs: Epochs
@@ -412,6 +435,13 @@ export class LmdbStateBackend implements KeyedStateBackend {
   private closed = false
   /** chains that may be on disk; undefined until the first miss builds it */
   private filter: ChainFilter | undefined
+  /**
+   * Chains a checkpoint ended with a tombstone (a fired window), oldest first: each is removed
+   * whole, by the keys it is known to have, at the first checkpoint whose oldest retained one is
+   * at or past its tombstone, without the sweep having to find it. Bounded (DEAD_CHAINS): what
+   * does not fit, and what a restart forgets, the sweep still finds.
+   */
+  private dead: DeadChain[] = []
 
   /** @internal use openLmdbState */
   constructor(
@@ -438,7 +468,7 @@ export class LmdbStateBackend implements KeyedStateBackend {
   restoredAt(lineage: Lineage): LmdbStateBackend {
     this.assertOpen()
     this.closed = true
-    this.cache.clear()
+    this.clearCache()
     const next = new LmdbStateBackend(this.dir, this.root, this.state, this.meta, this.maxWritten, {
       lineage,
       minPendingEpoch: this.maxWritten + 1,
@@ -463,22 +493,40 @@ export class LmdbStateBackend implements KeyedStateBackend {
     let op = this.ops.get(uid)
     if (!op) {
       checkName('uid', uid, MAX_UID_BYTES)
-      // a number cannot clash with another operator's prefix, whatever the uids contain
-      this.ops.set(uid, (op = new LmdbOperatorState(this, uid, this.ops.size + '\u0000')))
+      this.ops.set(uid, (op = new LmdbOperatorState(this, uid)))
     }
     return op
   }
 
-  checkpoint(id: number, lineage: Lineage, oldestRetained: number): void {
+  checkpoint(id: number, lineage: Lineage, oldestRetained: number, reads?: ReadMark[]): void {
     this.assertOpen()
     const next = new Epochs(lineage, id + 1)
     if (!(id >= this.pending) || !next.inLineage(id) || (this.spilled && !next.inLineage(this.pending)))
       throw new WeirError('internal', `state checkpoint ${id}: expected an id ≥ ${this.pending} inside its own lineage ${JSON.stringify(lineage)}${this.spilled ? `, which must include the spilled epoch ${this.pending}` : ''}`)
-    this.flush(id, FLUSHED, next, oldestRetained, true)
+    this.flush(id, FLUSHED, next, oldestRetained, true, reads && this.mergeReads(reads))
     this.epochs = next
     this.pending = id + 1
     this.oldest = oldestRetained
     this.spilled = false
+  }
+
+  readMarks(): ReadMark[] {
+    this.assertOpen()
+    const stored = guard(this.dir, 'unreadable', () => this.meta.get('reads'))
+    if (!Array.isArray(stored)) return []
+    return stored.filter((m): m is number[] => Array.isArray(m) && m.length === 4).map(([dev, ino, line, offset]) => ({ dev: dev!, ino: ino!, line: line!, offset: offset! }))
+  }
+
+  /** The stored marks raised to `reads`, newest files last, at most MAX_READ_MARKS of them. */
+  private mergeReads(reads: ReadMark[]): number[][] {
+    const byFile = new Map<string, ReadMark>()
+    for (const m of [...this.readMarks(), ...reads]) {
+      const id = m.dev + ':' + m.ino
+      const was = byFile.get(id)
+      byFile.delete(id) // re-inserted: the file read now goes last
+      byFile.set(id, was && was.line > m.line ? { ...was } : { dev: m.dev, ino: m.ino, line: m.line, offset: m.offset })
+    }
+    return [...byFile.values()].slice(-MAX_READ_MARKS).map((m) => [m.dev, m.ino, m.line, m.offset])
   }
 
   size(): number {
@@ -493,7 +541,7 @@ export class LmdbStateBackend implements KeyedStateBackend {
     if (this.closed) return
     this.closed = true
     // Dirty entries are dropped, as a crash would drop them: only a checkpoint makes state durable.
-    this.cache.clear()
+    this.clearCache()
     await this.root.close()
   }
 
@@ -501,31 +549,37 @@ export class LmdbStateBackend implements KeyedStateBackend {
 
   /** @internal */
   _get(op: LmdbOperatorState, key: Key, ns: Namespace): unknown {
-    const id = op.prefix + key.canon + '\u0000' + nsTag(ns)
-    const e = this.cache.get(id)
-    if (e) {
-      e.hot = true
-      return e.value
-    }
+    const list = op.cache.get(key.canon)
+    if (list !== undefined)
+      for (let i = 0; i < list.length; i++) {
+        const e = list[i]!
+        if (e.ns === ns) {
+          e.hot = true
+          return e.value
+        }
+      }
     this.assertOpen()
     const { value, chain } = this.read(op, key, ns)
-    this.insert(id, { op, key, ns, value, dirty: false, baseAbsent: value === undefined, hot: false, chain })
+    this.insert(op, list, { op, key, ns, value, dirty: false, baseAbsent: value === undefined, hot: false, chain })
     return value
   }
 
   /** @internal put, or delete with `undefined` */
   _put(op: LmdbOperatorState, key: Key, ns: Namespace, value: unknown): void {
-    const id = op.prefix + key.canon + '\u0000' + nsTag(ns)
-    const e = this.cache.get(id)
-    if (e) {
-      e.hot = true
-      e.value = value
-      // deleting what LMDB does not have (put and deleted since it was last read) writes nothing
-      e.dirty = value !== undefined || !e.baseAbsent
-      return
-    }
+    const list = op.cache.get(key.canon)
+    if (list !== undefined)
+      for (let i = 0; i < list.length; i++) {
+        const e = list[i]!
+        if (e.ns === ns) {
+          e.hot = true
+          e.value = value
+          // deleting what LMDB does not have (put and deleted since it was last read) writes nothing
+          e.dirty = value !== undefined || !e.baseAbsent
+          return
+        }
+      }
     this.assertOpen()
-    this.insert(id, { op, key, ns, value, dirty: true, baseAbsent: false, hot: false, chain: undefined })
+    this.insert(op, list, { op, key, ns, value, dirty: true, baseAbsent: false, hot: false, chain: undefined })
   }
 
   /** @internal */
@@ -533,12 +587,12 @@ export class LmdbStateBackend implements KeyedStateBackend {
     this.assertOpen()
     // The cache overrides LMDB per (canon, ns): canon → ns tag → live?
     const over = new Map<string, { key: Key; ns: Map<string, boolean>; seen: boolean }>()
-    for (const e of this.cache.values()) {
-      if (e.op !== op) continue
-      let o = over.get(e.key.canon)
-      if (!o) over.set(e.key.canon, (o = { key: e.key, ns: new Map(), seen: false }))
-      o.ns.set(nsTag(e.ns), e.value !== undefined)
-    }
+    for (const list of op.cache.values())
+      for (const e of list) {
+        let o = over.get(e.key.canon)
+        if (!o) over.set(e.key.canon, (o = { key: e.key, ns: new Map(), seen: false }))
+        o.ns.set(nsTag(e.ns), e.value !== undefined)
+      }
     // LMDB returns each key group's canons in UTF-8 byte order, which is compareCanon's; long
     // canons (stored by hash) and keys only in the cache form two more sorted lists; a merge of
     // all of them gives the canonical order without sorting every key.
@@ -582,7 +636,7 @@ export class LmdbStateBackend implements KeyedStateBackend {
   _forEach(op: LmdbOperatorState, fn: (key: Key, ns: Namespace, value: unknown) => void): void {
     this.assertOpen()
     const over = new Map<string, Entry>()
-    for (const e of this.cache.values()) if (e.op === op) over.set(e.key.canon + '\u0000' + nsTag(e.ns), e)
+    for (const list of op.cache.values()) for (const e of list) over.set(e.key.canon + '\u0000' + nsTag(e.ns), e)
     // A key group's entries are gathered first and visited once its read is over: the callback may
     // read state (a miss can spill, a write) and must not run inside an open iteration.
     for (let g = 0; g < MAX_KEY_GROUPS; g++) {
@@ -642,10 +696,28 @@ export class LmdbStateBackend implements KeyedStateBackend {
     })
   }
 
-  private insert(id: string, e: Entry): void {
-    this.cache.set(id, e)
-    if (this.cache.size > this.cacheEntries) this.evict()
+  /** Adds an entry to its key's list (`list`, undefined when the key has none cached). */
+  private insert(op: LmdbOperatorState, list: Entry[] | undefined, e: Entry): void {
+    if (list === undefined) op.cache.set(e.key.canon, [e])
+    else list.push(e)
+    if (++this.cached > this.cacheEntries) this.evict()
   }
+
+  private uncache(e: Entry): void {
+    const list = e.op.cache.get(e.key.canon)
+    const i = list ? list.indexOf(e) : -1
+    if (i < 0) return
+    list!.splice(i, 1)
+    if (list!.length === 0) e.op.cache.delete(e.key.canon)
+    this.cached--
+  }
+
+  private clearCache(): void {
+    for (const op of this.ops.values()) op.cache.clear()
+    this.cached = 0
+  }
+
+
 
   /**
    * Brings the cache down to 90% of its bound, so the scan is paid once per many inserts: clean
@@ -655,16 +727,28 @@ export class LmdbStateBackend implements KeyedStateBackend {
   private evict(): void {
     const target = this.cacheEntries - Math.max(1, Math.floor(this.cacheEntries / 10))
     const pass = (secondChance: boolean) => {
-      for (const [id, e] of this.cache) {
-        if (this.cache.size <= target) return
-        if (e.dirty) continue
-        if (secondChance && e.hot) e.hot = false
-        else this.cache.delete(id)
-      }
+      for (const op of this.ops.values())
+        for (const [canon, list] of op.cache) {
+          if (this.cached <= target) return
+          let kept = 0
+          for (let i = 0; i < list.length; i++) {
+            const e = list[i]!
+            if (this.cached > target && !e.dirty) {
+              if (secondChance && e.hot) e.hot = false
+              else {
+                this.cached--
+                continue
+              }
+            }
+            list[kept++] = e
+          }
+          if (kept === 0) op.cache.delete(canon)
+          else list.length = kept
+        }
     }
     pass(true)
-    if (this.cache.size > target) pass(false)
-    if (this.cache.size > target) {
+    if (this.cached > target) pass(false)
+    if (this.cached > target) {
       this.flush(this.pending, UNFLUSHED, this.epochs, this.oldest, false)
       this.spilled = true
       pass(false)
@@ -676,20 +760,43 @@ export class LmdbStateBackend implements KeyedStateBackend {
    * what no retained checkpoint can need (when `oldest` is known): the older versions of each key
    * written, and at a checkpoint a slice of everything else (the sweep).
    */
-  private flush(epoch: number, flags: number, epochs: Epochs, oldest: number, sweep: boolean): void {
+  private flush(epoch: number, flags: number, epochs: Epochs, oldest: number, sweep: boolean, reads?: number[][]): void {
     const written: Entry[] = []
     // entries change only once the commit is through: a failed flush leaves them dirty
     const chains: (Chain | undefined)[] = []
+    const cks: [string, number, string, Namespace][] = []
+    // The dirty entries in key order: LMDB then walks its B-tree once, left to right, instead of
+    // copying a leaf page for each write in cache order. Clean entries of absent state (a window
+    // that fired and whose tombstone is written, or one opened and closed since the last write)
+    // leave the cache: a later read finds the tombstone, or the filter answers.
+    const dirty: { e: Entry; ck: [string, number, string, Namespace] }[] = []
+    for (const op of this.ops.values())
+      for (const [canon, list] of op.cache) {
+        let kept = 0
+        for (let i = 0; i < list.length; i++) {
+          const e = list[i]!
+          if (e.dirty) dirty.push({ e, ck: this.chainKey(e.op, e.key, e.ns) })
+          else if (e.value === undefined) {
+            this.cached--
+            continue
+          }
+          list[kept++] = e
+        }
+        if (kept === 0) op.cache.delete(canon)
+        else list.length = kept
+      }
+    dirty.sort((a, b) => compareChainKeys(a.ck, b.ck))
     guard(this.dir, 'not writable', () =>
       this.state.transactionSync(() => {
-        for (const e of this.cache.values()) {
-          if (!e.dirty) continue
-          const ck = this.chainKey(e.op, e.key, e.ns)
+        for (const { e, ck } of dirty) {
           const long = isLongElement(ck[2])
-          void this.state.put([...ck, epoch], e.value === undefined ? tombstone(e.key, long) : encodeVersion(e.key, e.value, long))
+          void this.state.put([ck[0], ck[1], ck[2], ck[3], epoch], e.value === undefined ? tombstone(e.key, long) : encodeVersion(e.key, e.value, long))
           // before the commit, so a failed flush only leaves the filter too generous, never short
-          const id = chainId(ck[0], ck[2], ck[3])
-          if (this.filter && !this.filter.has(id)) this.filter.add(id)
+          if (this.filter && e.filtered !== this.filter) {
+            const id = chainId(ck[0], ck[2], ck[3])
+            if (!this.filter.has(id)) this.filter.add(id)
+            e.filtered = this.filter
+          }
           const deleted = e.value === undefined
           let chain = e.chain && { epochs: e.chain.epochs.slice(), tombs: e.chain.tombs.slice() }
           if (chain) {
@@ -700,9 +807,14 @@ export class LmdbStateBackend implements KeyedStateBackend {
           if (chain && oldest >= 0) this.reclaimChain(ck, chain, epochs, oldest)
           written.push(e)
           chains.push(chain)
+          cks.push(ck)
         }
         if (epoch > this.maxWritten) void this.meta.put('maxEpoch', epoch)
-        if (sweep && oldest >= 0) this.sweep(epochs, oldest, Math.max(this.sweepEntries, written.length))
+        if (reads) void this.meta.put('reads', reads)
+        if (sweep && oldest >= 0) {
+          this.reclaimDead(epochs, oldest)
+          this.sweep(epochs, oldest, Math.max(this.sweepEntries, written.length))
+        }
       }, flags),
     )
     if (epoch > this.maxWritten) this.maxWritten = epoch
@@ -710,7 +822,14 @@ export class LmdbStateBackend implements KeyedStateBackend {
       e.dirty = false
       e.baseAbsent = e.value === undefined
       e.chain = chains[i]
+      if (e.value === undefined) {
+        this.uncache(e)
+        // only a checkpoint's: a spill's epoch is written again by its checkpoint, maybe with a value
+        const chain = chains[i]
+        if (sweep && chain && chain.epochs[chain.epochs.length - 1] === epoch) this.dead.push({ ck: cks[i]!, epoch, chain })
+      }
     })
+    if (this.dead.length > DEAD_CHAINS) this.dead.splice(0, this.dead.length - DEAD_CHAINS)
   }
 
   /** False when the chain has certainly never been written (see ChainFilter). */
@@ -767,6 +886,20 @@ export class LmdbStateBackend implements KeyedStateBackend {
   }
 
   /**
+   * Removes the dead chains no retained checkpoint needs any more: what `reclaimable` finds in
+   * each as it was when its tombstone was written (versions written since are newer, and only
+   * add to what may go), in key order.
+   */
+  private reclaimDead(epochs: Epochs, oldest: number): void {
+    let n = 0
+    while (n < this.dead.length && this.dead[n]!.epoch <= oldest) n++
+    if (n === 0) return
+    const due = this.dead.splice(0, n).sort((a, b) => compareChainKeys(a.ck, b.ck))
+    for (const { ck, chain } of due)
+      for (const i of reclaimable(chain.epochs, epochs, oldest, (i) => chain.tombs[i]!)) void this.state.remove([ck[0], ck[1], ck[2], ck[3], chain.epochs[i]!])
+  }
+
+  /**
    * Reclaims, a slice per checkpoint and wrapping round, what per-key reclaim never visits: keys
    * not written again (a tombstone left behind, versions of a crashed run), so a job whose keys
    * come and go does not grow its file forever.
@@ -809,6 +942,20 @@ export class LmdbStateBackend implements KeyedStateBackend {
     const last = chains[chains.length - 1]
     this.sweepAfter = atEnd || !last ? undefined : keys[last[1] - 1]
   }
+}
+
+/**
+ * Near enough to LMDB's order of [uid, group, canon, ns] for writes to walk the B-tree in order
+ * (strings by UTF-16 units, not UTF-8 bytes: only locality depends on it).
+ */
+function compareChainKeys(a: [string, number, string, Namespace], b: [string, number, string, Namespace]): number {
+  if (a[0] !== b[0]) return a[0] < b[0] ? -1 : 1
+  if (a[1] !== b[1]) return a[1] - b[1]
+  if (a[2] !== b[2]) return a[2] < b[2] ? -1 : 1
+  const x = a[3]
+  const y = b[3]
+  if (typeof x === typeof y) return x < y ? -1 : x > y ? 1 : 0
+  return typeof x === 'number' ? -1 : 1 // ordered-binary: numbers before strings
 }
 
 /** Merges lists each sorted by compareCanon (a heap of their heads). */

@@ -75,6 +75,9 @@ export class MemoryStateBackend implements KeyedStateBackend {
     return s
   }
   checkpoint(): void {}
+  readMarks(): [] {
+    return []
+  }
   size(): number {
     return 0
   }

@@ -17,10 +17,17 @@ export interface Stats {
   lateDropped: number
   skipped: number
   deadLettered: number
+  /**
+   * Not a fate but a second reading (decisions.md 34): records read again that an earlier run of
+   * the job had already read up to one of its checkpoints, because this run restored an older one
+   * (`--from-checkpoint`, or a fallback past a corrupt or unfinished newest checkpoint). Each such
+   * record still has its one fate above, counted along the restored lineage.
+   */
+  replayed: number
 }
 
 export function newStats(): Stats {
-  return { read: 0, written: 0, linesWritten: 0, filtered: 0, consumed: 0, late: 0, lateDropped: 0, skipped: 0, deadLettered: 0 }
+  return { read: 0, written: 0, linesWritten: 0, filtered: 0, consumed: 0, late: 0, lateDropped: 0, skipped: 0, deadLettered: 0, replayed: 0 }
 }
 
 /**

@@ -4,7 +4,7 @@
 import t from 'tap'
 import { rng } from '../harness/random.js'
 import { spawn, spawnSync } from 'node:child_process'
-import { appendFileSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
+import { appendFileSync, existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { ROOT, WEIR, sh, weir } from '../harness/cli.js'
 
@@ -173,4 +173,52 @@ t.test("--stats of a resumed job gives this run's counts and the job's totals si
   t.match(s1, { status: 'ok', read: 3, consumed: 2, skipped: 1, job: { read: 3, consumed: 2, skipped: 1 } })
   t.match(s2, { status: 'ok', read: 2, consumed: 2, skipped: 0, written: 0, linesWritten: 3, job: { read: 5, consumed: 4, skipped: 1, written: 0, linesWritten: 3 } })
   t.type(s2.job.checkpoint, 'number')
+})
+
+t.test('records read again after a fallback to an older checkpoint are counted as replayed, in this run and the totals', async (t) => {
+  const dir = t.testdir({})
+  const file = generate(dir, 20000) // some 40 chunks: checkpoints fall between them
+  const total = readFileSync(file, 'utf8').split('\n').filter(Boolean).length
+  const jobDir = join(dir, 'job')
+  const out = join(dir, 'out.ndjson')
+  const stats = (name: string) => JSON.parse(readFileSync(join(dir, name), 'utf8'))
+  const chk = (id: number) => JSON.parse(readFileSync(join(jobDir, 'checkpoints', `chk-${String(id).padStart(8, '0')}.json`), 'utf8'))
+  const run = (extra: string[], statsFile: string, env: NodeJS.ProcessEnv = {}) =>
+    weir([...JOB, file, '--job-dir', jobDir, '--checkpoint-interval', '2000r', '--retain', '5', '-o', out, '--stats', join(dir, statsFile), ...extra], { env })
+  for (const worker of ['0', '1']) {
+    t.test(`parsed on ${worker === '1' ? 'the worker' : 'the main thread'}`, async (t) => {
+      const env = { WEIR_PARSE_WORKER: worker }
+      rmSync(jobDir, { recursive: true, force: true })
+      // killed between checkpoint 3's state commit and its manifest: the resume falls back to 2
+      // and reads again what 3 had counted
+      const killed = await run(['--no-flush'], 'k.json', { ...env, WEIR_CRASH_AT: 'after-state:4' })
+      t.equal(killed.signal, 'SIGKILL', killed.stderr)
+      const two = chk(2).sources[0].line
+      const r1 = await run(['--resume', '--no-flush'], 's1.json', env)
+      t.equal(r1.code, 0, r1.stderr)
+      const s1 = stats('s1.json')
+      t.equal(s1.read, total - two, 'the resume reads from checkpoint 2 on')
+      t.ok(s1.replayed > 0 && s1.replayed < s1.read, `what checkpoint 3 had read is replayed (${s1.replayed} of ${s1.read})`)
+      t.equal(s1.job.read, total, 'each record is read once in the totals')
+      t.equal(s1.job.replayed, s1.replayed)
+      // the oldest retained checkpoint, by id: everything after it was read before
+      const oldest = Math.min(...readdirSync(join(jobDir, 'checkpoints')).filter((n) => /^chk-\d+\.json$/.test(n)).map((n) => Number(n.slice(4, 12))))
+      const older = chk(oldest)
+      t.ok(older.sources[0].line < total)
+      const r2 = await run(['--from-checkpoint', String(oldest), '--no-flush'], 's2.json', env)
+      t.equal(r2.code, 0, r2.stderr)
+      const s2 = stats('s2.json')
+      t.equal(s2.read, total - older.sources[0].line)
+      t.equal(s2.replayed, s2.read, 'every record after checkpoint 1 had been read up to a checkpoint')
+      t.equal(s2.job.read, total)
+      t.equal(s2.job.replayed, older.totals.replayed + s2.replayed, "the restored checkpoint's replays plus this run's")
+      // continuing from the latest replays nothing
+      const r3 = await run(['--resume'], 's3.json', env)
+      t.equal(r3.code, 0, r3.stderr)
+      const s3 = stats('s3.json')
+      t.equal(s3.read, 0)
+      t.equal(s3.replayed, 0, 'a resume from the latest checkpoint replays nothing')
+      t.equal(s3.job.replayed, s2.job.replayed)
+    })
+  }
 })

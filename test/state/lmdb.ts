@@ -419,6 +419,32 @@ t.test('rewriting the same keys at every checkpoint does not grow the file', asy
   await b.close()
 })
 
+t.test('windows that open and fire leave nothing behind once no retained checkpoint needs them', async (t) => {
+  const dir = t.testdir()
+  const keys = Array.from({ length: 2000 }, (_, i) => makeKey([`k${i}`]))
+  // a sweep of one entry per written one: the fired windows must go without it finding them
+  const b = await openLmdbState(dir, { lineage: [], pendingEpoch: 0, sweepEntries: 1, ...nd })
+  const s = b.operator('op')
+  let at20 = 0
+  for (let c = 0; c < 60; c++) {
+    // each key's window c opens (read first, as a window operator does) and window c - 1 fires
+    for (const k of keys) {
+      s.put(k, c, [(s.get(k, c) as number[] | undefined)?.[0] ?? c])
+      if (c > 0) s.delete(k, c - 1)
+    }
+    b.checkpoint(c, [[0, c]], Math.max(0, c - 2))
+    if (c === 20) at20 = b.size()
+  }
+  t.ok(b.size() <= at20 * 1.25, `size at checkpoint 20: ${at20}, at 59: ${b.size()}`)
+  // and every retained checkpoint still restores: checkpoint 57 sees window 57 open, 56 fired
+  const r = b.restoredAt([[0, 57]])
+  const o = r.operator('op')
+  t.same(o.get(keys[7]!, 57), [57])
+  t.equal(o.get(keys[7]!, 56), undefined)
+  t.equal(r.operator('op').keys().length, 2000)
+  await r.close()
+})
+
 t.test('a file that is not LMDB state is an I/O error, not a crash', async (t) => {
   const dir = t.testdir({ 'data.mdb': 'this is not an LMDB file\n'.repeat(1000) })
   const check = (err: unknown) => {
