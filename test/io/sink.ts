@@ -6,8 +6,9 @@ import { sh, weir, lines } from '../harness/cli.js'
 
 const F = 'fixtures/clicks.ndjson'
 const PROCESS_FN = 'fixtures/fn/session-summary.mjs'
-// a spec without a sink, so that `weir run` writes to stdout too
-const SPEC = `${t.testdir({ 'spec.json': JSON.stringify({ stages: ['keyby user', "map '({u: r.user})'"] }) })}/spec.json`
+// a spec without a sink, so that `weir run` writes to stdout too; in each test's own folder (a
+// folder of the file's top level was seen gone before the last tests ran, under load)
+const SPEC = { 'spec.json': JSON.stringify({ stages: ['keyby user', "map '({u: r.user})'"] }) }
 
 /** One command line per command, each writing records for the fixture. */
 const COMMANDS: Record<string, string[]> = {
@@ -18,7 +19,7 @@ const COMMANDS: Record<string, string[]> = {
   process: ['keyby', 'user', 'then', 'process', PROCESS_FN, '--time', 'ts'],
   aggregate: ['aggregate', 'count'],
   chain: ['keyby', 'user', 'then', 'window', 'tumbling', '1m', '--time', 'ts', 'then', 'aggregate', 'count'],
-  run: ['run', SPEC],
+  run: ['run', 'spec.json'],
 }
 
 const q = (w: string) => `'${w.replace(/'/g, `'\\''`)}'`
@@ -32,16 +33,18 @@ function checkFailure(t: Test, r: { code: number | null; stderr: string }, name:
 
 for (const [what, argv] of Object.entries(COMMANDS)) {
   t.test(`${what}: stdout on a full disk`, async (t) => {
-    const dir = t.testdir({})
+    const dir = t.testdir(SPEC)
     const stats = `${dir}/s.json`
-    const r = await sh(`"$WEIR" ${[...argv, F, '--stats', stats].map(q).join(' ')} > /dev/full`)
+    const args = argv.map((w) => (w === 'spec.json' ? `${dir}/spec.json` : w))
+    const r = await sh(`"$WEIR" ${[...args, F, '--stats', stats].map(q).join(' ')} > /dev/full`)
     checkFailure(t, r, 'stdout', stats)
   })
 
   t.test(`${what}: -o /dev/full`, async (t) => {
-    const dir = t.testdir({})
+    const dir = t.testdir(SPEC)
     const stats = `${dir}/s.json`
-    const r = await weir([...argv, F, '-o', '/dev/full', '--stats', stats])
+    const args = argv.map((w) => (w === 'spec.json' ? `${dir}/spec.json` : w))
+    const r = await weir([...args, F, '-o', '/dev/full', '--stats', stats])
     checkFailure(t, r, '/dev/full', stats)
   })
 }
