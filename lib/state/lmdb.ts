@@ -550,14 +550,11 @@ export class LmdbStateBackend implements KeyedStateBackend {
   /** @internal */
   _get(op: LmdbOperatorState, key: Key, ns: Namespace): unknown {
     const list = op.cache.get(key.canon)
-    if (list !== undefined)
-      for (let i = 0; i < list.length; i++) {
-        const e = list[i]!
-        if (e.ns === ns) {
-          e.hot = true
-          return e.value
-        }
-      }
+    const e = list && cachedEntry(list, ns)
+    if (e !== undefined) {
+      e.hot = true
+      return e.value
+    }
     this.assertOpen()
     const { value, chain } = this.read(op, key, ns)
     this.insert(op, list, { op, key, ns, value, dirty: false, baseAbsent: value === undefined, hot: false, chain })
@@ -567,17 +564,14 @@ export class LmdbStateBackend implements KeyedStateBackend {
   /** @internal put, or delete with `undefined` */
   _put(op: LmdbOperatorState, key: Key, ns: Namespace, value: unknown): void {
     const list = op.cache.get(key.canon)
-    if (list !== undefined)
-      for (let i = 0; i < list.length; i++) {
-        const e = list[i]!
-        if (e.ns === ns) {
-          e.hot = true
-          e.value = value
-          // deleting what LMDB does not have (put and deleted since it was last read) writes nothing
-          e.dirty = value !== undefined || !e.baseAbsent
-          return
-        }
-      }
+    const e = list && cachedEntry(list, ns)
+    if (e !== undefined) {
+      e.hot = true
+      e.value = value
+      // deleting what LMDB does not have (put and deleted since it was last read) writes nothing
+      e.dirty = value !== undefined || !e.baseAbsent
+      return
+    }
     this.assertOpen()
     this.insert(op, list, { op, key, ns, value, dirty: true, baseAbsent: false, hot: false, chain: undefined })
   }
@@ -1177,4 +1171,10 @@ export async function compactState(dir: string): Promise<{ before: number; after
   rmSync(old, { recursive: true, force: true })
   if (!existsSync(join(dir, 'data.mdb'))) throw new WeirError('io', `${dir}: compaction lost the state file`)
   return { before, after: statSync(join(dir, 'data.mdb')).size }
+}
+
+/** A key's cached entry for one namespace: a key holds few (its open windows), so a scan. */
+function cachedEntry(list: Entry[], ns: Namespace): Entry | undefined {
+  for (let i = 0; i < list.length; i++) if (list[i]!.ns === ns) return list[i]
+  return undefined
 }

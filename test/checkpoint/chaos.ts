@@ -7,19 +7,13 @@
 //   npm run chaos:  WEIR_CHAOS=full, 100k records, ≥ 20 kills per job
 // The seed is printed; replay with WEIR_SEED=N.
 import t from 'tap'
-import { rng } from '../harness/random.js'
-import { newestId } from '../harness/jobdir.js'
+import { chaosSettings, newestId } from '../harness/jobdir.js'
 import { spawn, spawnSync } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { ROOT, WEIR, weir } from '../harness/cli.js'
 
-const FULL = process.env.WEIR_CHAOS === 'full'
-const EVENTS = FULL ? 100_000 : 25_000
-const KILLS = FULL ? 20 : 5
-const seed = Number(process.env.WEIR_SEED ?? Math.floor(Math.random() * 1e9))
-t.comment(`seed ${seed} (replay: WEIR_SEED=${seed}${FULL ? ' WEIR_CHAOS=full' : ''})`)
-const random = rng(seed)
+const { events: EVENTS, kills: KILLS, seed, random } = chaosSettings((text) => t.comment(text), { events: 25_000, kills: 5 })
 
 /** Runs weir; once its newest checkpoint id reaches `killAtId`, SIGKILLs it after a random few ms. */
 function runUntilKilled(args: string[], jobDir: string, killAtId: number | undefined) {

@@ -14,15 +14,9 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { ROOT, WEIR, weir } from '../harness/cli.js'
 import { stageOf } from '../harness/proc.js'
-import { rng } from '../harness/random.js'
-import { newestId } from '../harness/jobdir.js'
+import { chaosSettings, newestId } from '../harness/jobdir.js'
 
-const FULL = process.env.WEIR_CHAOS === 'full'
-const EVENTS = FULL ? 100_000 : 12_000
-const KILLS = FULL ? 20 : 4
-const seed = Number(process.env.WEIR_SEED ?? Math.floor(Math.random() * 1e9))
-t.comment(`seed ${seed} (replay: WEIR_SEED=${seed}${FULL ? ' WEIR_CHAOS=full' : ''})`)
-const random = rng(seed)
+const { full: FULL, events: EVENTS, kills: KILLS, seed, random } = chaosSettings((text) => t.comment(text), { events: 12_000, kills: 4 })
 
 const STAGES = ['keyby', 'window', 'aggregate'] as const
 type StageWord = (typeof STAGES)[number]
