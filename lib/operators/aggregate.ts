@@ -1,8 +1,8 @@
 // A running aggregate per key, for `aggregate` with no window before it: one row per key at the
 // end of the input (in key order), or the key's updated row after every record (--emit updates).
 // Directly after a window stage, `aggregate` is fused into the window operator instead (window.ts).
-import { NO_KEY, exactKeyTexts } from '../stream/key.js'
-import { rowText } from '../stream/record.js'
+import { NO_KEY } from '../stream/key.js'
+import { RowWriter } from '../stream/row-text.js'
 import type { OperatorState } from '../state/backend.js'
 import type { Operator, OperatorContext, Output } from './operator.js'
 import { RowAggregator, type AggSpec } from './aggregates/row.js'
@@ -28,6 +28,7 @@ const TOUCHED = 'x'
 
 export function runningAggregate(cfg: RunningAggregateConfig, uid: string): Operator {
   const agg = new RowAggregator(cfg.specs)
+  const rows = new RowWriter(cfg.keyNames, false, agg.names)
   let state: OperatorState
   let ctx: OperatorContext
   let seq = 0
@@ -43,8 +44,7 @@ export function runningAggregate(cfg: RunningAggregateConfig, uid: string): Oper
     const row: Record<string, unknown> = {}
     for (let i = 0; i < cfg.keyNames.length; i++) row[cfg.keyNames[i]!] = key.values[i]
     agg.results(accs, row)
-    const texts = exactKeyTexts(key)
-    out.record({ raw: texts && rowText(row, cfg.keyNames, texts), value: row, key, source: pos.source, line: pos.line, derived: true })
+    out.record({ raw: rows.text(row, key, undefined), value: row, key, source: pos.source, line: pos.line, derived: true })
   }
 
   return {

@@ -1,17 +1,20 @@
 // The window operator: the glue of Flink's WindowOperator. The assigner says which windows a
 // record belongs to (windows/assigners.ts); state holds each window's contents, namespaced by
-// window; timers (time/timers.ts) fire a window when the watermark reaches end − 1 and clean it
-// up at end − 1 + lateness; records too late for all their windows go to the side output.
+// window; timers (time/window-timers.ts for time windows, time/timers.ts for sessions) fire a
+// window when the watermark reaches end − 1 and clean it up at end − 1 + lateness; records too
+// late for all their windows go to the side output.
 //
 // What a firing computes is the window function: either a row of aggregates (window followed by
 // aggregate, fused in one operator), or the records themselves with their window added (window
 // alone, as Flink SQL's window table functions). Tumbling and sliding windows emit records at
 // once, one line per window; session, count and global windows when the window fires, since only
 // then are the bounds known (decisions.md 7).
-import { type Key, NO_KEY, exactKeyTexts } from '../stream/key.js'
-import { MAX_WATERMARK, MIN_WATERMARK, type Rec, type Window, rowText } from '../stream/record.js'
+import { type Key, NO_KEY } from '../stream/key.js'
+import { MAX_WATERMARK, MIN_WATERMARK, type Rec, type Window } from '../stream/record.js'
+import { RowWriter } from '../stream/row-text.js'
 import type { OperatorState } from '../state/backend.js'
 import { TimerQueue, type Timer } from '../time/timers.js'
+import { WindowTimers, type WindowEvent } from '../time/window-timers.js'
 import { formatTime } from '../time/timestamps.js'
 import type { Operator, OperatorContext, Output, PaneEdge } from './operator.js'
 import type { Position } from '../stream/errors.js'
@@ -76,9 +79,16 @@ const COUNT = 'c'
 export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator {
   const spec = cfg.spec
   const agg = cfg.aggregate ? new RowAggregator(cfg.aggregate) : undefined
+  // count and global windows have no bounds in their rows
+  const rows = agg && new RowWriter(cfg.keyNames, spec.kind !== 'count' && spec.kind !== 'global', agg.names)
+  /** the window whose rows were emitted last, with its bounds as written */
+  let shown = { start: NaN, end: NaN, from: undefined as unknown, to: undefined as unknown, text: '' }
   const eventTime = cfg.timeMode !== 'processing'
   const lateness = eventTime ? cfg.lateness : 0
+  // time windows (all one size) keep one timer per window with its keys; sessions one per key
+  const windowTimers = spec.kind === 'tumbling' || spec.kind === 'sliding' ? new WindowTimers(spec.size, lateness, MAX_WATERMARK) : undefined
   const timers = new TimerQueue<TimerPayload>()
+  const nextTimerTime = () => (windowTimers ? windowTimers.peekTime() : timers.peekTime())
   let state: OperatorState
   let ctx: OperatorContext
   let wm = MIN_WATERMARK
@@ -124,6 +134,7 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
   const cleanupTime = (end: number) => (lateness > 0 ? Math.min(MAX_WATERMARK, end - 1 + lateness) : end - 1)
 
   function registerTimers(key: Key, w: Window): void {
+    if (windowTimers) return windowTimers.add(key, w.start, eventTime && w.end - 1 <= wm)
     const fireAt = w.end - 1
     const cleanupAt = cleanupTime(w.end)
     // a window created within its lateness, after its end, has fired already: it only needs cleaning up
@@ -152,13 +163,16 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
   function emitRow(key: Key, w: Window | undefined, accs: unknown[], out: Output): void {
     const row: Record<string, unknown> = {}
     for (let i = 0; i < cfg.keyNames.length; i++) row[cfg.keyNames[i]!] = key.values[i]
+    let windowText: string | undefined
     if (w) {
-      row.window_start = fmt(w.start)
-      row.window_end = fmt(w.end)
+      // one window fires for many keys in a row: its formatted bounds are made once
+      if (w.start !== shown.start || w.end !== shown.end) shown = { start: w.start, end: w.end, from: fmt(w.start), to: fmt(w.end), text: '' }
+      row.window_start = shown.from
+      row.window_end = shown.to
+      windowText = shown.text ||= RowWriter.windowText(shown.from, shown.to)
     }
     agg!.results(accs, row)
-    const texts = exactKeyTexts(key)
-    out.record({ raw: texts && rowText(row, cfg.keyNames, texts), value: row, key, time: w ? w.end - 1 : undefined, window: w, source: lastPos.source, line: lastPos.line, derived: true })
+    out.record({ raw: rows!.text(row, key, windowText), value: row, key, time: w ? w.end - 1 : undefined, window: w, source: lastPos.source, line: lastPos.line, derived: true })
   }
 
   /** The record with window_start and window_end added, keeping its original bytes otherwise. */
@@ -189,34 +203,41 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
 
   // ---- timers ------------------------------------------------------------------------------
 
+  /** A session's timer (time windows have theirs per window: onWindowTimers). */
   function onTimer(t: Timer<TimerPayload>, out: Output): void {
     const w: Window = { start: t.order, end: t.payload }
     const fire = t.time === w.end - 1
     const cleanup = t.time === cleanupTime(w.end)
-    if (spec.kind === 'session') {
-      const list = state.get(t.key, SESSIONS) as Session[] | undefined
-      const i = list ? list.findIndex((s) => s.start === w.start && s.end === w.end) : -1
-      if (i < 0) return // merged into a larger session since: that one has its own timers
-      if (fire) emitPane(t.key, w, list![i]!, out)
-      if (cleanup) {
-        list!.splice(i, 1)
-        open--
-        if (list!.length === 0) state.delete(t.key, SESSIONS)
-        else state.put(t.key, SESSIONS, list)
-      }
-      return
-    }
-    // tumbling and sliding windows keep their accumulators directly, namespaced by window start
-    const accs = state.get(t.key, w.start) as unknown[] | undefined
-    if (!accs) return
-    if (fire) emitRow(t.key, w, accs, out)
+    const list = state.get(t.key, SESSIONS) as Session[] | undefined
+    const i = list ? list.findIndex((s) => s.start === w.start && s.end === w.end) : -1
+    if (i < 0) return // merged into a larger session since: that one has its own timers
+    if (fire) emitPane(t.key, w, list![i]!, out)
     if (cleanup) {
-      state.delete(t.key, w.start)
+      list!.splice(i, 1)
       open--
+      if (list!.length === 0) state.delete(t.key, SESSIONS)
+      else state.put(t.key, SESSIONS, list)
+    }
+  }
+
+  /** Tumbling and sliding windows keep their accumulators directly, namespaced by window start. */
+  function onWindowTimers(start: number, keys: Key[], event: WindowEvent, out: Output): void {
+    const w: Window = { start, end: start + (spec as { size: number }).size }
+    const fire = event !== 'cleanup'
+    const cleanup = event !== 'fire'
+    for (const key of keys) {
+      const accs = state.get(key, start) as unknown[] | undefined
+      if (!accs) continue
+      if (fire) emitRow(key, w, accs, out)
+      if (cleanup) {
+        state.delete(key, start)
+        open--
+      }
     }
   }
 
   function fireUpTo(limit: number, out: Output): void {
+    if (windowTimers) return windowTimers.pollUpTo(limit, (start, keys, event) => onWindowTimers(start, keys, event, out))
     for (let t = timers.pollUpTo(limit); t; t = timers.pollUpTo(limit)) onTimer(t, out)
   }
 
@@ -390,7 +411,7 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
     processWatermark(t, out) {
       if (t <= wm) return
       wm = t
-      const next = timers.peekTime()
+      const next = nextTimerTime()
       if (eventTime && next !== undefined && next <= t) fireUpTo(t, out)
       out.watermark(t)
     },
@@ -411,7 +432,7 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
       }
     },
     openWindows: () => open,
-    nextProcessingTime: () => (eventTime ? undefined : timers.peekTime()),
+    nextProcessingTime: () => (eventTime ? undefined : nextTimerTime()),
     onProcessingTime(now, out) {
       if (!eventTime) fireUpTo(now, out)
     },

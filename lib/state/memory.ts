@@ -16,13 +16,31 @@ class MemoryOperatorState implements OperatorState {
   // [keyGroup] → canonical key → slots
   constructor(private readonly groups: Map<string, Slots>[] = Array.from({ length: MAX_KEY_GROUPS }, () => new Map())) {}
 
+  // The slot the last `get` found: an operator reads a value, changes it and puts it back (the
+  // write-back contract), so the put that follows a get finds its slot without a second lookup.
+  // Only a delete moves slots (splice) or drops a key's list: it forgets the hit.
+  private hitSlots: Slots | undefined
+  private hitIndex = 0
+  private hitCanon = ''
+
   get(key: Key, ns: Namespace): unknown {
     const slots = this.groups[key.group]!.get(key.canon)
     if (slots === undefined) return undefined
-    for (let i = 1; i < slots.length; i += 2) if (slots[i] === ns) return slots[i + 1]
+    for (let i = 1; i < slots.length; i += 2)
+      if (slots[i] === ns) {
+        this.hitSlots = slots
+        this.hitIndex = i
+        this.hitCanon = key.canon
+        return slots[i + 1]
+      }
     return undefined
   }
   put(key: Key, ns: Namespace, value: unknown): void {
+    const hit = this.hitSlots
+    if (hit !== undefined && hit[this.hitIndex] === ns && this.hitCanon === key.canon) {
+      hit[this.hitIndex + 1] = value
+      return
+    }
     const g = this.groups[key.group]!
     const slots = g.get(key.canon)
     if (slots === undefined) {
@@ -37,6 +55,7 @@ class MemoryOperatorState implements OperatorState {
     slots.push(ns, value)
   }
   delete(key: Key, ns: Namespace): void {
+    this.hitSlots = undefined
     const g = this.groups[key.group]!
     const slots = g.get(key.canon)
     if (slots === undefined) return
