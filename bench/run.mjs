@@ -63,7 +63,8 @@ if (opt.help) {
   --runs R          runs per row, the median is reported (default 3; env WEIR_BENCH_RUNS)
   --startup-runs R  runs per start-up row (default 15, at least 10; env WEIR_BENCH_STARTUP_RUNS)
   --timeout S       seconds per run before the row is abandoned (default 120; env WEIR_BENCH_TIMEOUT)
-  --scaling         also run the scaling table (weir vs DuckDB over input sizes and key counts)
+  --scaling         also run the scaling table (weir vs DuckDB over input sizes, key counts and
+                    events per window)
   --key-runs R      runs per key-scaling row (default 1; env WEIR_BENCH_KEY_RUNS)
   --skip-keys       leave out the key-scaling rows (1M keys over 2M events, memory vs LMDB state)
   --big             also the 10M-key rows (10M events, a 1.3 GB input; many minutes)`)
@@ -761,29 +762,44 @@ function startupRow(row, nodeS) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Scaling: weir against DuckDB on all cores as the input grows and as the key count grows.
+// Scaling: weir against DuckDB on all cores as the input grows, as the key count grows, and as
+// the events per window grow.
+
+/**
+ * Events per window is the sparse/dense axis of the profiles, taken further: about 1 (nearly every
+ * event opens and fires a window of its own), about 6, and about 100. The generator's mean is
+ * roughly rate·60/keys (more in practice, its clock moving in whole ms; skewed users), so the
+ * settings were found by counting result rows at seed 7, and each row of the table shows the mean
+ * counted in that run. gen.mjs cannot go much past 2,000 events per second of event time (its
+ * clock steps floor(rand·2000/rate) ms), so about 100 per window takes fewer keys, not a higher rate.
+ */
+const SCALING_CONFIGS = [
+  // [axis, events, keys, rate]
+  ['events', 100_000, 10_000, RATE], ['events', 1_000_000, 10_000, RATE], ['events', 5_000_000, 10_000, RATE],
+  ['keys', 1_000_000, 1_000, RATE], ['keys', 1_000_000, 100_000, RATE], ['keys', 1_000_000, 1_000_000, RATE],
+  ['events per window ≈ 1', 1_000_000, 10_000, 5],
+  ['events per window ≈ 6', 1_000_000, 10_000, 700],
+  ['events per window ≈ 100', 1_000_000, 1_100, 1000],
+]
 
 async function scaling() {
-  const configs = [
-    [100_000, 10_000], [1_000_000, 10_000], [5_000_000, 10_000], // events grow, keys fixed
-    [1_000_000, 1_000], [1_000_000, 100_000], [1_000_000, 1_000_000], // keys grow, events fixed
-  ]
   const lines = [
-    `| events | keys | input MB | weir s | weir peak RSS MB | ${DUCK_N} s | DuckDB peak RSS MB | weir vs DuckDB (throughput) |`,
-    '|---:|---:|---:|---|---:|---|---:|---:|',
+    `| axis | events | keys | rate | events per window (mean) | input MB | weir s | weir peak RSS MB | ${DUCK_N} s | DuckDB peak RSS MB | weir vs DuckDB (throughput) |`,
+    '|---|---:|---:|---:|---:|---:|---|---:|---|---:|---:|',
   ]
-  for (const [events, keys] of configs) {
-    const input = inputFile(events, keys)
+  for (const [axis, events, keys, rate] of SCALING_CONFIGS) {
+    const input = inputFile(events, keys, rate)
     await warmPageCache(input)
-    const tag = `scaling-${events}-k${keys}`
+    const tag = `scaling-${events}-k${keys}-r${rate}`
     const rows = windowRows(input, tag).filter((r) => r.id === 'weir' || r.id === 'duckdb-n')
-    await runJob(tag, rows, WINDOW_FIELDS, RUNS)
+    const job = await runJob(tag, rows, WINDOW_FIELDS, RUNS)
+    const sh = await windowShape(job)
     const [weir, duck] = rows
     const t = (r) => statusCell(r) ?? r.wallS.toFixed(3)
     const rss = (r) => (statusCell(r) ? '—' : mb(r.rssKB))
     const vs = !statusCell(weir) && !statusCell(duck) ? fmtRatio(duck.wallS / weir.wallS) : '—'
-    lines.push(`| ${thousands(events)} | ${thousands(keys)} | ${(statSync(input).size / 1e6).toFixed(0)} | ` +
-      `${cell(t(weir))} | ${rss(weir)} | ${cell(t(duck))} | ${rss(duck)} | ${vs} |`)
+    lines.push(`| ${axis} | ${thousands(events)} | ${thousands(keys)} | ${rate} | ${sh ? (sh.events / sh.rows).toFixed(2) : '—'} | ` +
+      `${(statSync(input).size / 1e6).toFixed(0)} | ${cell(t(weir))} | ${rss(weir)} | ${cell(t(duck))} | ${rss(duck)} | ${vs} |`)
     for (const r of rows) rmSync(r.out, { force: true })
   }
   return lines.join('\n')
@@ -986,7 +1002,9 @@ ${wrongNotes.length ? '\nDifferences found:\n' + wrongNotes.join('\n') + '\n' : 
 ## Scaling
 
 Window job only, weir against ${DUCK_N}; median of ${RUNS} run${RUNS > 1 ? 's' : ''} each. Inputs from the same
-generator: the event count grows at 10,000 keys, then the key count grows at 1,000,000 events.
+generator: the event count grows at 10,000 keys, then the key count grows at 1,000,000 events (both
+at rate ${RATE}), then the events per user-minute window grow at 1,000,000 events (rate and keys
+chosen for means near 1, 6 and 100; the mean shown is counted from the run's output).
 
 ${scalingTable}
 ` : ''}`
