@@ -456,7 +456,9 @@ async function runRow(row, runs, label, { quiet = false } = {}) {
     const run = { wallS: r.wallS, rssKB: r.rssKB }
     row.after?.(run)
     row.perRun.push(run)
-    const ck = run.checkpoints != null ? `, ${run.checkpoints} checkpoints, state ${(run.stateBytes / 1e6).toFixed(1)} MB` : ''
+    // the pipe chain with checkpoints reports how many it took but not the state's size
+    const ck = run.checkpoints == null ? ''
+      : `, ${run.checkpoints} checkpoints${run.stateBytes != null ? `, state ${(run.stateBytes / 1e6).toFixed(1)} MB` : ''}`
     if (!quiet) log(`${label} ${row.tool}: run ${i + 1}/${runs} ${r.wallS.toFixed(3)} s, ${mb(r.rssKB)} MB peak RSS${ck}`)
   }
   if (quiet) log(`${label} ${row.tool}: median of ${runs} runs ${(median(walls) * 1000).toFixed(1)} ms`)
