@@ -4,7 +4,12 @@
 // output is checked against the others before its time counts. Prints one markdown table and
 // writes it, with the machine it ran on, to bench/RESULTS.md. See bench/README.md.
 //
-//   node bench/run.mjs [--events N] [--keys K] [--runs R] [--timeout S] [--scaling] [--skip-keys] [--big]
+// The window job runs on two input profiles from the same generator (same events, keys and seed):
+// dense (many events per user-minute window) and sparse (most windows hold one event, so the job
+// writes nearly as many rows as it reads). What is cheap on one can be what costs on the other.
+//
+//   node bench/run.mjs [--profile dense|sparse|both] [--events N] [--keys K] [--runs R] [--timeout S]
+//                      [--scaling] [--skip-keys] [--big]
 import { parseArgs } from 'node:util'
 import { spawnSync } from 'node:child_process'
 import { createRequire } from 'node:module'
@@ -35,6 +40,8 @@ const { values: opt } = parseArgs({
     events: { type: 'string', default: process.env.WEIR_BENCH_EVENTS ?? '1000000' },
     keys: { type: 'string', default: process.env.WEIR_BENCH_KEYS ?? '10000' },
     rate: { type: 'string', default: process.env.WEIR_BENCH_RATE ?? '1000' },
+    'sparse-rate': { type: 'string', default: process.env.WEIR_BENCH_SPARSE_RATE ?? '50' },
+    profile: { type: 'string', default: process.env.WEIR_BENCH_PROFILE ?? 'both' },
     runs: { type: 'string', default: process.env.WEIR_BENCH_RUNS ?? '3' },
     'startup-runs': { type: 'string', default: process.env.WEIR_BENCH_STARTUP_RUNS ?? '15' },
     timeout: { type: 'string', default: process.env.WEIR_BENCH_TIMEOUT ?? '120' },
@@ -49,11 +56,15 @@ if (opt.help) {
   console.log(`usage: node bench/run.mjs [options]
   --events N        events in the input (default 1000000; env WEIR_BENCH_EVENTS)
   --keys K          distinct users (default 10000; env WEIR_BENCH_KEYS)
-  --rate R          mean events per second of event time (default 1000; env WEIR_BENCH_RATE)
+  --profile P       dense, sparse or both (default both; env WEIR_BENCH_PROFILE): which inputs
+                    the window job and the Node floor run on; the other rows run on dense only
+  --rate R          the dense profile's events per second of event time (default 1000; env WEIR_BENCH_RATE)
+  --sparse-rate R   the sparse profile's (default 50; env WEIR_BENCH_SPARSE_RATE)
   --runs R          runs per row, the median is reported (default 3; env WEIR_BENCH_RUNS)
   --startup-runs R  runs per start-up row (default 15, at least 10; env WEIR_BENCH_STARTUP_RUNS)
   --timeout S       seconds per run before the row is abandoned (default 120; env WEIR_BENCH_TIMEOUT)
-  --scaling         also run the scaling table (weir vs DuckDB over input sizes and key counts)
+  --scaling         also run the scaling table (weir vs DuckDB over input sizes, key counts and
+                    events per window)
   --key-runs R      runs per key-scaling row (default 1; env WEIR_BENCH_KEY_RUNS)
   --skip-keys       leave out the key-scaling rows (1M keys over 2M events, memory vs LMDB state)
   --big             also the 10M-key rows (10M events, a 1.3 GB input; many minutes)`)
@@ -67,6 +78,18 @@ const num = (name) => {
 const EVENTS = num('events')
 const KEYS = num('keys')
 const RATE = num('rate')
+const SPARSE_RATE = num('sparse-rate')
+if (!['dense', 'sparse', 'both'].includes(opt.profile)) {
+  throw new Error(`--profile must be dense, sparse or both, got ${opt.profile}`)
+}
+/**
+ * The input profiles, in the order they run. Only --rate differs: gen.mjs spreads the same number
+ * of events over more event time, so each user's minute window catches fewer of them.
+ */
+const PROFILES = [
+  { name: 'dense', rate: RATE },
+  { name: 'sparse', rate: SPARSE_RATE },
+].filter((p) => opt.profile === 'both' || opt.profile === p.name)
 const RUNS = num('runs')
 const STARTUP_RUNS = Math.max(10, num('startup-runs'))
 const TIMEOUT = num('timeout')
@@ -132,13 +155,13 @@ const RSS = detectRssMethod()
 // ---------------------------------------------------------------------------------------------
 // Input data: made by the project's own generator, deterministic (seed 7), cached in bench/.data.
 
-function inputFile(events, keys) {
-  const file = join(DATA, `events-${events}-k${keys}-r${RATE}-s7.ndjson`)
+function inputFile(events, keys, rate = RATE) {
+  const file = join(DATA, `events-${events}-k${keys}-r${rate}-s7.ndjson`)
   if (existsSync(file)) return file
   log(`generating ${file} ...`)
   const tmp = `${file}.partial`
   const fd = openSync(tmp, 'w')
-  const args = ['--events', events, '--keys', keys, '--max-delay', 5000, '--rate', RATE, '--seed', 7]
+  const args = ['--events', events, '--keys', keys, '--max-delay', 5000, '--rate', rate, '--seed', 7]
   const r = spawnSync(NODE, [join(ROOT, 'fixtures', 'gen.mjs'), ...args.map(String)], {
     stdio: ['ignore', fd, 'inherit'],
   })
@@ -213,6 +236,40 @@ const MLR_FILTER = [
 ]
 
 const DUCK_N = `DuckDB ${CORES}-thread`
+
+/**
+ * The window rows that run on every profile. The rest of windowRows() (the LMDB rows with
+ * checkpoints at start and end only / every N records) only feed the checkpoint-cost row, which is
+ * not a window job and runs on the dense profile alone, as do resume, filter+map and start-up.
+ */
+const EVERY_PROFILE_WINDOW_IDS = ['weir', 'weir-lmdb', 'weir-pipe', 'weir-pipe-chk', 'weir-1core', 'duckdb-1', 'duckdb-n', 'mlr', 'jq']
+
+/**
+ * The shape of a window job's output, counted from its rows: { rows, events, ones, source }, where
+ * events is the sum of `count` (each input event lands in exactly one window, none is late) and
+ * ones the windows holding a single event. Counted from weir's output (memory state) when that
+ * row's output was right, else from the reference output; `source` names which.
+ */
+async function windowShape(job) {
+  const weir = job.rows.find((r) => r.id === 'weir')
+  const ref = job.rows.find((r) => (r.tool ?? r.id) === job.reference)
+  const row = weir?.status === 'ran' ? weir : ref?.status === 'ran' ? ref : null
+  if (!row) return null
+  const shape = { rows: 0, events: 0, ones: 0, source: row.tool }
+  // DuckDB writes a JSON array where the others write NDJSON; canonicalRows reads both
+  const idx = WINDOW_FIELDS.indexOf('count')
+  for (const line of await canonicalRows(row.out, WINDOW_FIELDS)) {
+    const count = JSON.parse(line)[idx]
+    shape.rows++
+    shape.events += count
+    if (count === 1) shape.ones++
+  }
+  return shape
+}
+
+const describeShape = (sh) =>
+  sh ? `${(sh.events / sh.rows).toFixed(2)} events per window on average, ${((100 * sh.ones) / sh.rows).toFixed(0)}% of windows ` +
+    `hold one event; ${thousands(sh.rows)} result rows (counted from ${sh.source}'s output)` : 'events per window not counted: no window row ran cleanly'
 
 /**
  * The rows of one job on one input. Each row: { id, tool, rank, cmd, args, stdout?, out, skip? }.
@@ -349,8 +406,8 @@ function filterRows(input) {
   ]
 }
 
-function passthroughRows(input) {
-  const o = (id) => join(OUT, `passthrough-${id}.ndjson`)
+function passthroughRows(input, tag = 'passthrough') {
+  const o = (id) => join(OUT, `${tag}-${id}.ndjson`)
   return [
     { id: 'floor', tool: 'Node floor (bench/floor.mjs)', rank: 1, out: o('floor'), stdout: o('floor'),
       cmd: NODE, args: [join(BENCH, 'floor.mjs'), input] },
@@ -399,7 +456,9 @@ async function runRow(row, runs, label, { quiet = false } = {}) {
     const run = { wallS: r.wallS, rssKB: r.rssKB }
     row.after?.(run)
     row.perRun.push(run)
-    const ck = run.checkpoints != null ? `, ${run.checkpoints} checkpoints, state ${(run.stateBytes / 1e6).toFixed(1)} MB` : ''
+    // the pipe chain with checkpoints reports how many it took but not the state's size
+    const ck = run.checkpoints == null ? ''
+      : `, ${run.checkpoints} checkpoints${run.stateBytes != null ? `, state ${(run.stateBytes / 1e6).toFixed(1)} MB` : ''}`
     if (!quiet) log(`${label} ${row.tool}: run ${i + 1}/${runs} ${r.wallS.toFixed(3)} s, ${mb(r.rssKB)} MB peak RSS${ck}`)
   }
   if (quiet) log(`${label} ${row.tool}: median of ${runs} runs ${(median(walls) * 1000).toFixed(1)} ms`)
@@ -476,7 +535,7 @@ function statusCell(row) {
 function tableRow(job, row, { events, bytes, floor, duck, rows = [] }) {
   const bad = statusCell(row)
   if (bad) return `| ${job} | ${cell(row.tool)} | ${cell(bad)} | — | — | — | — | — |`
-  const tool = row.tool + durableNote(row, rows)
+  const tool = row.tool + durableNote(row, rows, bytes)
   const s = row.wallS
   const unchecked = row.check?.status === 'unchecked' ? ' (unchecked: no other tool ran)' : ''
   const vsFloor = floor ? fmtRatio(floor / s) : '—'
@@ -486,7 +545,7 @@ function tableRow(job, row, { events, bytes, floor, duck, rows = [] }) {
 }
 
 /** For a durable row: its time as a multiple of the memory-state row's, and its checkpoints. */
-function durableNote(row, rows) {
+function durableNote(row, rows, bytes) {
   if (row.vsPipe) {
     const plain = rows.find((r) => r.id === row.vsPipe)
     const parts = []
@@ -705,29 +764,44 @@ function startupRow(row, nodeS) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Scaling: weir against DuckDB on all cores as the input grows and as the key count grows.
+// Scaling: weir against DuckDB on all cores as the input grows, as the key count grows, and as
+// the events per window grow.
+
+/**
+ * Events per window is the sparse/dense axis of the profiles, taken further: about 1 (nearly every
+ * event opens and fires a window of its own), about 6, and about 100. The generator's mean is
+ * roughly rate·60/keys (more in practice, its clock moving in whole ms; skewed users), so the
+ * settings were found by counting result rows at seed 7, and each row of the table shows the mean
+ * counted in that run. gen.mjs cannot go much past 2,000 events per second of event time (its
+ * clock steps floor(rand·2000/rate) ms), so about 100 per window takes fewer keys, not a higher rate.
+ */
+const SCALING_CONFIGS = [
+  // [axis, events, keys, rate]
+  ['events', 100_000, 10_000, RATE], ['events', 1_000_000, 10_000, RATE], ['events', 5_000_000, 10_000, RATE],
+  ['keys', 1_000_000, 1_000, RATE], ['keys', 1_000_000, 100_000, RATE], ['keys', 1_000_000, 1_000_000, RATE],
+  ['events per window ≈ 1', 1_000_000, 10_000, 5],
+  ['events per window ≈ 6', 1_000_000, 10_000, 700],
+  ['events per window ≈ 100', 1_000_000, 1_100, 1000],
+]
 
 async function scaling() {
-  const configs = [
-    [100_000, 10_000], [1_000_000, 10_000], [5_000_000, 10_000], // events grow, keys fixed
-    [1_000_000, 1_000], [1_000_000, 100_000], [1_000_000, 1_000_000], // keys grow, events fixed
-  ]
   const lines = [
-    `| events | keys | input MB | weir s | weir peak RSS MB | ${DUCK_N} s | DuckDB peak RSS MB | weir vs DuckDB (throughput) |`,
-    '|---:|---:|---:|---|---:|---|---:|---:|',
+    `| axis | events | keys | rate | events per window (mean) | input MB | weir s | weir peak RSS MB | ${DUCK_N} s | DuckDB peak RSS MB | weir vs DuckDB (throughput) |`,
+    '|---|---:|---:|---:|---:|---:|---|---:|---|---:|---:|',
   ]
-  for (const [events, keys] of configs) {
-    const input = inputFile(events, keys)
+  for (const [axis, events, keys, rate] of SCALING_CONFIGS) {
+    const input = inputFile(events, keys, rate)
     await warmPageCache(input)
-    const tag = `scaling-${events}-k${keys}`
+    const tag = `scaling-${events}-k${keys}-r${rate}`
     const rows = windowRows(input, tag).filter((r) => r.id === 'weir' || r.id === 'duckdb-n')
-    await runJob(tag, rows, WINDOW_FIELDS, RUNS)
+    const job = await runJob(tag, rows, WINDOW_FIELDS, RUNS)
+    const sh = await windowShape(job)
     const [weir, duck] = rows
     const t = (r) => statusCell(r) ?? r.wallS.toFixed(3)
     const rss = (r) => (statusCell(r) ? '—' : mb(r.rssKB))
     const vs = !statusCell(weir) && !statusCell(duck) ? fmtRatio(duck.wallS / weir.wallS) : '—'
-    lines.push(`| ${thousands(events)} | ${thousands(keys)} | ${(statSync(input).size / 1e6).toFixed(0)} | ` +
-      `${cell(t(weir))} | ${rss(weir)} | ${cell(t(duck))} | ${rss(duck)} | ${vs} |`)
+    lines.push(`| ${axis} | ${thousands(events)} | ${thousands(keys)} | ${rate} | ${sh ? (sh.events / sh.rows).toFixed(2) : '—'} | ` +
+      `${(statSync(input).size / 1e6).toFixed(0)} | ${cell(t(weir))} | ${rss(weir)} | ${cell(t(duck))} | ${rss(duck)} | ${vs} |`)
     for (const r of rows) rmSync(r.out, { force: true })
   }
   return lines.join('\n')
@@ -736,48 +810,132 @@ async function scaling() {
 // ---------------------------------------------------------------------------------------------
 // Main.
 
-const input = inputFile(EVENTS, KEYS)
-const bytes = statSync(input).size
-await warmPageCache(input)
-log(`input: ${input} (${EVENTS} events, ${KEYS} keys, ${(bytes / 1e6).toFixed(1)} MB); ` +
-  `${RUNS} run(s) per row, timeout ${TIMEOUT} s; peak RSS via ${RSS.kind}`)
+const T0 = Date.now()
 
-const pass = await runJob('pass-through', passthroughRows(input), null, RUNS,
-  [{ id: 'input', tool: 'the input file', file: input, rank: 0 }])
-const win = await runJob('window', windowRows(input), WINDOW_FIELDS, RUNS)
-const resume = await resumeRow(input, win.rows, EVENTS, RUNS)
-const filt = await runJob('filter+map', filterRows(input), FILTER_FIELDS, RUNS)
-const starts = await startup(input)
+/**
+ * One profile: the Node floor and the window job on its input, each checked within the profile.
+ * The dense profile also runs the rows that are not window jobs (the ndjson package, the rows
+ * behind the checkpoint cost, resume, filter+map, start-up): they would say little more on a
+ * second input, and leaving them out keeps the default run near 20 minutes on 2 cores.
+ */
+async function runProfile(p) {
+  const dense = p.name === 'dense'
+  const input = inputFile(EVENTS, KEYS, p.rate)
+  const bytes = statSync(input).size
+  await warmPageCache(input)
+  log(`${p.name} input: ${input} (${EVENTS} events, ${KEYS} keys, rate ${p.rate}, ${(bytes / 1e6).toFixed(1)} MB); ` +
+    `${RUNS} run(s) per row, timeout ${TIMEOUT} s; peak RSS via ${RSS.kind}`)
+  // the dense profile keeps the file names (outputs, specs, job dirs) the bench has always used
+  const passRows = passthroughRows(input, dense ? 'passthrough' : `passthrough-${p.name}`).filter((r) => dense || r.id === 'floor')
+  const pass = await runJob(`${p.name} pass-through`, passRows, null, RUNS,
+    [{ id: 'input', tool: 'the input file', file: input, rank: 0 }])
+  const winRows = windowRows(input, dense ? 'window' : `window-${p.name}`).filter((r) => dense || EVERY_PROFILE_WINDOW_IDS.includes(r.id))
+  const win = await runJob(`${p.name} window`, winRows, WINDOW_FIELDS, RUNS)
+  const shape = await windowShape(win)
+  log(`[${p.name}] ${describeShape(shape)}`)
+  const res = { ...p, input, bytes, pass, win, shape }
+  if (dense) {
+    res.resume = await resumeRow(input, win.rows, EVENTS, RUNS)
+    res.filt = await runJob('filter+map', filterRows(input), FILTER_FIELDS, RUNS)
+    res.starts = await startup(input)
+  }
+  return res
+}
+
+const profiles = []
+for (const p of PROFILES) profiles.push(await runProfile(p))
+const dense = profiles.find((p) => p.name === 'dense')
 const keys = opt['skip-keys'] ? [] : await keyJobs()
 
-const floorRow = pass.rows.find((r) => r.id === 'floor')
-const floorS = floorRow.status === 'ran' ? floorRow.wallS : null
-const duckRow = win.rows.find((r) => r.id === 'duckdb-n')
-const duckS = duckRow.status === 'ran' ? duckRow.wallS : null
-const ctx = { events: EVENTS, bytes, floor: floorS }
+const ran = (r) => (r?.status === 'ran' ? r : null)
 
 // Short job names keep the table readable; RESULTS.md and README.md spell out each job.
 const JOBS = { pass: 'pass-through', win: 'window', filt: 'filter+map' }
+
+/** One profile's lines of the table; its ratios use that profile's floor and DuckDB rows only. */
+function profileLines(pr) {
+  const floor = ran(pr.pass.rows.find((r) => r.id === 'floor'))?.wallS ?? null
+  const duck = ran(pr.win.rows.find((r) => r.id === 'duckdb-n'))?.wallS ?? null
+  const ctx = { events: EVENTS, bytes: pr.bytes, floor }
+  const lines = [
+    ...pr.pass.rows.map((r) => tableRow(JOBS.pass, r, ctx)),
+    ...pr.win.rows.map((r) => tableRow(JOBS.win, r, { ...ctx, duck, rows: pr.win.rows })),
+  ]
+  if (pr.resume) lines.push(checkpointCostRow(pr.win.rows), resumeTableRow(pr.resume, pr.win.rows, ctx))
+  if (pr.filt) lines.push(...pr.filt.rows.map((r) => tableRow(JOBS.filt, r, ctx)))
+  if (pr.starts) lines.push(...pr.starts.map((r) => startupRow(r, ran(pr.starts[0])?.wallS ?? null)))
+  // every row function writes "| job | …"; the profile goes in front
+  return lines.filter(Boolean).map((l) => `| ${pr.name} ${l}`)
+}
+
 const table = [
-  `| job | tool | median s | events/s | MB/s | peak RSS MB | vs Node floor (throughput ratio) | vs ${DUCK_N} (window job) |`,
-  '|---|---|---:|---:|---:|---:|---:|---:|',
-  ...pass.rows.map((r) => tableRow(JOBS.pass, r, ctx)),
-  ...win.rows.map((r) => tableRow(JOBS.win, r, { ...ctx, duck: duckS, rows: win.rows })),
-  checkpointCostRow(win.rows),
-  resumeTableRow(resume, win.rows, ctx),
-  ...filt.rows.map((r) => tableRow(JOBS.filt, r, ctx)),
-  ...starts.map((r) => startupRow(r, starts[0].status === 'ran' ? starts[0].wallS : null)),
+  `| profile | job | tool | median s | events/s | MB/s | peak RSS MB | vs Node floor (throughput ratio, same profile) | vs ${DUCK_N} (window job, same profile) |`,
+  '|---|---|---|---:|---:|---:|---:|---:|---:|',
+  ...profiles.flatMap(profileLines),
   ...keys.flatMap((j) => {
     const duck = j.rows.find((r) => r.id === 'duckdb-n')
     const c = { events: j.events, bytes: j.bytes, floor: null, duck: duck?.status === 'ran' ? duck.wallS : null, rows: j.rows }
-    return j.rows.map((r) => tableRow(j.label, r, c))
+    // key-scaling rows have an input of their own (named in the job cell), of neither profile
+    return j.rows.map((r) => tableRow(j.label, r, c)).filter(Boolean).map((l) => `| — ${l}`)
   }),
-].filter(Boolean).join('\n')
+].join('\n')
+
+const DENSE_ONLY = 'the ndjson package row, the LMDB rows with checkpoints at start and end only / every N records ' +
+  'and the checkpoint row made from them, resume, filter+map and start-up (none of them a window job ' +
+  'on its own), so their ratios are to the dense floor'
+const profileNote = [
+  `Profiles: \`node fixtures/gen.mjs --events ${EVENTS} --keys ${KEYS} --max-delay 5000 --seed 7 --rate R\`, ` +
+    'the same events and keys spread over more or less event time:',
+  ...profiles.map((pr) => `- ${pr.name}: \`--rate ${pr.rate}\` (${(pr.bytes / 1e6).toFixed(1)} MB): ${describeShape(pr.shape)}.`),
+  dense
+    ? `- Dense profile only: ${DENSE_ONLY}.${keys.length ? ' The key-scaling rows (profile —) have inputs of their own.' : ''}`
+    : `- Not run (--profile ${opt.profile}): ${DENSE_ONLY.replace(', so their ratios are to the dense floor', '')}; they run on the dense profile only.`,
+].join('\n')
+
+/**
+ * Issue 19's targets, from this run's figures only: each line is a ratio of two rows of the same
+ * profile, with met or missed. A line whose rows did not both run cleanly says why instead.
+ */
+function targetLines() {
+  const lines = []
+  const target = (profile, what, [aId, bId], ratio, op, goal) => {
+    const pr = profiles.find((p) => p.name === profile)
+    const head = `- ${profile}: ${what}`
+    const want = `target ${op} ${goal.toFixed(goal * 10 === Math.round(goal * 10) ? 1 : 2)}×`
+    if (!pr) return lines.push(`${head}: not measured (--profile ${opt.profile}); ${want}`)
+    const find = (id) => [...pr.pass.rows, ...pr.win.rows].find((r) => r.id === id)
+    const [a, b] = [find(aId), find(bId)]
+    const bad = [a, b].find((r) => !ran(r))
+    if (bad) return lines.push(`${head}: not measured (${bad.tool}: ${statusCell(bad) ?? bad.status}); ${want}`)
+    const x = ratio(a, b)
+    const met = op === '≥' ? x >= goal : x <= goal
+    // two decimals, or three where two would round onto the goal and hide which side it is on
+    const shown = Number(x.toFixed(2)) === goal && x !== goal ? x.toFixed(3) : x.toFixed(2)
+    lines.push(`${head}: ${shown}× (${want}): ${met ? 'met' : 'missed'}`)
+  }
+  const throughput = (weir, other) => other.wallS / weir.wallS
+  const time = (lmdb, mem) => lmdb.wallS / mem.wallS
+  target('sparse', 'weir vs Node floor (throughput)', ['weir', 'floor'], throughput, '≥', 1.0)
+  target('sparse', `weir vs ${DUCK_N} (throughput)`, ['weir', 'duckdb-n'], throughput, '≥', 0.6)
+  target('dense', `weir vs ${DUCK_N} (throughput)`, ['weir', 'duckdb-n'], throughput, '≥', 0.6)
+  for (const p of ['dense', 'sparse']) {
+    target(p, 'weir LMDB state, checkpoint every 1 s vs memory state (time)', ['weir-lmdb', 'weir'], time, '≤', 1.15)
+  }
+  return lines
+}
 
 const scalingTable = opt.scaling ? await scaling() : null
+const LOAD_AFTER = loadavg()[0]
+const load = `load average (1 min) ${LOAD_BEFORE.toFixed(2)} before, ${LOAD_AFTER.toFixed(2)} after`
+const targets = [
+  `Targets (issue 19), from this run's figures only (${CORES} cores${CORES === 2 ? '' : '; the targets are set for 2'}; ${load}):`,
+  ...targetLines(),
+].join('\n')
 
-console.log(table)
+console.log(profileNote + '\n\n' + table + '\n\n' + targets)
 if (scalingTable) console.log('\n' + scalingTable)
+const minutes = ((Date.now() - T0) / 60000).toFixed(1)
+log(`\nthe bench took ${minutes} min (${load})`)
 
 // ---------------------------------------------------------------------------------------------
 // RESULTS.md: the table with everything needed to read it.
@@ -785,7 +943,11 @@ if (scalingTable) console.log('\n' + scalingTable)
 const m = machineInfo()
 const args = process.argv.slice(2).join(' ')
 const refNote = (job) => `${job.name}: ${job.reference ?? 'none (nothing ran)'}`
-const wrongNotes = [...pass.rows, ...win.rows, resume, ...filt.rows, ...starts, ...keys.flatMap((j) => j.rows)]
+const allJobs = [...profiles.flatMap((pr) => [pr.pass, pr.win, ...(pr.filt ? [pr.filt] : [])]), ...keys]
+const wrongNotes = [
+  ...allJobs.flatMap((j) => j.rows.map((r) => ({ ...r, tool: `${j.name}: ${r.tool}` }))),
+  ...(dense ? [dense.resume, ...dense.starts] : []),
+]
   .filter((r) => r.status === 'wrong' && r.check?.detail)
   .map((r) => `- ${r.tool} (${r.id}): ${r.check.detail}`)
 const results = `# weir benchmark results
@@ -803,16 +965,17 @@ Run on ${m.date} with \`node bench/run.mjs${args ? ' ' + args : ''}\`.
 | Miller | ${peers.mlr ?? 'not installed'} |
 | DuckDB | ${peers.duckdb ? `${peers.duckdb} (@duckdb/node-api ${peers.duckdbPkg})` : 'not installed'} |
 | weir | ${peers.weir ?? 'bin/weir --version did not run'} |
-| load average (1 min) | ${LOAD_BEFORE.toFixed(2)} before, ${loadavg()[0].toFixed(2)} after; the bench alone adds up to ~1 (~2 for DuckDB on 2 threads) |
+| load average (1 min) | ${LOAD_BEFORE.toFixed(2)} before, ${LOAD_AFTER.toFixed(2)} after; the bench alone adds up to ~1 (~2 for DuckDB on 2 threads) |
 | peak RSS measured with | ${RSS.describe} |
+| bench wall time | ${minutes} min |
 
-Input: \`node fixtures/gen.mjs --events ${EVENTS} --keys ${KEYS} --max-delay 5000 --rate ${RATE} --seed 7\`
-(${(bytes / 1e6).toFixed(1)} MB).
+${profileNote}
 
 Each figure is the median of ${RUNS} run${RUNS > 1 ? 's' : ''} of a whole process, from spawn to
 exit, with its output written to a file; start-up rows are the median of ${STARTUP_RUNS} runs after
 one untimed warm-up. MB = 10^6 bytes. Ratios are throughput ratios: above 1× is faster than the
-row compared with. Start-up rows compare times instead: above 1× is slower than \`node -e 0\`.
+row compared with, and both rows of a ratio are of the same profile. Start-up rows compare times
+instead: above 1× is slower than \`node -e 0\`.
 
 Jobs:
 - pass-through: read, split, parse and re-serialise every record (what any NDJSON tool must do).
@@ -820,27 +983,32 @@ Jobs:
 - filter+map: keep \`event == "purchase"\`, output \`{user, amount, cents: amount * 100}\`.
 - start-up: bare Node, \`weir --version\`, and \`weir run\` of the window job on a 1-record file.
 - durable state: the window job with \`--job-dir\` (keyed state in LMDB, a fresh job dir per run)
-  and checkpoints every 1 s, at start and end only, or every twentieth of the input; its output
-  must be byte-identical to the memory-state row's. checkpoint: (time every N records − time at
-  start and end only) ÷ extra checkpoints, per run (runs paired by index), median and max.
-  resume: a durable run killed with SIGKILL once its 2nd checkpoint exists, then \`--resume\` timed
-  to the end; its output must also be byte-identical to the memory-state row's.
+  and checkpoints every 1 s (both profiles), at start and end only, or every twentieth of the
+  input (dense); its output must be byte-identical to the memory-state row's. checkpoint: (time
+  every N records − time at start and end only) ÷ extra checkpoints, per run (runs paired by
+  index), median and max. resume: a durable run killed with SIGKILL once its 2nd checkpoint
+  exists, then \`--resume\` timed to the end; its output must also be byte-identical to the
+  memory-state row's.
 ${keys.length ? `- key scaling: the window job on inputs with many keys (same generator and rate), memory state
   against LMDB state (checkpoint every 1 s) and ${DUCK_N}; median of ${KEY_RUNS} run${KEY_RUNS > 1 ? 's' : ''}, timeout
   ${TIMEOUT} s per million events. ${keys.map((j) => `${j.label}: ${(j.bytes / 1e6).toFixed(0)} MB`).join('; ')}.
 ` : ''}
 ${table}
 
-Outputs were compared as multisets of normalised rows before any time was counted; the reference
-for each job (the output most tools agreed on) was:
-${[pass, win, filt, ...keys].map((j) => `- ${refNote(j)}`).join('\n')}
+${targets}
+
+Outputs were compared as multisets of normalised rows before any time was counted, each job
+within its profile; the reference for each job (the output most tools agreed on) was:
+${allJobs.map((j) => `- ${refNote(j)}`).join('\n')}
 ${wrongNotes.length ? '\nDifferences found:\n' + wrongNotes.join('\n') + '\n' : ''}${scalingTable ? `
 ## Scaling
 
 Window job only, weir against ${DUCK_N}; median of ${RUNS} run${RUNS > 1 ? 's' : ''} each. Inputs from the same
-generator: the event count grows at 10,000 keys, then the key count grows at 1,000,000 events.
+generator: the event count grows at 10,000 keys, then the key count grows at 1,000,000 events (both
+at rate ${RATE}), then the events per user-minute window grow at 1,000,000 events (rate and keys
+chosen for means near 1, 6 and 100; the mean shown is counted from the run's output).
 
 ${scalingTable}
 ` : ''}`
 writeFileSync(join(BENCH, 'RESULTS.md'), results)
-log(`\nwrote ${join(BENCH, 'RESULTS.md')}`)
+log(`wrote ${join(BENCH, 'RESULTS.md')}`)
