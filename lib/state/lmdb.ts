@@ -133,6 +133,15 @@ interface Chain {
   tombs: boolean[]
 }
 
+/**
+ * What a miss on a chain that was never written reads (shared: a flush copies a chain before it
+ * adds to it, and frozen, so that a change made in place would fail loudly).
+ */
+const NEVER_WRITTEN: { value: undefined; chain: Chain } = Object.freeze({
+  value: undefined,
+  chain: Object.freeze({ epochs: Object.freeze([]) as unknown as number[], tombs: Object.freeze([]) as unknown as boolean[] }),
+})
+
 /** Which epochs a run sees: its lineage, plus its own (spilled, not yet checkpointed) ones. */
 class Epochs {
   private readonly from: number[] = []
@@ -199,17 +208,19 @@ class ChainFilter {
   get full(): boolean {
     return this.added * 12 > this.mask
   }
-  add(id: string): void {
+  add(uid: string, canonEl: string, ns: Namespace): void {
     this.added++
-    let [h1, h2] = hash2(id)
-    for (let i = 0; i < 6; i++, h1 = (h1 + h2) | 0) {
+    hashChain(uid, canonEl, ns)
+    let h1 = hashA
+    for (let i = 0; i < 6; i++, h1 = (h1 + hashB) | 0) {
       const b = h1 & this.mask
       this.bits[b >>> 5]! |= 1 << (b & 31)
     }
   }
-  has(id: string): boolean {
-    let [h1, h2] = hash2(id)
-    for (let i = 0; i < 6; i++, h1 = (h1 + h2) | 0) {
+  has(uid: string, canonEl: string, ns: Namespace): boolean {
+    hashChain(uid, canonEl, ns)
+    let h1 = hashA
+    for (let i = 0; i < 6; i++, h1 = (h1 + hashB) | 0) {
       const b = h1 & this.mask
       if ((this.bits[b >>> 5]! & (1 << (b & 31))) === 0) return false
     }
@@ -217,19 +228,48 @@ class ChainFilter {
   }
 }
 
-/** Two independent 32-bit hashes of a string (FNV-1a and a multiplicative one), for double hashing. */
-function hash2(s: string): [number, number] {
-  let a = 0x811c9dc5
-  let b = 0x9e3779b9
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i)
-    a = Math.imul(a ^ c, 0x01000193)
-    b = Math.imul(b ^ c, 0x5bd1e995) ^ (b >>> 15)
-  }
-  return [a, b | 1]
+// The two hashes of the chain hashed last (hashChain): globals rather than an array or an id
+// string per call, since every miss on new state asks the filter (on sparse keys, nearly every
+// window: the id string and the array were a tenth of such a job's time, issue 19).
+let hashA = 0
+let hashB = 0
+
+/** Feeds one UTF-16 unit to both hashes (FNV-1a and a multiplicative one). */
+function mixUnit(c: number): void {
+  hashA = Math.imul(hashA ^ c, 0x01000193)
+  hashB = Math.imul(hashB ^ c, 0x5bd1e995) ^ (hashB >>> 15)
 }
 
-const chainId = (uid: string, canonEl: string, ns: Namespace) => uid + '\u0000' + canonEl + '\u0000' + nsTag(ns)
+function mixText(s: string): void {
+  for (let i = 0; i < s.length; i++) mixUnit(s.charCodeAt(i))
+}
+
+/** Two independent 32-bit hashes of a chain (uid, key, namespace), for double hashing. */
+function hashChain(uid: string, canonEl: string, ns: Namespace): void {
+  hashA = 0x811c9dc5
+  hashB = 0x9e3779b9
+  mixText(uid)
+  mixUnit(0)
+  mixText(canonEl)
+  mixUnit(0)
+  // "1" and 1 are different namespaces, as they are in the memory backend
+  if (typeof ns === 'string') {
+    mixUnit(0x73)
+    mixText(ns)
+  } else if (Number.isInteger(ns) && Math.abs(ns) <= Number.MAX_SAFE_INTEGER) {
+    mixUnit(0x6e)
+    const lo = ns >>> 0
+    const hi = Math.floor(ns / 2 ** 32) | 0
+    mixUnit(lo & 0xffff)
+    mixUnit(lo >>> 16)
+    mixUnit(hi & 0xffff)
+    mixUnit(hi >>> 16)
+  } else {
+    mixUnit(0x66)
+    mixText(String(ns))
+  }
+  hashB |= 1
+}
 
 function nsTag(ns: Namespace): string {
   // "1" and 1 are different namespaces, as they are in the memory backend
@@ -566,10 +606,20 @@ export class LmdbStateBackend implements KeyedStateBackend {
     const list = op.cache.get(key.canon)
     const e = list && cachedEntry(list, ns)
     if (e !== undefined) {
+      if (value === undefined && e.baseAbsent) {
+        // deleting what LMDB does not have (put and deleted since it was last read) writes nothing,
+        // and leaves nothing worth keeping: a fired window is not read again, and a read would
+        // find nothing on disk. Kept, such entries filled the cache on sparse keys, where nearly
+        // every window opens and closes between two checkpoints, and made it evict (issue 19).
+        const i = list!.indexOf(e)
+        list!.splice(i, 1)
+        if (list!.length === 0) op.cache.delete(key.canon)
+        this.cached--
+        return
+      }
       e.hot = true
       e.value = value
-      // deleting what LMDB does not have (put and deleted since it was last read) writes nothing
-      e.dirty = value !== undefined || !e.baseAbsent
+      e.dirty = true
       return
     }
     this.assertOpen()
@@ -672,7 +722,7 @@ export class LmdbStateBackend implements KeyedStateBackend {
    */
   private read(op: LmdbOperatorState, key: Key, ns: Namespace): { value: unknown; chain: Chain } {
     const ck = this.chainKey(op, key, ns)
-    if (!this.mayBeOnDisk(ck)) return { value: undefined, chain: { epochs: [], tombs: [] } }
+    if (!this.mayBeOnDisk(ck)) return NEVER_WRITTEN
     return guard(this.dir, 'unreadable', () => {
       const chain: Chain = { epochs: [], tombs: [] }
       let found: Version | undefined
@@ -787,8 +837,7 @@ export class LmdbStateBackend implements KeyedStateBackend {
           void this.state.put([ck[0], ck[1], ck[2], ck[3], epoch], e.value === undefined ? tombstone(e.key, long) : encodeVersion(e.key, e.value, long))
           // before the commit, so a failed flush only leaves the filter too generous, never short
           if (this.filter && e.filtered !== this.filter) {
-            const id = chainId(ck[0], ck[2], ck[3])
-            if (!this.filter.has(id)) this.filter.add(id)
+            if (!this.filter.has(ck[0], ck[2], ck[3])) this.filter.add(ck[0], ck[2], ck[3])
             e.filtered = this.filter
           }
           const deleted = e.value === undefined
@@ -833,7 +882,7 @@ export class LmdbStateBackend implements KeyedStateBackend {
       if (!canBuild) return true
       this.buildFilter()
     }
-    return this.filter!.has(chainId(ck[0], ck[2], ck[3]))
+    return this.filter!.has(ck[0], ck[2], ck[3])
   }
 
   /**
@@ -843,18 +892,17 @@ export class LmdbStateBackend implements KeyedStateBackend {
   private buildFilter(): void {
     guard(this.dir, 'unreadable', () => {
       const chains = () => {
-        const ids: string[] = []
-        let last = ''
+        const ids: DiskKey[] = []
+        let last: DiskKey | undefined
         for (const dk of this.state.getKeys({ snapshot: false })) {
-          const id = chainId(dk[0], dk[2], dk[3])
-          if (id !== last) ids.push(id) // a chain's versions are adjacent
-          last = id
+          if (last === undefined || !sameChain(dk, last)) ids.push(dk) // a chain's versions are adjacent
+          last = dk
         }
         return ids
       }
       const ids = chains()
       const f = new ChainFilter(Math.max(20, Math.ceil(Math.log2(ids.length * 24 + 1))))
-      for (const id of ids) f.add(id)
+      for (const dk of ids) f.add(dk[0], dk[2], dk[3])
       this.filter = f
     })
   }
