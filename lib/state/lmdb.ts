@@ -473,6 +473,11 @@ export class LmdbStateBackend implements KeyedStateBackend {
   /** the last key of the chain the reclaim sweep stopped after; undefined: from the start */
   private sweepAfter: DiskKey | undefined
   private closed = false
+  /**
+   * The entry the last cache hit found: the put that follows a get (the write-back contract)
+   * finds it without a second lookup. Forgotten whenever an entry leaves the cache.
+   */
+  private hit: Entry | undefined
   /** chains that may be on disk; undefined until the first miss builds it */
   private filter: ChainFilter | undefined
   /**
@@ -593,6 +598,7 @@ export class LmdbStateBackend implements KeyedStateBackend {
     const e = list && cachedEntry(list, ns)
     if (e !== undefined) {
       e.hot = true
+      this.hit = e
       return e.value
     }
     this.assertOpen()
@@ -603,10 +609,18 @@ export class LmdbStateBackend implements KeyedStateBackend {
 
   /** @internal put, or delete with `undefined` */
   _put(op: LmdbOperatorState, key: Key, ns: Namespace, value: unknown): void {
+    const hit = this.hit
+    if (hit !== undefined && value !== undefined && hit.ns === ns && hit.op === op && hit.key.canon === key.canon) {
+      // the put after a get (the write-back contract): no second lookup
+      hit.value = value
+      hit.dirty = true
+      return
+    }
     const list = op.cache.get(key.canon)
     const e = list && cachedEntry(list, ns)
     if (e !== undefined) {
       if (value === undefined && e.baseAbsent) {
+        this.hit = undefined
         // deleting what LMDB does not have (put and deleted since it was last read) writes nothing,
         // and leaves nothing worth keeping: a fired window is not read again, and a read would
         // find nothing on disk. Kept, such entries filled the cache on sparse keys, where nearly
@@ -748,6 +762,7 @@ export class LmdbStateBackend implements KeyedStateBackend {
   }
 
   private uncache(e: Entry): void {
+    this.hit = undefined
     const list = e.op.cache.get(e.key.canon)
     const i = list ? list.indexOf(e) : -1
     if (i < 0) return
@@ -757,6 +772,7 @@ export class LmdbStateBackend implements KeyedStateBackend {
   }
 
   private clearCache(): void {
+    this.hit = undefined
     for (const op of this.ops.values()) op.cache.clear()
     this.cached = 0
   }
@@ -769,6 +785,7 @@ export class LmdbStateBackend implements KeyedStateBackend {
    * all of them are spilled in one transaction and become clean.
    */
   private evict(): void {
+    this.hit = undefined
     const target = this.cacheEntries - Math.max(1, Math.floor(this.cacheEntries / 10))
     const pass = (secondChance: boolean) => {
       for (const op of this.ops.values())
@@ -805,6 +822,7 @@ export class LmdbStateBackend implements KeyedStateBackend {
    * written, and at a checkpoint a slice of everything else (the sweep).
    */
   private flush(epoch: number, flags: number, epochs: Epochs, oldest: number, sweep: boolean, reads?: number[][]): void {
+    this.hit = undefined
     const written: Entry[] = []
     // entries change only once the commit is through: a failed flush leaves them dirty
     const chains: (Chain | undefined)[] = []
