@@ -4,6 +4,7 @@ import { compilePath } from '../expr/path.js'
 import { compileIntegerText } from '../expr/exact.js'
 import { isInexactInteger } from '../stream/json-text.js'
 import { makeKey, type Key } from '../stream/key.js'
+import type { Rec } from '../stream/record.js'
 import type { Operator, OperatorContext } from './operator.js'
 
 export interface KeybyConfig {
@@ -19,10 +20,59 @@ export interface KeybyConfig {
  */
 const RECENT_KEYS = 1 << 16
 
+/**
+ * Reads the key of records by a key selector (the fields of a `keyby`): keyby itself, and a stage
+ * that continues a keyed stream from a pipe (pipeline/pipes.ts), key records alike, so a pipe
+ * gives the keys `then` gives, 64-bit ids included.
+ */
+export class KeyReader {
+  private readonly getters: ((v: unknown) => unknown)[]
+  private readonly integerTexts: ((raw: string) => string | undefined)[]
+  private readonly recent: Map<string | number, Key> | undefined
+  /** after `read` returned undefined: the index of the key field the record lacks */
+  missing = 0
+
+  constructor(readonly fields: string[]) {
+    this.getters = fields.map(compilePath)
+    this.integerTexts = fields.map(compileIntegerText)
+    this.recent = fields.length === 1 ? new Map() : undefined
+  }
+
+  /** The record's key; undefined when it lacks a key field (`missing` says which). */
+  read(rec: Rec): Key | undefined {
+    const getters = this.getters
+    const recent = this.recent
+    if (recent) {
+      const v = getters[0]!(rec.value)
+      // an integer beyond 2^53 takes its digits from the record's bytes: not by value
+      if (typeof v === 'string' || (typeof v === 'number' && !isInexactInteger(v))) {
+        let key = recent.get(v)
+        if (key === undefined) {
+          if (recent.size >= RECENT_KEYS) recent.clear()
+          recent.set(v, (key = makeKey([v])))
+        }
+        return key
+      }
+    }
+    const values = new Array<unknown>(getters.length)
+    let texts: (string | undefined)[] | undefined
+    for (let i = 0; i < getters.length; i++) {
+      const v = getters[i]!(rec.value)
+      if (v === undefined) {
+        this.missing = i
+        return undefined
+      }
+      values[i] = v
+      // a 64-bit id that JSON.parse rounded: its digits are in the record's bytes (after a map
+      // there are none, and the rounded value is the key)
+      if (isInexactInteger(v) && rec.raw !== undefined) (texts ??= [])[i] = this.integerTexts[i]!(rec.raw)
+    }
+    return makeKey(values, texts)
+  }
+}
+
 export function keyby(cfg: KeybyConfig, uid: string): Operator {
-  const getters = cfg.fields.map(compilePath)
-  const integerTexts = cfg.fields.map(compileIntegerText)
-  const recent = getters.length === 1 ? new Map<string | number, Key>() : undefined
+  const keys = new KeyReader(cfg.fields)
   let ctx: OperatorContext
   return {
     uid,
@@ -30,30 +80,9 @@ export function keyby(cfg: KeybyConfig, uid: string): Operator {
       ctx = c
     },
     processRecord(rec, out) {
-      if (recent) {
-        const v = getters[0]!(rec.value)
-        // an integer beyond 2^53 takes its digits from the record's bytes: not by value
-        if (typeof v === 'string' || (typeof v === 'number' && !isInexactInteger(v))) {
-          let key = recent.get(v)
-          if (key === undefined) {
-            if (recent.size >= RECENT_KEYS) recent.clear()
-            recent.set(v, (key = makeKey([v])))
-          }
-          rec.key = key
-          return out.record(rec)
-        }
-      }
-      const values = new Array<unknown>(getters.length)
-      let texts: (string | undefined)[] | undefined
-      for (let i = 0; i < getters.length; i++) {
-        const v = getters[i]!(rec.value)
-        if (v === undefined) return ctx.badRecord(rec, `key field '${cfg.fields[i]}' is missing`)
-        values[i] = v
-        // a 64-bit id that JSON.parse rounded: its digits are in the record's bytes (after a map
-        // there are none, and the rounded value is the key)
-        if (isInexactInteger(v) && rec.raw !== undefined) (texts ??= [])[i] = integerTexts[i]!(rec.raw)
-      }
-      rec.key = makeKey(values, texts)
+      const key = keys.read(rec)
+      if (key === undefined) return ctx.badRecord(rec, `key field '${cfg.fields[keys.missing]}' is missing`)
+      rec.key = key
       out.record(rec)
     },
   }

@@ -6,7 +6,7 @@
 import type { ChannelEntry, ChannelReader, ChannelWriter } from '../io/protocol/channel.js'
 import type { Operator, OperatorContext, PaneEdge } from '../operators/operator.js'
 import type { TimeInfo } from '../operators/timestamps.js'
-import { compilePath } from '../expr/path.js'
+import { KeyReader } from '../operators/keyby.js'
 import { WeirError } from '../stream/errors.js'
 import { makeKey } from '../stream/key.js'
 import type { Rec, Window } from '../stream/record.js'
@@ -203,8 +203,7 @@ export class PipeReader {
   operator(uid: string): Operator {
     const ctx = this.context
     let octx: OperatorContext
-    const keyGetters = ctx.key !== undefined && ctx.key !== 'lines' ? ctx.key.fields.map(compilePath) : undefined
-    const keyFields = ctx.key !== undefined && ctx.key !== 'lines' ? ctx.key.fields : []
+    const keys = ctx.key !== undefined && ctx.key !== 'lines' ? new KeyReader(ctx.key.fields) : undefined
     const window = ctx.window
     const span = window?.config.window
     const timeWindows = span?.kind === 'tumbling' || span?.kind === 'sliding' || span?.kind === 'session'
@@ -227,14 +226,10 @@ export class PipeReader {
         this.next = undefined
         if (ctx.key === 'lines') {
           if (line?.key) rec.key = makeKey([...line.key])
-        } else if (keyGetters) {
-          const values = new Array<unknown>(keyGetters.length)
-          for (let i = 0; i < keyGetters.length; i++) {
-            const v = keyGetters[i]!(rec.value)
-            if (v === undefined) return octx.badRecord(rec, `key field '${keyFields[i]}' (set by '${this.upstream}') is missing`)
-            values[i] = v
-          }
-          rec.key = makeKey(values)
+        } else if (keys) {
+          const key = keys.read(rec)
+          if (key === undefined) return octx.badRecord(rec, `key field '${keys.fields[keys.missing]}' (set by '${this.upstream}') is missing`)
+          rec.key = key
         }
         if (window && timeWindows) {
           let w: Window | undefined
