@@ -38,6 +38,16 @@ export class KeyReader {
     this.recent = fields.length === 1 ? new Map() : undefined
   }
 
+  /** Whether the record has every key field (`missing` says which it lacks), without making its key. */
+  has(rec: Rec): boolean {
+    for (let i = 0; i < this.getters.length; i++)
+      if (this.getters[i]!(rec.value) === undefined) {
+        this.missing = i
+        return false
+      }
+    return true
+  }
+
   /** The record's key; undefined when it lacks a key field (`missing` says which). */
   read(rec: Rec): Key | undefined {
     const getters = this.getters
@@ -71,7 +81,13 @@ export class KeyReader {
   }
 }
 
-export function keyby(cfg: KeybyConfig, uid: string): Operator {
+/**
+ * `keysRead`: whether anything after this keyby in the process reads the key (pipeline/build.ts
+ * keysReadAfter). When nothing does (`weir keyby user | …`: the next process finds the key again
+ * by the selector in the side channel), a record is only checked for its key fields: making the
+ * key was most of this stage's work.
+ */
+export function keyby(cfg: KeybyConfig, uid: string, keysRead = true): Operator {
   const keys = new KeyReader(cfg.fields)
   let ctx: OperatorContext
   return {
@@ -80,6 +96,10 @@ export function keyby(cfg: KeybyConfig, uid: string): Operator {
       ctx = c
     },
     processRecord(rec, out) {
+      if (!keysRead) {
+        if (!keys.has(rec)) return ctx.badRecord(rec, `key field '${cfg.fields[keys.missing]}' is missing`)
+        return out.record(rec)
+      }
       const key = keys.read(rec)
       if (key === undefined) return ctx.badRecord(rec, `key field '${cfg.fields[keys.missing]}' is missing`)
       rec.key = key

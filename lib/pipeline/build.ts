@@ -48,6 +48,23 @@ export function keyNames(fields: string[]): string[] {
   return leaves.map((l, i) => (leaves.indexOf(l) !== leaves.lastIndexOf(l) ? fields[i]! : l))
 }
 
+/**
+ * Whether a stage from `from` on, in this process, reads the key records carry: a stateful stage
+ * (aggregate, process, a session, count or global window), or a stage that passes the key on per
+ * line (map, and a writer whose key fields a window's bounds overwrite). Filters and lone
+ * tumbling or sliding windows only pass records on; a pipe's reader finds the key again by the
+ * selector. Errs towards yes: a key made and not read costs time, a key not made costs a result.
+ */
+export function keysReadAfter(stages: Stage[], from: number, keyFields: string[] | undefined): boolean {
+  for (let i = from; i < stages.length; i++) {
+    const c = stages[i]!.config
+    if (c.op === 'filter') continue
+    if (c.op === 'window' && (c.window.kind === 'tumbling' || c.window.kind === 'sliding')) continue
+    return true
+  }
+  return keyFields !== undefined && keyFields.some((f) => f === 'window_start' || f === 'window_end')
+}
+
 /** Builds every stage before any record is read, so a bad stage fails with its label first. */
 export async function buildOperators(stages: Stage[]): Promise<Operator[]> {
   return buildOperatorsWith(stages, await loadModules(stages))
@@ -123,7 +140,7 @@ export function buildChain(
           if (openWindow) throw usageError('keyby between a window and its aggregate would regroup the window: put it before the window')
           names = keyNames(c.fields)
           key = { fields: c.fields }
-          ops.push(keyby(c, uid))
+          ops.push(keyby(c, uid, keysReadAfter(stages, i + 1, c.fields)))
           break
         case 'filter':
           ops.push(filter(c, uid))

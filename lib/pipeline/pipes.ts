@@ -199,11 +199,14 @@ export class PipeReader {
     // an entry of a kind this weir does not know is ignored (man/weir-protocol.7, versions)
   }
 
-  /** The operator that puts the key and window back on each record. */
-  operator(uid: string): Operator {
+  /**
+   * The operator that puts the key and window back on each record. `keysRead`: whether a stage of
+   * this process reads keys (build.ts keysReadAfter); when none does, they are not made.
+   */
+  operator(uid: string, keysRead = true): Operator {
     const ctx = this.context
     let octx: OperatorContext
-    const keys = ctx.key !== undefined && ctx.key !== 'lines' ? new KeyReader(ctx.key.fields) : undefined
+    const keys = keysRead && ctx.key !== undefined && ctx.key !== 'lines' ? new KeyReader(ctx.key.fields) : undefined
     const window = ctx.window
     const span = window?.config.window
     const timeWindows = span?.kind === 'tumbling' || span?.kind === 'sliding' || span?.kind === 'session'
@@ -224,7 +227,9 @@ export class PipeReader {
       processRecord: (rec, out) => {
         const line = this.next
         this.next = undefined
-        if (ctx.key === 'lines') {
+        if (!keysRead) {
+          // nothing here reads the key: the next process finds it again as this one would
+        } else if (ctx.key === 'lines') {
           if (line?.key) rec.key = makeKey([...line.key])
         } else if (keys) {
           const key = keys.read(rec)

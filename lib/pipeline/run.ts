@@ -13,7 +13,7 @@ import { WeirError, dataError, printable, usageError, type Position } from '../s
 import { type Rec, recordText } from '../stream/record.js'
 import { Fates, newStats, type Stats } from '../stream/stats.js'
 import { type Clock, wallClock } from '../time/clock.js'
-import { buildChain, loadModules, type StreamContext } from './build.js'
+import { buildChain, keysReadAfter, loadModules, type StreamContext } from './build.js'
 import { ChannelReader, ChannelWriter, isPipe } from '../io/protocol/channel.js'
 import { firstEvent } from '../io/events.js'
 import { PipeReader, PipeWriter, contextToJson } from './pipes.js'
@@ -151,7 +151,9 @@ export async function runJob(stages: Stage[], opts: JobOptions): Promise<JobResu
       return { stats: opts.stats ?? newStats(), totals: durable.restoredTotals, checkpoint: durable.restored!.id }
     }
     if (pipeIn) built = buildChain(stages, modules, pipeIn.context)
-    const ops = pipeIn ? [pipeIn.operator('upstream'), ...built.ops] : built.ops
+    // keys found again per line ('lines') go on per line: this process's writer needs them
+    const upKey = pipeIn?.context.key
+    const ops = pipeIn ? [pipeIn.operator('upstream', upKey === 'lines' || keysReadAfter(stages, 0, upKey?.fields)), ...built.ops] : built.ops
     const warn = opts.warn ?? (() => {})
     const resumeOf = (role: 'output' | 'late' | 'dead-letter', path: string) => durable?.sinkResume(role, path)
     const out =
