@@ -216,6 +216,13 @@ t.test('randomized: every retained checkpoint restores exactly, across reclaims,
     for (let i = 0; i < 150; i++) {
       const k = pick(keys)
       const ns = pick(nss)
+      // as operators do: read a value, then put it back changed or delete it (the cache finds the
+      // entry of the get again), with another key's miss (which may evict) in between sometimes
+      if (rand() < 0.3) {
+        const got = b.operator('op').get(k, ns)
+        if (JSON.stringify(got) !== JSON.stringify(model.get(id(k, ns))?.value)) t.fail(`round ${round}: get before a write of ${k.canon.slice(0, 20)} ${ns}`)
+        if (rand() < 0.5) for (let j = Math.floor(rand() * 30); j > 0; j--) b.operator('op').get(pick(keys), pick(nss))
+      }
       if (rand() < 0.6) {
         const v = { n: Math.floor(rand() * 1000), at: round }
         b.operator('op').put(k, ns, v)
