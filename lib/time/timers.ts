@@ -63,15 +63,7 @@ export class TimerQueue<P> {
 
   private newBucket(time: number, timers: Timer<P>[]): void {
     this.buckets.set(time, timers)
-    const h = this.times
-    h.push(time)
-    let i = h.length - 1
-    while (i > 0) {
-      const p = (i - 1) >> 1
-      if (h[p]! <= h[i]!) break
-      ;[h[i], h[p]] = [h[p]!, h[i]!]
-      i = p
-    }
+    heapPush(this.times, time)
   }
 
   /** Removes and returns the first timer if its time is ≤ limit. */
@@ -105,23 +97,39 @@ export class TimerQueue<P> {
   }
 
   private popTime(): number {
-    const h = this.times
-    const top = h[0]!
-    const last = h.pop()!
-    if (h.length > 0) {
-      h[0] = last
-      let i = 0
-      for (;;) {
-        const l = 2 * i + 1
-        const r = l + 1
-        let m = i
-        if (l < h.length && h[l]! < h[m]!) m = l
-        if (r < h.length && h[r]! < h[m]!) m = r
-        if (m === i) break
-        ;[h[i], h[m]] = [h[m]!, h[i]!]
-        i = m
-      }
-    }
-    return top
+    return heapPop(this.times)
   }
+}
+
+/** Adds x to a binary min-heap of numbers kept in an array. */
+export function heapPush(h: number[], x: number): void {
+  h.push(x)
+  let i = h.length - 1
+  while (i > 0) {
+    const p = (i - 1) >> 1
+    if (h[p]! <= h[i]!) break
+    ;[h[i], h[p]] = [h[p]!, h[i]!]
+    i = p
+  }
+}
+
+/** Removes and returns the least number of a non-empty binary min-heap. */
+export function heapPop(h: number[]): number {
+  const top = h[0]!
+  const last = h.pop()!
+  if (h.length > 0) {
+    h[0] = last
+    let i = 0
+    for (;;) {
+      const l = 2 * i + 1
+      const r = l + 1
+      let m = i
+      if (l < h.length && h[l]! < h[m]!) m = l
+      if (r < h.length && h[r]! < h[m]!) m = r
+      if (m === i) break
+      ;[h[i], h[m]] = [h[m]!, h[i]!]
+      i = m
+    }
+  }
+  return top
 }

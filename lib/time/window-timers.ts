@@ -6,6 +6,7 @@
 // record, a timer object per key and window was a third of the garbage (issue 19); a key in a list
 // is one pointer.
 import { compareCanon, plainOrdered, type Key } from '../stream/key.js'
+import { heapPop, heapPush } from './timers.js'
 
 /** Keys per window start, with a min-heap of the starts that have any. */
 class StartQueue {
@@ -19,15 +20,7 @@ class StartQueue {
       return
     }
     this.keys.set(start, [key])
-    const h = this.heap
-    h.push(start)
-    let i = h.length - 1
-    while (i > 0) {
-      const p = (i - 1) >> 1
-      if (h[p]! <= h[i]!) break
-      ;[h[i], h[p]] = [h[p]!, h[i]!]
-      i = p
-    }
+    heapPush(this.heap, start)
   }
 
   first(): number | undefined {
@@ -36,23 +29,7 @@ class StartQueue {
 
   /** Removes the first start and returns its keys in canonical order. */
   take(): Key[] {
-    const h = this.heap
-    const start = h[0]!
-    const last = h.pop()!
-    if (h.length > 0) {
-      h[0] = last
-      let i = 0
-      for (;;) {
-        const l = 2 * i + 1
-        const r = l + 1
-        let m = i
-        if (l < h.length && h[l]! < h[m]!) m = l
-        if (r < h.length && h[r]! < h[m]!) m = r
-        if (m === i) break
-        ;[h[i], h[m]] = [h[m]!, h[i]!]
-        i = m
-      }
-    }
+    const start = heapPop(this.heap)
     const list = this.keys.get(start)!
     this.keys.delete(start)
     return sortByCanon(list)
