@@ -82,7 +82,7 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
   // count and global windows have no bounds in their rows
   const rows = agg && new RowWriter(cfg.keyNames, spec.kind !== 'count' && spec.kind !== 'global', agg.names)
   /** the window whose rows or records were emitted last, with its bounds as written (see bounds) */
-  let shown = { start: NaN, end: NaN, from: undefined as unknown, to: undefined as unknown, text: '' }
+  let shown = { start: NaN, end: NaN, format: undefined as unknown, from: undefined as unknown, to: undefined as unknown, text: '' }
   const eventTime = cfg.timeMode !== 'processing'
   const lateness = eventTime ? cfg.lateness : 0
   // time windows (all one size) keep one timer per window with its keys; sessions one per key
@@ -180,10 +180,11 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
    * made once per window, not once per row or record.
    */
   function bounds(w: Window): typeof shown {
-    if (w.start !== shown.start || w.end !== shown.end) {
+    // the format too: it is learned from the first record, and a cached text must not outlive it
+    if (w.start !== shown.start || w.end !== shown.end || cfg.timeInfo.format !== shown.format) {
       const from = fmt(w.start)
       const to = fmt(w.end)
-      shown = { start: w.start, end: w.end, from, to, text: RowWriter.windowText(from, to) }
+      shown = { start: w.start, end: w.end, format: cfg.timeInfo.format, from, to, text: RowWriter.windowText(from, to) }
     }
     return shown
   }
