@@ -921,6 +921,14 @@ function targetLines() {
   for (const p of ['dense', 'sparse']) {
     target(p, 'weir LMDB state, checkpoint every 1 s vs memory state (time)', ['weir-lmdb', 'weir'], time, '≤', 1.15)
   }
+  // "no regression elsewhere": the memory-state row's peak RSS, a bound set for 10k keys
+  for (const p of ['dense', 'sparse']) {
+    const pr = profiles.find((x) => x.name === p)
+    const head = `- ${p}: weir peak RSS at ${KEYS.toLocaleString('en')} keys`
+    const row = pr?.win.rows.find((r) => r.id === 'weir')
+    if (!pr || !row || !ran(row) || row.rssKB == null) lines.push(`${head}: not measured; target < 150 MB`)
+    else lines.push(`${head}: ${mb(row.rssKB)} MB (target < 150 MB${KEYS === 10000 ? '' : ', set for 10,000 keys'}): ${Number(mb(row.rssKB)) < 150 ? 'met' : 'missed'}`)
+  }
   return lines
 }
 
