@@ -6,7 +6,7 @@
 // and how many bytes it has written since, so a barrier can record a committed length, and
 // `sync()` makes everything up to it durable. A resumed job reopens the file cut back to the
 // committed length of its checkpoint (decisions.md 19 and 29).
-import { createWriteStream, fstatSync, fsync, ftruncateSync, mkdirSync, openSync, readFileSync, statSync } from 'node:fs'
+import { createWriteStream, fstatSync, fsync, ftruncateSync, mkdirSync, openSync, readFileSync, statSync, writeSync } from 'node:fs'
 import type { Stats } from 'node:fs'
 import { dirname } from 'node:path'
 import type { Writable } from 'node:stream'
@@ -14,6 +14,13 @@ import { WeirError, systemMessage } from '../stream/errors.js'
 import { firstEvent } from './events.js'
 
 export const STDOUT = 'stdout'
+
+/**
+ * A batch this long (UTF-16 units) is written before the batch ends. One watermark can fire a
+ * window over a million keys within one batch, and its rows, gathered as one string, took over a
+ * hundred megabytes of heap: with state in LMDB the rows were what the heap bound did not cover.
+ */
+const EARLY_WRITE_CHARS = 1 << 20
 
 /** What a checkpoint recorded of a sink, as a resume needs it. */
 export interface SinkResume {
@@ -136,6 +143,34 @@ export class LineSink {
     this.batch += line + '\n'
     this.lines++
     this.batchLines++
+    if (this.batch.length >= EARLY_WRITE_CHARS) this.writeEarly()
+  }
+
+  /**
+   * Writes a long batch now. A regular file with no write in flight is written synchronously, at
+   * the position the stream would write at, so the rows leave memory at once; otherwise the batch
+   * joins the stream's queue (as a Buffer, off the heap), since a firing cannot wait for 'drain'.
+   */
+  private writeEarly(): void {
+    if (this.failure || this.closedByReader) return // flush() reports or skips it
+    if (this.fd === undefined || this.writesDone !== this.writesIssued) {
+      this.flush()
+      return
+    }
+    this.beforeWrite?.()
+    const b = Buffer.from(this.batch)
+    const lines = this.batchLines
+    this.batch = ''
+    this.batchLines = 0
+    this.bytes += b.length
+    this.writesIssued++
+    try {
+      for (let at = 0; at < b.length; ) at += writeSync(this.fd, b, at, b.length - at)
+    } catch (e) {
+      this.written(e as Error, lines)
+      return
+    }
+    this.written(null, lines)
   }
 
   /** Writes the batch. Returns false when the caller should wait for drain(). */

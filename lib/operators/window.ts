@@ -86,7 +86,8 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
   const eventTime = cfg.timeMode !== 'processing'
   const lateness = eventTime ? cfg.lateness : 0
   // time windows (all one size) keep one timer per window with its keys; sessions one per key
-  const windowTimers = spec.kind === 'tumbling' || spec.kind === 'sliding' ? new WindowTimers(spec.size, lateness, MAX_WATERMARK) : undefined
+  // (made at open: on LMDB they spill beyond a bounded head, decisions.md 32)
+  let windowTimers: WindowTimers | undefined
   const timers = new TimerQueue<TimerPayload>()
   const nextTimerTime = () => (windowTimers ? windowTimers.peekTime() : timers.peekTime())
   let state: OperatorState
@@ -376,6 +377,7 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
     open(c) {
       ctx = c
       state = c.state.operator(uid)
+      if (spec.kind === 'tumbling' || spec.kind === 'sliding') windowTimers = new WindowTimers(spec.size, lateness, MAX_WATERMARK, state.timerSpill?.())
     },
     processPane(edge: PaneEdge, out: Output) {
       // only a carried aggregate reads panes; every window operator's output is its own

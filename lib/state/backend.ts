@@ -36,6 +36,27 @@ export interface OperatorState {
    * follows from state (a window's timers). The callback must not change state.
    */
   forEach(fn: (key: Key, ns: Namespace, value: unknown) => void): void
+  /**
+   * A fresh place for this operator's timers beyond a bounded head in memory (decisions.md 32), or
+   * undefined where timers may stay in memory (the memory backend: its timers are no larger than
+   * its state).
+   */
+  timerSpill?(): KeySpill | undefined
+}
+
+/**
+ * Lists of keys by (queue, window start) on disk, read back in canonical key order: where a time
+ * window operator's timers go once more keys hold open windows than its head keeps in memory.
+ * Not state: a restore rebuilds timers from the windows in state, so a checkpoint never writes
+ * these lists and a crash leaves nothing in them to trust (they are cleared when the job opens).
+ */
+export interface KeySpill {
+  /** keys a head may hold in memory before the furthest windows' keys go to disk */
+  readonly headKeys: number
+  /** Stores keys under (queue, start); returns those it cannot (a key too long for an LMDB key). */
+  write(queue: number, start: number, keys: readonly Key[]): Key[]
+  /** Removes and returns the first `limit` keys of (queue, start) in canonical order ([] when none are left). */
+  take(queue: number, start: number, limit: number): Key[]
 }
 
 /**

@@ -10,6 +10,9 @@
 //          'maxEpoch' → highest epoch ever written
 //          'reads' → [dev, ino, line, offset][]: the furthest line of each input file any checkpoint
 //          recorded (backend.ts ReadMark), the newest MAX_READ_MARKS files
+//   timers [spill, queue, window start, canon] → {k: key values}: window timers beyond their head
+//          in memory (backend.ts KeySpill). Scratch, not state: cleared when a job opens and closes,
+//          never versioned, since a restore rebuilds timers from the windows in state.
 // Key group first, as in every backend, so that state can later be split by key group. The epoch
 // last, so one (uid, key, ns)'s versions are adjacent and a reverse range read finds the newest.
 //
@@ -19,8 +22,8 @@ import { accessSync, closeSync, constants, existsSync, fstatSync, mkdirSync, ope
 import { join } from 'node:path'
 import { open, type Database, type RootDatabase } from 'lmdb'
 import { WeirError } from '../stream/errors.js'
-import { MAX_KEY_GROUPS, compareCanon, type Key } from '../stream/key.js'
-import { STATE_FORMAT, type KeyedStateBackend, type Lineage, type Namespace, type OperatorState, type ReadMark } from './backend.js'
+import { MAX_KEY_GROUPS, compareCanon, keyGroupOf, type Key } from '../stream/key.js'
+import { STATE_FORMAT, type KeySpill, type KeyedStateBackend, type Lineage, type Namespace, type OperatorState, type ReadMark } from './backend.js'
 
 export interface LmdbStateOptions {
   /** Epochs this run's reads see (see Lineage in backend.ts): the restored checkpoint's lineage, [] on a fresh job. */
@@ -39,6 +42,8 @@ export interface LmdbStateOptions {
   durable?: boolean
   /** Least entries the reclaim sweep reads per checkpoint (default 10_000; tests make it small). */
   sweepEntries?: number
+  /** Keys a window operator's timers keep in memory before spilling to disk (default 100_000). */
+  timerHeadKeys?: number
 }
 
 const MAX_DBS = 8
@@ -52,6 +57,8 @@ const TOP_EPOCH = Number.MAX_SAFE_INTEGER
 // a spill costs an fdatasync anyway; only noSync, for tests, avoids them.)
 const FLUSHED = 3
 const UNFLUSHED = 0x10003
+/** a scratch write (the timers DB): commits before returning, waits for no flush */
+const SCRATCH: number = UNFLUSHED
 
 // LMDB refuses keys above 1978 bytes (4026 with a larger page), and a key may be any JSON value,
 // so no page size bounds it. A canon above this many UTF-8 bytes is stored as LONG_MARK + its
@@ -457,6 +464,59 @@ class LmdbOperatorState implements OperatorState {
   forEach(fn: (key: Key, ns: Namespace, value: unknown) => void): void {
     this.store._forEach(this, fn)
   }
+  timerSpill(): KeySpill {
+    return this.store._timerSpill()
+  }
+}
+
+type SpillKey = [spill: number, queue: number, start: number, canon: string]
+
+/** Numbers the spills of this process: an operator restored in place never reads an abandoned one's lists. */
+let spills = 0
+
+/**
+ * Window timers beyond their head (decisions.md 32), in the `timers` DB: written a list at a time
+ * and taken back a slice at a time, each in one transaction that does not wait for its flush
+ * (nothing here needs to survive a crash). Keys come back in UTF-8 byte order, compareCanon's.
+ */
+class LmdbKeySpill implements KeySpill {
+  private readonly id = ++spills
+  constructor(
+    private readonly dir: string,
+    private readonly db: Database<Version, SpillKey>,
+    readonly headKeys: number,
+    private readonly used: () => void,
+  ) {}
+
+  write(queue: number, start: number, keys: readonly Key[]): Key[] {
+    this.used()
+    const kept: Key[] = []
+    guard(this.dir, 'not writable', () =>
+      this.db.transactionSync(() => {
+        for (const key of keys)
+          if (byteLength(key.canon) > LONG_CANON_BYTES) kept.push(key)
+          else void this.db.put([this.id, queue, start, key.canon], encodeVersion(key, null, false))
+      }, SCRATCH),
+    )
+    return kept
+  }
+
+  take(queue: number, start: number, limit: number): Key[] {
+    return guard(this.dir, 'not writable', () =>
+      this.db.transactionSync(() => {
+        const keys: Key[] = []
+        const taken: SpillKey[] = []
+        for (const { key: sk, value } of this.db.getRange({ start: [this.id, queue, start] as unknown as SpillKey, limit })) {
+          if (sk[0] !== this.id || sk[1] !== queue || sk[2] !== start) break
+          const canon = sk[3]
+          keys.push({ values: decodeVersion(value).values, canon, group: keyGroupOf(canon) })
+          taken.push(sk)
+        }
+        for (const sk of taken) void this.db.remove(sk)
+        return keys
+      }, SCRATCH),
+    )
+  }
 }
 
 export class LmdbStateBackend implements KeyedStateBackend {
@@ -466,6 +526,7 @@ export class LmdbStateBackend implements KeyedStateBackend {
   // and near enough to LRU for keyed streams, whose hot keys are used again and again.
   private cached = 0
   private readonly cacheEntries: number
+  private readonly timerHeadKeys: number
   private readonly sweepEntries: number
   private epochs: Epochs
   private pending: number
@@ -498,9 +559,12 @@ export class LmdbStateBackend implements KeyedStateBackend {
     private readonly root: RootDatabase,
     private readonly state: Database<Version, DiskKey>,
     private readonly meta: Database<unknown, string>,
+    /** the timers DB, and whether any spill wrote to it since it was last cleared */
+    private readonly scratch: { db: Database<Version, SpillKey>; used: boolean },
     maxEpoch: number,
     opts: LmdbStateOptions,
   ) {
+    this.timerHeadKeys = Math.max(1, opts.timerHeadKeys ?? 100_000)
     this.cacheEntries = Math.max(1, opts.cacheEntries ?? 100_000)
     this.sweepEntries = Math.max(1, opts.sweepEntries ?? SWEEP_ENTRIES)
     this.pending = opts.pendingEpoch ?? Math.max(opts.minPendingEpoch ?? 0, maxEpoch + 1)
@@ -518,11 +582,12 @@ export class LmdbStateBackend implements KeyedStateBackend {
     this.assertOpen()
     this.closed = true
     this.clearCache()
-    const next = new LmdbStateBackend(this.dir, this.root, this.state, this.meta, this.maxWritten, {
+    const next = new LmdbStateBackend(this.dir, this.root, this.state, this.meta, this.scratch, this.maxWritten, {
       lineage,
       minPendingEpoch: this.maxWritten + 1,
       cacheEntries: this.cacheEntries,
       sweepEntries: this.sweepEntries,
+      timerHeadKeys: this.timerHeadKeys,
     })
     next.filter = this.filter // the disk is the same
     return next
@@ -591,6 +656,15 @@ export class LmdbStateBackend implements KeyedStateBackend {
     this.closed = true
     // Dirty entries are dropped, as a crash would drop them: only a checkpoint makes state durable.
     this.clearCache()
+    // spilled timers of windows still open (--no-flush) would only take room in the file: the next
+    // run rebuilds them. A failure here loses nothing, and the next open clears them anyway.
+    if (this.scratch.used)
+      try {
+        this.scratch.db.clearSync()
+        this.scratch.used = false
+      } catch {
+        // ignored: see above
+      }
     await this.root.close()
   }
 
@@ -692,6 +766,12 @@ export class LmdbStateBackend implements KeyedStateBackend {
     for (const o of over.values()) if (!o.seen && [...o.ns.values()].some(Boolean)) extra.push(o.key)
     lists.push(extra.sort((a, b) => compareCanon(a.canon, b.canon)))
     return mergeSorted(lists)
+  }
+
+  /** @internal */
+  _timerSpill(): KeySpill {
+    this.assertOpen()
+    return new LmdbKeySpill(this.dir, this.scratch.db, this.timerHeadKeys, () => (this.scratch.used = true))
   }
 
   /** @internal */
@@ -1171,7 +1251,10 @@ export async function openLmdbState(dir: string, opts: LmdbStateOptions): Promis
     // versions there would make them part of a checkpoint they never belonged to.
     if (opts.pendingEpoch !== undefined && !(opts.pendingEpoch > maxEpoch))
       throw new WeirError('internal', `${dir}: the next checkpoint id ${opts.pendingEpoch} must be above every epoch in the state (${maxEpoch})`)
-    return new LmdbStateBackend(dir, env.root, state, meta, maxEpoch, opts)
+    // timers a crashed run spilled: scratch (see the layout above), rebuilt from state on restore
+    const timers = guard(dir, 'unreadable', () => env.root.openDB<Version, SpillKey>('timers', {}))
+    if (guard(dir, 'unreadable', () => timers.getKeysCount({ limit: 1 })) > 0) guard(dir, 'not writable', () => timers.clearSync())
+    return new LmdbStateBackend(dir, env.root, state, meta, { db: timers, used: false }, maxEpoch, opts)
   } catch (err) {
     await env.root.close()
     throw err

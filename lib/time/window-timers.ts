@@ -5,15 +5,34 @@
 // into canonical order (decisions.md 9) and visited. With sparse keys, where most windows hold one
 // record, a timer object per key and window was a third of the garbage (issue 19); a key in a list
 // is one pointer.
+import type { KeySpill } from '../state/backend.js'
 import { compareCanon, plainOrdered, type Key } from '../stream/key.js'
 import { heapPop, heapPush } from './timers.js'
+
+/** Keys read back from a spill at a time, while a window of spilled keys fires. */
+const SPILL_READ = 16_384
+
+/** How many keys the queues hold in memory, and where the rest go (decisions.md 32). */
+interface Head {
+  held: number
+  readonly spill: KeySpill | undefined
+}
 
 /** Keys per window start, with a min-heap of the starts that have any. */
 class StartQueue {
   private readonly heap: number[] = []
   private readonly keys = new Map<number, Key[]>()
+  /** starts some of whose keys are in the spill */
+  private readonly spilled = new Set<number>()
+
+  constructor(
+    private readonly head: Head,
+    /** this queue's lists in the spill */
+    private readonly id: number,
+  ) {}
 
   add(start: number, key: Key): void {
+    this.head.held++
     const list = this.keys.get(start)
     if (list) {
       list.push(key)
@@ -27,12 +46,53 @@ class StartQueue {
     return this.heap[0]
   }
 
-  /** Removes the first start and returns its keys in canonical order. */
-  take(): Key[] {
+  /**
+   * Removes the first start and visits its keys in canonical order: in one list, or, when some
+   * are in the spill, in several, each read from disk and merged with those in memory.
+   */
+  take(visit: (keys: Key[]) => void): void {
     const start = heapPop(this.heap)
     const list = this.keys.get(start)!
     this.keys.delete(start)
-    return sortByCanon(list)
+    this.head.held -= list.length
+    const inMemory = sortByCanon(list)
+    if (!this.spilled.delete(start)) return visit(inMemory)
+    const spill = this.head.spill!
+    // read in slices no larger than the head, none open while visiting (a visit reads and writes state)
+    const slice = Math.max(1, Math.min(SPILL_READ, spill.headKeys))
+    let m = 0
+    for (;;) {
+      const disk = spill.take(this.id, start, slice)
+      const more = disk.length === slice
+      const last = more ? disk[disk.length - 1]!.canon : undefined
+      const out: Key[] = []
+      let d = 0
+      for (;;) {
+        const a = d < disk.length ? disk[d]! : undefined
+        const b = m < inMemory.length && (last === undefined || compareCanon(inMemory[m]!.canon, last) <= 0) ? inMemory[m]! : undefined
+        if (a === undefined && b === undefined) break
+        const c = a === undefined ? 1 : b === undefined ? -1 : compareCanon(a.canon, b.canon)
+        if (c < 0) out.push(a!), d++
+        else if (c > 0) out.push(b!), m++
+        else out.push(a!), d++, m++ // in both (not expected): once
+      }
+      if (out.length > 0) visit(out)
+      if (!more) return
+    }
+  }
+
+  /** (start, keys in memory) of every start that has keys in memory. */
+  lists(): IterableIterator<[number, Key[]]> {
+    return this.keys.entries()
+  }
+
+  /** Moves a start's keys in memory to the spill. */
+  spillList(start: number): void {
+    const list = this.keys.get(start)!
+    const kept = this.head.spill!.write(this.id, start, list)
+    this.head.held -= list.length - kept.length
+    this.keys.set(start, kept)
+    this.spilled.add(start)
   }
 }
 
@@ -54,14 +114,24 @@ export type WindowEvent = 'fire' | 'cleanup' | 'both'
  * both. Times are ordered as Flink's timer service orders them: by time, then window start.
  */
 export class WindowTimers {
-  private readonly fires = new StartQueue()
-  private readonly cleanups = new StartQueue()
+  private readonly head: Head
+  private readonly fires: StartQueue
+  private readonly cleanups: StartQueue
 
+  /**
+   * `spill`: where keys go beyond `spill.headKeys` in memory, the windows that fire last first;
+   * without one every key stays in memory.
+   */
   constructor(
     private readonly size: number,
     private readonly lateness: number,
     private readonly maxTime: number,
-  ) {}
+    spill?: KeySpill,
+  ) {
+    this.head = { held: 0, spill }
+    this.fires = new StartQueue(this.head, 0)
+    this.cleanups = new StartQueue(this.head, 1)
+  }
 
   fireTime(start: number): number {
     return start + this.size - 1
@@ -76,6 +146,25 @@ export class WindowTimers {
     const separate = this.cleanupTime(start) !== this.fireTime(start)
     if (!fired) this.fires.add(start, key)
     if (separate) this.cleanups.add(start, key)
+    const spill = this.head.spill
+    if (spill !== undefined && this.head.held > spill.headKeys) this.spillFurthest(spill.headKeys)
+  }
+
+  /**
+   * Brings the keys in memory down to 90% of the head's bound (so a spill writes at least a tenth
+   * of it at once), moving whole lists, the windows whose timers come last first. Keys too long to
+   * spill stay in memory and may keep the head above its bound: a key of a kilobyte is rare.
+   */
+  private spillFurthest(bound: number): void {
+    const target = bound - Math.max(1, Math.floor(bound / 10))
+    const lists: { queue: StartQueue; start: number; time: number }[] = []
+    for (const [start, keys] of this.fires.lists()) if (keys.length > 0) lists.push({ queue: this.fires, start, time: this.fireTime(start) })
+    for (const [start, keys] of this.cleanups.lists()) if (keys.length > 0) lists.push({ queue: this.cleanups, start, time: this.cleanupTime(start) })
+    lists.sort((a, b) => b.time - a.time || b.start - a.start)
+    for (const l of lists) {
+      if (this.head.held <= target) return
+      l.queue.spillList(l.start)
+    }
   }
 
   /** The time of the next timer, or undefined. */
@@ -91,7 +180,8 @@ export class WindowTimers {
 
   /**
    * Visits every window whose next timer is at or before limit, in order of time and start, each
-   * with its keys in canonical order. A window's firing comes before its own cleanup.
+   * with its keys in canonical order (in several consecutive visits when some were spilled). A
+   * window's firing comes before its own cleanup.
    */
   pollUpTo(limit: number, visit: (start: number, keys: Key[], event: WindowEvent) => void): void {
     for (;;) {
@@ -102,9 +192,9 @@ export class WindowTimers {
       if (ft > limit && ct > limit) return
       // at one time, the smaller start first; a window's firing before its cleanup
       if (ft < ct || (ft === ct && f! <= c!)) {
-        const separate = this.cleanupTime(f!) !== ft
-        visit(f!, this.fires.take(), separate ? 'fire' : 'both')
-      } else visit(c!, this.cleanups.take(), 'cleanup')
+        const event = this.cleanupTime(f!) !== ft ? 'fire' : 'both'
+        this.fires.take((keys) => visit(f!, keys, event))
+      } else this.cleanups.take((keys) => visit(c!, keys, 'cleanup'))
     }
   }
 }

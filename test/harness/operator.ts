@@ -109,11 +109,11 @@ export async function harness(chain: string | string[][], opts: HarnessOptions =
     }
     // On LMDB a restore is a checkpoint (the dirty entries written under its epoch) and a backend
     // that sees only that checkpoint's lineage, with an empty cache; a cache of 3 entries makes
-    // every scenario spill and evict too.
+    // every scenario spill and evict too, and a head of 2 timer keys spills window timers to disk.
     const dir = mkdtempSync(join(tmpdir(), 'weir-harness-'))
     lmdbDirs.push(dir)
     const { openLmdbState } = await import('../../lib/state/lmdb.js')
-    let backend = await openLmdbState(dir, { lineage: [], cacheEntries: 3, durable: false })
+    let backend = await openLmdbState(dir, { lineage: [], cacheEntries: 3, timerHeadKeys: 2, durable: false })
     let lineage: Lineage = []
     const lmdb: Shadow = {
       backend: 'lmdb',

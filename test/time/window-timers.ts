@@ -1,10 +1,44 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import t from 'tap'
+import type { KeySpill } from '../../lib/state/backend.js'
+import { openLmdbState } from '../../lib/state/lmdb.js'
 import { WindowTimers, type WindowEvent } from '../../lib/time/window-timers.js'
 import { compareCanon, makeKey, type Key } from '../../lib/stream/key.js'
 
 // Time windows keep one timer per window with its keys; the keys come out in canonical order.
 // The reference here is the order
 // Flink's timer service gives one timer per key: time, then window start, then key.
+// Each scenario runs with every key in memory, and with a head of 100 keys spilling the rest
+// (decisions.md 32) to a spill in memory and to LMDB's: the order must not change.
+
+/** A spill in memory that counts what it holds, as the LMDB one holds it on disk. */
+function countingSpill(headKeys: number): KeySpill & { held: () => number } {
+  const lists = new Map<string, Key[]>()
+  return {
+    headKeys,
+    held: () => [...lists.values()].reduce((n, l) => n + l.length, 0),
+    write(queue: number, start: number, keys: readonly Key[]): Key[] {
+      const id = `${queue}/${start}`
+      lists.set(id, [...(lists.get(id) ?? []), ...keys].sort((a, b) => compareCanon(a.canon, b.canon)))
+      return []
+    },
+    take: (queue: number, start: number, limit: number) => (lists.get(`${queue}/${start}`) ?? []).splice(0, limit),
+  }
+}
+
+const lmdbDir = mkdtempSync(join(tmpdir(), 'weir-timers-'))
+const lmdb = await openLmdbState(lmdbDir, { lineage: [], durable: false, timerHeadKeys: 100 })
+t.teardown(async () => {
+  await lmdb.close()
+  rmSync(lmdbDir, { recursive: true, force: true })
+})
+const spills: [string, () => KeySpill | undefined][] = [
+  ['in memory', () => undefined],
+  ['a head of 100 keys, the rest in a spill', () => countingSpill(100)],
+  ['a head of 100 keys, the rest in LMDB', () => lmdb.operator('window').timerSpill!()],
+]
 
 function random(seed: number): () => number {
   let s = seed >>> 0
@@ -41,10 +75,11 @@ for (const [what, keyText] of [
   ['keys of every plane (the comparison by code point)', (i: number) => (i % 3 === 0 ? `😀${i}` : i % 3 === 1 ? `é${i}` : `\uff01${i}`)],
 ] as const)
   for (const lateness of [0, 25])
-    t.test(`windows fire by time, then start, then key: ${what}, lateness ${lateness}`, async (t) => {
+    for (const [where, spill] of spills)
+    t.test(`windows fire by time, then start, then key: ${what}, lateness ${lateness}, ${where}`, async (t) => {
       const rnd = random(lateness + what.length)
       const size = 100
-      const timers = new WindowTimers(size, lateness, Number.MAX_SAFE_INTEGER)
+      const timers = new WindowTimers(size, lateness, Number.MAX_SAFE_INTEGER, spill())
       const regs: { key: Key; start: number; fired: boolean }[] = []
       // keys arrive over time: many known, some new in each window; windows small and wide
       let population = 150
@@ -80,3 +115,21 @@ for (const [what, keyText] of [
       const firstDiff = got.findIndex((g, i) => JSON.stringify(g) !== JSON.stringify(want[i]))
       t.equal(firstDiff, -1, firstDiff < 0 ? 'same order' : `first difference at ${firstDiff}: ${JSON.stringify(got[firstDiff])} vs ${JSON.stringify(want[firstDiff])}`)
     })
+
+t.test('a head of 100 keys holds at most 100 keys in memory, and a fired window leaves none in the spill', async (t) => {
+  const spill = countingSpill(100)
+  const timers = new WindowTimers(10, 5, Number.MAX_SAFE_INTEGER, spill)
+  const rnd = random(7)
+  let peak = 0
+  for (let i = 0; i < 5000; i++) {
+    timers.add(makeKey([`user${i}`]), 10 * Math.floor(rnd() * 7), false)
+    // a firing and a cleanup per key and window
+    peak = Math.max(peak, 2 * (i + 1) - spill.held())
+  }
+  t.ok(peak <= 100, `at most 100 in memory (peak ${peak})`)
+  t.ok(spill.held() >= 9900, `the rest spilled (${spill.held()})`)
+  let fired = 0
+  timers.pollUpTo(Number.MAX_SAFE_INTEGER, (_start, keys) => (fired += keys.length))
+  t.equal(fired, 10000, 'every firing and cleanup visited once')
+  t.equal(spill.held(), 0)
+})
