@@ -34,7 +34,8 @@ export function runningAggregate(cfg: RunningAggregateConfig, uid: string): Oper
   let seq = 0
   let ttl: number | undefined
   // expiry timers, at last touch + ttl; a key touched since is renewed when its timer comes
-  const expiries = new TimerQueue<null>()
+  // (made at open: on LMDB they spill beyond a bounded head, decisions.md 32)
+  let expiries: TimerQueue<null>
   // Records carrying window bounds with no window before this aggregate (in this process or in
   // the side channel) come from a weir window through a foreign program (`weir window … | grep x
   // | weir aggregate …`), which starts a new stream: the result mixes windows. Say so once.
@@ -53,6 +54,7 @@ export function runningAggregate(cfg: RunningAggregateConfig, uid: string): Oper
       ctx = c
       state = c.state.operator(uid)
       ttl = c.stateTtl
+      expiries = new TimerQueue(ttl === undefined ? undefined : state.timerSpill?.())
       if (ttl !== undefined && !cfg.eventTime)
         throw usageError('--state-ttl is measured in event time: give aggregate --time FIELD (or put it after process --time)')
     },

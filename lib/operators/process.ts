@@ -101,13 +101,14 @@ const copy = <T>(v: T): T => (v === undefined ? v : structuredClone(v))
 
 export function processOperator(cfg: ProcessConfig, uid: string): Operator {
   const fn = cfg.module
-  const eventTimers = new TimerQueue<null>()
-  const procTimers = new TimerQueue<null>()
+  // made at open: on LMDB, timers beyond a bounded head wait on disk (decisions.md 32)
+  let eventTimers: TimerQueue<null>
+  let procTimers: TimerQueue<null>
   let state: OperatorState
   let raw: OperatorState
   let ctx: OperatorContext
   let ttl: number | undefined
-  const expiries = new TimerQueue<null>()
+  let expiries: TimerQueue<null>
   let wm = MIN_WATERMARK
   let key: Key = NO_KEY
   let out: Output
@@ -238,6 +239,9 @@ export function processOperator(cfg: ProcessConfig, uid: string): Operator {
     open(c) {
       ctx = c
       raw = c.state.operator(uid)
+      eventTimers = new TimerQueue(raw.timerSpill?.())
+      procTimers = new TimerQueue(raw.timerSpill?.())
+      expiries = new TimerQueue(raw.timerSpill?.())
       ttl = c.stateTtl
       if (ttl !== undefined && !cfg.eventTime) throw new WeirError('usage', '--state-ttl is measured in event time: give process --time FIELD')
       state = ttl === undefined ? raw : tracking(raw)

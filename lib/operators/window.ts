@@ -88,7 +88,7 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
   // time windows (all one size) keep one timer per window with its keys; sessions one per key
   // (made at open: on LMDB they spill beyond a bounded head, decisions.md 32)
   let windowTimers: WindowTimers | undefined
-  const timers = new TimerQueue<TimerPayload>()
+  let timers: TimerQueue<TimerPayload>
   const nextTimerTime = () => (windowTimers ? windowTimers.peekTime() : timers.peekTime())
   let state: OperatorState
   let ctx: OperatorContext
@@ -378,6 +378,7 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
       ctx = c
       state = c.state.operator(uid)
       if (spec.kind === 'tumbling' || spec.kind === 'sliding') windowTimers = new WindowTimers(spec.size, lateness, MAX_WATERMARK, state.timerSpill?.())
+      timers = new TimerQueue(spec.kind === 'session' ? state.timerSpill?.() : undefined)
     },
     processPane(edge: PaneEdge, out: Output) {
       // only a carried aggregate reads panes; every window operator's output is its own

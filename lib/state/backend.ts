@@ -37,26 +37,35 @@ export interface OperatorState {
    */
   forEach(fn: (key: Key, ns: Namespace, value: unknown) => void): void
   /**
-   * A fresh place for this operator's timers beyond a bounded head in memory (decisions.md 32), or
-   * undefined where timers may stay in memory (the memory backend: its timers are no larger than
-   * its state).
+   * A fresh place for one of this operator's timer queues beyond a bounded head in memory
+   * (decisions.md 32), or undefined where timers may stay in memory (the memory backend: its
+   * timers are no larger than its state).
    */
-  timerSpill?(): KeySpill | undefined
+  timerSpill?(): TimerSpill | undefined
+}
+
+/** A timer as a spill keeps it: a time, a tie-breaker (a window start), a key, and plain data. */
+export interface SpilledTimer {
+  time: number
+  order: number
+  key: Key
+  payload: unknown
 }
 
 /**
- * Lists of keys by (queue, window start) on disk, read back in canonical key order: where a time
- * window operator's timers go once more keys hold open windows than its head keeps in memory.
- * Not state: a restore rebuilds timers from the windows in state, so a checkpoint never writes
- * these lists and a crash leaves nothing in them to trust (they are cleared when the job opens).
+ * Timers on disk, by (queue, time), read back in order of `order`, then key in canonical order
+ * (among timers equal in both, in no promised order): where timers go once more wait than a
+ * queue's head keeps in memory. Not state: a restore rebuilds timers from the state they follow
+ * from, so a checkpoint never writes these and a crash leaves nothing in them to trust (they are
+ * cleared when the job opens).
  */
-export interface KeySpill {
-  /** keys a head may hold in memory before the furthest windows' keys go to disk */
+export interface TimerSpill {
+  /** timers a queue may hold in memory before the latest ones go to disk */
   readonly headKeys: number
-  /** Stores keys under (queue, start); returns those it cannot (a key too long for an LMDB key). */
-  write(queue: number, start: number, keys: readonly Key[]): Key[]
-  /** Removes and returns the first `limit` keys of (queue, start) in canonical order ([] when none are left). */
-  take(queue: number, start: number, limit: number): Key[]
+  /** Stores timers of one time under (queue, time); returns those it cannot (a key too long for an LMDB key). */
+  write(queue: number, time: number, timers: readonly SpilledTimer[]): SpilledTimer[]
+  /** Removes and returns the first `limit` timers of (queue, time), in order ([] when none are left). */
+  take(queue: number, time: number, limit: number): SpilledTimer[]
 }
 
 /**

@@ -10,8 +10,8 @@
 //          'maxEpoch' → highest epoch ever written
 //          'reads' → [dev, ino, line, offset][]: the furthest line of each input file any checkpoint
 //          recorded (backend.ts ReadMark), the newest MAX_READ_MARKS files
-//   timers [spill, queue, window start, canon] → {k: key values}: window timers beyond their head
-//          in memory (backend.ts KeySpill). Scratch, not state: cleared when a job opens and closes,
+//   timers [spill, queue, time, order, canon, seq] → {k: key values, v: payload}: timers beyond
+//          their queue's head in memory (backend.ts TimerSpill). Scratch, not state: cleared when a job opens and closes,
 //          never versioned, since a restore rebuilds timers from the windows in state.
 // Key group first, as in every backend, so that state can later be split by key group. The epoch
 // last, so one (uid, key, ns)'s versions are adjacent and a reverse range read finds the newest.
@@ -23,7 +23,7 @@ import { join } from 'node:path'
 import { open, type Database, type RootDatabase } from 'lmdb'
 import { WeirError } from '../stream/errors.js'
 import { MAX_KEY_GROUPS, compareCanon, keyGroupOf, type Key } from '../stream/key.js'
-import { STATE_FORMAT, type KeySpill, type KeyedStateBackend, type Lineage, type Namespace, type OperatorState, type ReadMark } from './backend.js'
+import { STATE_FORMAT, type KeyedStateBackend, type SpilledTimer, type TimerSpill, type Lineage, type Namespace, type OperatorState, type ReadMark } from './backend.js'
 
 export interface LmdbStateOptions {
   /** Epochs this run's reads see (see Lineage in backend.ts): the restored checkpoint's lineage, [] on a fresh job. */
@@ -464,23 +464,25 @@ class LmdbOperatorState implements OperatorState {
   forEach(fn: (key: Key, ns: Namespace, value: unknown) => void): void {
     this.store._forEach(this, fn)
   }
-  timerSpill(): KeySpill {
+  timerSpill(): TimerSpill {
     return this.store._timerSpill()
   }
 }
 
-type SpillKey = [spill: number, queue: number, start: number, canon: string]
+type SpillKey = [spill: number, queue: number, time: number, order: number, canon: string, seq: number]
 
 /** Numbers the spills of this process: an operator restored in place never reads an abandoned one's lists. */
 let spills = 0
 
 /**
- * Window timers beyond their head (decisions.md 32), in the `timers` DB: written a list at a time
+ * Timers beyond their queue's head (decisions.md 32), in the `timers` DB: written a time at a time
  * and taken back a slice at a time, each in one transaction that does not wait for its flush
- * (nothing here needs to survive a crash). Keys come back in UTF-8 byte order, compareCanon's.
+ * (nothing here needs to survive a crash). Keys come back in UTF-8 byte order, compareCanon's; a
+ * sequence number last keeps timers equal in all else apart.
  */
-class LmdbKeySpill implements KeySpill {
+class LmdbTimerSpill implements TimerSpill {
   private readonly id = ++spills
+  private seq = 0
   constructor(
     private readonly dir: string,
     private readonly db: Database<Version, SpillKey>,
@@ -488,32 +490,33 @@ class LmdbKeySpill implements KeySpill {
     private readonly used: () => void,
   ) {}
 
-  write(queue: number, start: number, keys: readonly Key[]): Key[] {
+  write(queue: number, time: number, timers: readonly SpilledTimer[]): SpilledTimer[] {
     this.used()
-    const kept: Key[] = []
+    const kept: SpilledTimer[] = []
     guard(this.dir, 'not writable', () =>
       this.db.transactionSync(() => {
-        for (const key of keys)
-          if (byteLength(key.canon) > LONG_CANON_BYTES) kept.push(key)
-          else void this.db.put([this.id, queue, start, key.canon], encodeVersion(key, null, false))
+        for (const t of timers)
+          if (byteLength(t.key.canon) > LONG_CANON_BYTES) kept.push(t)
+          else void this.db.put([this.id, queue, time, t.order, t.key.canon, this.seq++], encodeVersion(t.key, t.payload, false))
       }, SCRATCH),
     )
     return kept
   }
 
-  take(queue: number, start: number, limit: number): Key[] {
+  take(queue: number, time: number, limit: number): SpilledTimer[] {
     return guard(this.dir, 'not writable', () =>
       this.db.transactionSync(() => {
-        const keys: Key[] = []
+        const timers: SpilledTimer[] = []
         const taken: SpillKey[] = []
-        for (const { key: sk, value } of this.db.getRange({ start: [this.id, queue, start] as unknown as SpillKey, limit })) {
-          if (sk[0] !== this.id || sk[1] !== queue || sk[2] !== start) break
-          const canon = sk[3]
-          keys.push({ values: decodeVersion(value).values, canon, group: keyGroupOf(canon) })
+        for (const { key: sk, value } of this.db.getRange({ start: [this.id, queue, time] as unknown as SpillKey, limit })) {
+          if (sk[0] !== this.id || sk[1] !== queue || sk[2] !== time) break
+          const canon = sk[4]
+          const { values, value: payload } = decodeVersion(value)
+          timers.push({ time, order: sk[3], key: { values, canon, group: keyGroupOf(canon) }, payload })
           taken.push(sk)
         }
         for (const sk of taken) void this.db.remove(sk)
-        return keys
+        return timers
       }, SCRATCH),
     )
   }
@@ -769,9 +772,9 @@ export class LmdbStateBackend implements KeyedStateBackend {
   }
 
   /** @internal */
-  _timerSpill(): KeySpill {
+  _timerSpill(): TimerSpill {
     this.assertOpen()
-    return new LmdbKeySpill(this.dir, this.scratch.db, this.timerHeadKeys, () => (this.scratch.used = true))
+    return new LmdbTimerSpill(this.dir, this.scratch.db, this.timerHeadKeys, () => (this.scratch.used = true))
   }
 
   /** @internal */

@@ -5,7 +5,7 @@
 // into canonical order (decisions.md 9) and visited. With sparse keys, where most windows hold one
 // record, a timer object per key and window was a third of the garbage (issue 19); a key in a list
 // is one pointer.
-import type { KeySpill } from '../state/backend.js'
+import type { TimerSpill } from '../state/backend.js'
 import { compareCanon, plainOrdered, type Key } from '../stream/key.js'
 import { heapPop, heapPush } from './timers.js'
 
@@ -15,7 +15,7 @@ const SPILL_READ = 16_384
 /** How many keys the queues hold in memory, and where the rest go (decisions.md 32). */
 interface Head {
   held: number
-  readonly spill: KeySpill | undefined
+  readonly spill: TimerSpill | undefined
 }
 
 /** Keys per window start, with a min-heap of the starts that have any. */
@@ -62,7 +62,7 @@ class StartQueue {
     const slice = Math.max(1, Math.min(SPILL_READ, spill.headKeys))
     let m = 0
     for (;;) {
-      const disk = spill.take(this.id, start, slice)
+      const disk = spill.take(this.id, start, slice).map((t) => t.key)
       const more = disk.length === slice
       const last = more ? disk[disk.length - 1]!.canon : undefined
       const out: Key[] = []
@@ -89,9 +89,9 @@ class StartQueue {
   /** Moves a start's keys in memory to the spill. */
   spillList(start: number): void {
     const list = this.keys.get(start)!
-    const kept = this.head.spill!.write(this.id, start, list)
+    const kept = this.head.spill!.write(this.id, start, list.map((key) => ({ time: start, order: 0, key, payload: null })))
     this.head.held -= list.length - kept.length
-    this.keys.set(start, kept)
+    this.keys.set(start, kept.map((t) => t.key))
     this.spilled.add(start)
   }
 }
@@ -126,7 +126,7 @@ export class WindowTimers {
     private readonly size: number,
     private readonly lateness: number,
     private readonly maxTime: number,
-    spill?: KeySpill,
+    spill?: TimerSpill,
   ) {
     this.head = { held: 0, spill }
     this.fires = new StartQueue(this.head, 0)

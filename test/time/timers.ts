@@ -1,6 +1,8 @@
 import t from 'tap'
 import { TimerQueue, type Timer } from '../../lib/time/timers.js'
 import { makeKey, compareCanon } from '../../lib/stream/key.js'
+import { rng } from '../harness/random.js'
+import { listSpill } from '../harness/spill.js'
 
 for (const [mix, second] of [
   ['keys of every plane', (i: number) => (i % 3 === 0 ? '😀' : i % 3 === 1 ? 'é' : '\uff01')],
@@ -48,3 +50,58 @@ t.test('a timer added while its time is firing still fires; an earlier one fires
   q.add({ time: 9, order: 0, key: makeKey(['a']), payload: 'same time' })
   t.same([q.pollUpTo(9)?.payload, q.pollUpTo(9)?.payload], ['y', 'same time'], 'one added for the time being fired comes after it')
 })
+
+// With a spill (decisions.md 32) the queue must fire exactly as without one: the same timers in
+// the same order, whatever is added between polls, earlier times and the time being fired
+// included. A head of 1 to 40 timers makes nearly every time spill, and slices of a few timers.
+for (const head of [1, 7, 40])
+  t.test(`a queue with a head of ${head} timers, the rest spilled, fires as one without a spill`, async (t) => {
+    const seed = Number(process.env.WEIR_SEED ?? Date.now() % 1e6) + head
+    t.comment(`seed ${seed} (WEIR_SEED=${seed - head})`)
+    const rand = rng(seed)
+    const spill = listSpill(head)
+    const plain = new TimerQueue<number>()
+    const spilled = new TimerQueue<number>(spill, 3)
+    let limit = 0
+    let n = 0
+    // what fires, as time|order|key: timers equal in all three may come out in either order
+    const fired: [string[], string[]] = [[], []]
+    const payloads: [number[], number[]] = [[], []]
+    const note = (i: 0 | 1, x: Timer<number>) => {
+      fired[i].push(`${x.time}|${x.order}|${x.key.canon}`)
+      payloads[i].push(x.payload)
+    }
+    for (let step = 0; step < 4000; step++) {
+      const r = rand()
+      if (r < 0.6) {
+        // mostly ahead of the limit, sometimes at or before it (a process function's timer in the past)
+        const time = limit + Math.floor(rand() * 30) - (rand() < 0.1 ? 10 : 0)
+        const tm = () => ({ time, order: Math.floor(rand() * 3), key: makeKey(['k' + Math.floor(rand() * 200), rand() < 0.1 ? '😀' : 'a']), payload: n })
+        const a = tm()
+        plain.add(a)
+        spilled.add({ ...a })
+        n++
+      } else if (r < 0.9) {
+        // poll a few, as a firing that adds timers between two polls would
+        for (let i = Math.floor(rand() * 5); i >= 0; i--) {
+          const x = plain.pollUpTo(limit)
+          const y = spilled.pollUpTo(limit)
+          if (x) note(0, x)
+          if (y) note(1, y)
+          if (!x && !y) break
+        }
+      } else limit += Math.floor(rand() * 8)
+      if (spilled.peekTime() !== plain.peekTime()) {
+        t.fail(`the next time differs after step ${step}: ${spilled.peekTime()}, without a spill ${plain.peekTime()}`)
+        break
+      }
+    }
+    for (let x = plain.pollUpTo(Infinity); x; x = plain.pollUpTo(Infinity)) note(0, x)
+    for (let y = spilled.pollUpTo(Infinity); y; y = spilled.pollUpTo(Infinity)) note(1, y)
+    t.equal(fired[0].length, n, 'every timer fired once')
+    t.same(payloads[1].slice().sort((a, b) => a - b), payloads[0].slice().sort((a, b) => a - b), 'the same timers')
+    const first = fired[0].findIndex((p, i) => p !== fired[1][i])
+    t.equal(first, -1, first < 0 ? 'same order' : `first difference at ${first}: ${fired[0][first]} vs ${fired[1][first]}`)
+    t.ok(spill.wrote > 0, `timers were spilled (${spill.wrote} writes)`)
+    t.equal(spilled.size, 0)
+  })

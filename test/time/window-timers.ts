@@ -2,10 +2,11 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
-import type { KeySpill } from '../../lib/state/backend.js'
+import type { TimerSpill } from '../../lib/state/backend.js'
 import { openLmdbState } from '../../lib/state/lmdb.js'
 import { WindowTimers, type WindowEvent } from '../../lib/time/window-timers.js'
 import { compareCanon, makeKey, type Key } from '../../lib/stream/key.js'
+import { listSpill } from '../harness/spill.js'
 
 // Time windows keep one timer per window with its keys; the keys come out in canonical order.
 // The reference here is the order
@@ -13,30 +14,15 @@ import { compareCanon, makeKey, type Key } from '../../lib/stream/key.js'
 // Each scenario runs with every key in memory, and with a head of 100 keys spilling the rest
 // (decisions.md 32) to a spill in memory and to LMDB's: the order must not change.
 
-/** A spill in memory that counts what it holds, as the LMDB one holds it on disk. */
-function countingSpill(headKeys: number): KeySpill & { held: () => number } {
-  const lists = new Map<string, Key[]>()
-  return {
-    headKeys,
-    held: () => [...lists.values()].reduce((n, l) => n + l.length, 0),
-    write(queue: number, start: number, keys: readonly Key[]): Key[] {
-      const id = `${queue}/${start}`
-      lists.set(id, [...(lists.get(id) ?? []), ...keys].sort((a, b) => compareCanon(a.canon, b.canon)))
-      return []
-    },
-    take: (queue: number, start: number, limit: number) => (lists.get(`${queue}/${start}`) ?? []).splice(0, limit),
-  }
-}
-
 const lmdbDir = mkdtempSync(join(tmpdir(), 'weir-timers-'))
 const lmdb = await openLmdbState(lmdbDir, { lineage: [], durable: false, timerHeadKeys: 100 })
 t.teardown(async () => {
   await lmdb.close()
   rmSync(lmdbDir, { recursive: true, force: true })
 })
-const spills: [string, () => KeySpill | undefined][] = [
+const spills: [string, () => TimerSpill | undefined][] = [
   ['in memory', () => undefined],
-  ['a head of 100 keys, the rest in a spill', () => countingSpill(100)],
+  ['a head of 100 keys, the rest in a spill', () => listSpill(100)],
   ['a head of 100 keys, the rest in LMDB', () => lmdb.operator('window').timerSpill!()],
 ]
 
@@ -117,7 +103,7 @@ for (const [what, keyText] of [
     })
 
 t.test('a head of 100 keys holds at most 100 keys in memory, and a fired window leaves none in the spill', async (t) => {
-  const spill = countingSpill(100)
+  const spill = listSpill(100)
   const timers = new WindowTimers(10, 5, Number.MAX_SAFE_INTEGER, spill)
   const rnd = random(7)
   let peak = 0
