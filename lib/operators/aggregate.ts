@@ -112,7 +112,7 @@ export function runningAggregate(cfg: RunningAggregateConfig, uid: string): Oper
     },
     endInput(out) {
       if (cfg.emit === 'updates') return
-      for (const key of state.keys()) emit(key, state.get(key, ACC) as unknown[], { source: 'aggregate', line: 0 }, out)
+      state.forEachKey((key) => emit(key, state.get(key, ACC) as unknown[], { source: 'aggregate', line: 0 }, out))
     },
   }
 }

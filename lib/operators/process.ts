@@ -84,6 +84,7 @@ function tracking(raw: OperatorState): OperatorState {
       }
     },
     delete: (k, ns) => raw.delete(k, ns),
+    forEachKey: (fn) => raw.forEachKey(fn),
     keys: () => raw.keys(),
     forEach: (fn) => raw.forEach(fn),
   }

@@ -439,13 +439,13 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
         // Unlike Flink, a partial count window and the global window fire at the end of a
         // bounded input: a shell user expects the remainder (decisions.md 8).
         const ns = spec.kind === 'global' ? GLOBAL : COUNT
-        for (const key of state.keys()) {
+        state.forEachKey((key) => {
           const pane = state.get(key, ns) as Pane | undefined
-          if (!pane) continue
+          if (!pane) return
           emitPane(key, undefined, pane, out)
           state.delete(key, ns)
           open--
-        }
+        })
       }
     },
     openWindows: () => open,

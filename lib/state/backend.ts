@@ -27,9 +27,13 @@ export interface OperatorState {
   put(key: Key, ns: Namespace, value: unknown): void
   delete(key: Key, ns: Namespace): void
   /**
-   * Every key holding state, in canonical key order (decisions.md 9: the output order), whatever
-   * the storage order: a key-group-first store merges its groups' sorted ranges.
+   * Visits every key holding state, in canonical key order (decisions.md 9: the output order),
+   * whatever the storage order: a key-group-first store merges its groups' sorted ranges, a slice
+   * at a time, never listing every key at once (decisions.md 32). `fn` may read and change the
+   * state of the key it visits; a key that gains state during the visit may or may not be visited.
    */
+  forEachKey(fn: (key: Key) => void): void
+  /** forEachKey's keys, as one list (for tests and small states). */
   keys(): Key[]
   /**
    * Visits every (key, namespace, value), in no promised order; used on restore to rebuild what

@@ -42,8 +42,10 @@ export interface LmdbStateOptions {
   durable?: boolean
   /** Least entries the reclaim sweep reads per checkpoint (default 10_000; tests make it small). */
   sweepEntries?: number
-  /** Keys a window operator's timers keep in memory before spilling to disk (default 100_000). */
+  /** Timers each timer queue keeps in memory before spilling to disk (default 100_000). */
   timerHeadKeys?: number
+  /** Keys read from a key group at a time by forEachKey (default KEY_SLICE; tests make it small). */
+  keySlice?: number
 }
 
 const MAX_DBS = 8
@@ -81,6 +83,9 @@ const LONE_SURROGATE = /\p{Cs}/u
  * near the live size; writes to keys read first reclaim their own old versions, so it is far less.
  */
 const SWEEP_ENTRIES = 10_000
+
+/** Keys read from a key group at a time when every key is visited in order (forEachKey). */
+const KEY_SLICE = 512
 
 type DiskKey = [uid: string, group: number, canon: string, ns: Namespace, epoch: number]
 type Path = (string | number)[]
@@ -458,8 +463,13 @@ class LmdbOperatorState implements OperatorState {
   delete(key: Key, ns: Namespace): void {
     this.store._put(this, key, ns, undefined)
   }
+  forEachKey(fn: (key: Key) => void): void {
+    this.store._forEachKey(this, fn)
+  }
   keys(): Key[] {
-    return this.store._keys(this)
+    const keys: Key[] = []
+    this.forEachKey((k) => keys.push(k))
+    return keys
   }
   forEach(fn: (key: Key, ns: Namespace, value: unknown) => void): void {
     this.store._forEach(this, fn)
@@ -530,6 +540,7 @@ export class LmdbStateBackend implements KeyedStateBackend {
   private cached = 0
   private readonly cacheEntries: number
   private readonly timerHeadKeys: number
+  private readonly keySlice: number
   private readonly sweepEntries: number
   private epochs: Epochs
   private pending: number
@@ -568,6 +579,7 @@ export class LmdbStateBackend implements KeyedStateBackend {
     opts: LmdbStateOptions,
   ) {
     this.timerHeadKeys = Math.max(1, opts.timerHeadKeys ?? 100_000)
+    this.keySlice = Math.max(1, opts.keySlice ?? KEY_SLICE)
     this.cacheEntries = Math.max(1, opts.cacheEntries ?? 100_000)
     this.sweepEntries = Math.max(1, opts.sweepEntries ?? SWEEP_ENTRIES)
     this.pending = opts.pendingEpoch ?? Math.max(opts.minPendingEpoch ?? 0, maxEpoch + 1)
@@ -591,6 +603,7 @@ export class LmdbStateBackend implements KeyedStateBackend {
       cacheEntries: this.cacheEntries,
       sweepEntries: this.sweepEntries,
       timerHeadKeys: this.timerHeadKeys,
+      keySlice: this.keySlice,
     })
     next.filter = this.filter // the disk is the same
     return next
@@ -721,54 +734,154 @@ export class LmdbStateBackend implements KeyedStateBackend {
     this.insert(op, list, { op, key, ns, value, dirty: true, baseAbsent: false, hot: false, chain: undefined })
   }
 
-  /** @internal */
-  _keys(op: LmdbOperatorState): Key[] {
+  /**
+   * @internal Every key holding state, in canonical order, without listing them all at once: each
+   * key group is read a slice of keys at a time (LMDB gives a group's canons in UTF-8 byte order,
+   * compareCanon's), and the groups' slices are merged. What the cache holds overrides LMDB per
+   * (canon, ns), as it was when the visit began: a visit changes the state of the key it visits,
+   * which every later key is beyond. Keys live in the cache, and long keys (stored by hash, out of
+   * order), are listed up front, sorted: at most the cache's bound, plus the long keys.
+   */
+  _forEachKey(op: LmdbOperatorState, fn: (key: Key) => void): void {
     this.assertOpen()
-    // The cache overrides LMDB per (canon, ns): canon → ns tag → live?
-    const over = new Map<string, { key: Key; ns: Map<string, boolean>; seen: boolean }>()
+    const over = new Map<string, { key: Key; ns: Map<string, boolean> }>()
     for (const list of op.cache.values())
       for (const e of list) {
         let o = over.get(e.key.canon)
-        if (!o) over.set(e.key.canon, (o = { key: e.key, ns: new Map(), seen: false }))
+        if (!o) over.set(e.key.canon, (o = { key: e.key, ns: new Map() }))
         o.ns.set(nsTag(e.ns), e.value !== undefined)
       }
-    // LMDB returns each key group's canons in UTF-8 byte order, which is compareCanon's; long
-    // canons (stored by hash) and keys only in the cache form two more sorted lists; a merge of
-    // all of them gives the canonical order without sorting every key.
-    const lists: Key[][] = []
-    const extra: Key[] = []
-    let cur: { el: string; key: Key | undefined; canon: string; live: boolean } | undefined
-    const finish = (out: Key[]) => {
-      if (!cur) return
-      const o = over.get(cur.canon)
-      if (o) {
-        o.seen = true
-        for (const live of o.ns.values()) if (live) cur.live = true
+    const up: Key[] = []
+    const listed = new Set<string>()
+    for (const o of over.values())
+      if ([...o.ns.values()].some(Boolean)) {
+        up.push(o.key)
+        listed.add(o.key.canon)
       }
-      if (cur.live) (isLongElement(cur.el) ? extra : out).push(cur.key ?? o!.key)
+    for (let g = 0; g < MAX_KEY_GROUPS; g++) {
+      // long canons start with LONG_MARK, so a group's are adjacent: ['#', '$') in byte order
+      const slice = this.readKeys(op, g, LONG_MARK, Infinity, over, listed, true)
+      for (const k of slice.keys) up.push(k)
+    }
+    up.sort((a, b) => compareCanon(a.canon, b.canon))
+    interface Cursor {
+      keys: Key[]
+      at: number
+      group: number
+      after: string | undefined
+      done: boolean
+    }
+    const cursors: Cursor[] = [{ keys: up, at: 0, group: -1, after: undefined, done: true }]
+    const fill = (c: Cursor) => {
+      const slice = this.readKeys(op, c.group, c.after, this.keySlice, over, listed, false)
+      c.keys = slice.keys
+      c.at = 0
+      c.after = slice.last
+      c.done = slice.done
+    }
+    for (let g = 0; g < MAX_KEY_GROUPS; g++) {
+      const c: Cursor = { keys: [], at: 0, group: g, after: undefined, done: false }
+      do fill(c)
+      while (c.keys.length === 0 && !c.done)
+      cursors.push(c)
+    }
+    const heads = cursors.filter((c) => c.keys.length > 0)
+    const less = (a: Cursor, b: Cursor) => compareCanon(a.keys[a.at]!.canon, b.keys[b.at]!.canon) < 0
+    const down = (i: number) => {
+      for (;;) {
+        let m = i
+        const l = 2 * i + 1
+        const r = l + 1
+        if (l < heads.length && less(heads[l]!, heads[m]!)) m = l
+        if (r < heads.length && less(heads[r]!, heads[m]!)) m = r
+        if (m === i) return
+        ;[heads[i], heads[m]] = [heads[m]!, heads[i]!]
+        i = m
+      }
+    }
+    for (let i = (heads.length >> 1) - 1; i >= 0; i--) down(i)
+    while (heads.length > 0) {
+      const c = heads[0]!
+      const key = c.keys[c.at++]!
+      if (c.at === c.keys.length) {
+        // read on before visiting: a visit may write, and no read is open meanwhile
+        while (c.at === c.keys.length && !c.done) fill(c)
+        if (c.at === c.keys.length) {
+          heads[0] = heads[heads.length - 1]!
+          heads.pop()
+        }
+      }
+      if (heads.length > 0) down(0)
+      fn(key)
+    }
+  }
+
+  /**
+   * Up to `limit` live keys of key group `g` after the canon `after`, in storage order, with the
+   * canon read last (where the next slice starts) and whether the group is done. `long`: read the
+   * group's long keys (from `after` = LONG_MARK to the end of them) instead of skipping them.
+   * Keys in `listed` are skipped (the cache has them live).
+   */
+  private readKeys(
+    op: LmdbOperatorState,
+    g: number,
+    after: string | undefined,
+    limit: number,
+    over: Map<string, { key: Key; ns: Map<string, boolean> }>,
+    listed: Set<string>,
+    long: boolean,
+  ): { keys: Key[]; last: string | undefined; done: boolean } {
+    const keys: Key[] = []
+    let last = after
+    let done = true
+    let cur: { el: string; canon: string; live: boolean; key: Key | undefined } | undefined
+    let chain: DiskKey | undefined
+    let best: Version | undefined
+    const endChain = () => {
+      if (!cur || !chain || !best) return
+      const forced = over.get(cur.canon)?.ns.get(nsTag(chain[3]))
+      const live = forced ?? best.d === undefined
+      if (live && !cur.live) {
+        cur.live = true
+        if (forced === undefined) cur.key = { values: decodeVersion(best).values, canon: cur.canon, group: g }
+      }
+    }
+    const endKey = () => {
+      if (!cur) return
+      last = cur.el
+      if (cur.live && !listed.has(cur.canon)) keys.push(cur.key ?? over.get(cur.canon)!.key)
       cur = undefined
     }
+    const start = after === undefined ? [op.uid, g] : [op.uid, g, after]
     guard(this.dir, 'unreadable', () => {
-      for (let g = 0; g < MAX_KEY_GROUPS; g++) {
-        const out: Key[] = []
-        scanChains(this.state, [op.uid, g], [op.uid, g + 1], this.epochs, (dk, rec) => {
-          if (cur && cur.el !== dk[2]) finish(out)
-          const canon = isLongElement(dk[2]) ? this.longCanon(rec) : dk[2]
-          cur ??= { el: dk[2], key: undefined, canon, live: false }
-          const forced = over.get(canon)?.ns.get(nsTag(dk[3]))
-          const live = forced ?? rec.d === undefined
-          if (live && !cur.live) {
-            cur.live = true
-            if (forced === undefined) cur.key = { values: decodeVersion(rec).values, canon, group: g }
+      for (const { key: dk, value: rec } of this.state.getRange({ start: start as unknown as DiskKey, end: [op.uid, g + 1] as unknown as DiskKey, snapshot: false })) {
+        const el = dk[2]
+        if (isLongElement(el) !== long) {
+          if (long) break // past the long keys
+          continue // read up front
+        }
+        if (!long && el === after) continue
+        if (chain === undefined || !sameChain(dk, chain)) {
+          endChain()
+          if (cur && cur.el !== el) {
+            endKey()
+            if (keys.length >= limit) {
+              done = false
+              break
+            }
           }
-        })
-        finish(out)
-        lists.push(out)
+          cur ??= { el, canon: long ? this.longCanon(rec) : el, live: false, key: undefined }
+          chain = dk
+          best = undefined
+        }
+        if (this.epochs.visible(dk[4])) best = rec
+      }
+      if (done) {
+        endChain()
+        endKey()
       }
     })
-    for (const o of over.values()) if (!o.seen && [...o.ns.values()].some(Boolean)) extra.push(o.key)
-    lists.push(extra.sort((a, b) => compareCanon(a.canon, b.canon)))
-    return mergeSorted(lists)
+    return { keys, last, done }
   }
 
   /** @internal */
@@ -1116,38 +1229,6 @@ function compareChainKeys(a: [string, number, string, Namespace], b: [string, nu
 }
 
 /** Merges lists each sorted by compareCanon (a heap of their heads). */
-function mergeSorted(lists: Key[][]): Key[] {
-  const nonEmpty = lists.filter((l) => l.length > 0)
-  if (nonEmpty.length === 1) return nonEmpty[0]!
-  const out: Key[] = []
-  const heads: [list: number, at: number][] = nonEmpty.map((_, i) => [i, 0])
-  const head = (h: [number, number]) => nonEmpty[h[0]]![h[1]]!.canon
-  const less = (a: [number, number], b: [number, number]) => compareCanon(head(a), head(b)) < 0
-  const down = (i: number) => {
-    for (;;) {
-      let m = i
-      const l = 2 * i + 1
-      const r = l + 1
-      if (l < heads.length && less(heads[l]!, heads[m]!)) m = l
-      if (r < heads.length && less(heads[r]!, heads[m]!)) m = r
-      if (m === i) return
-      ;[heads[i], heads[m]] = [heads[m]!, heads[i]!]
-      i = m
-    }
-  }
-  for (let i = (heads.length >> 1) - 1; i >= 0; i--) down(i)
-  while (heads.length > 0) {
-    const h = heads[0]!
-    out.push(nonEmpty[h[0]]![h[1]]!)
-    if (++h[1] === nonEmpty[h[0]]!.length) {
-      heads[0] = heads[heads.length - 1]!
-      heads.pop()
-    }
-    if (heads.length > 0) down(0)
-  }
-  return out
-}
-
 // -- opening -----------------------------------------------------------------------------------
 
 interface Env {

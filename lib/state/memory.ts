@@ -79,6 +79,9 @@ class MemoryOperatorState implements OperatorState {
     return new MemoryOperatorState(structuredClone(this.groups))
   }
 
+  forEachKey(fn: (key: Key) => void): void {
+    for (const key of this.keys()) fn(key)
+  }
   keys(): Key[] {
     const out: Key[] = []
     for (const g of this.groups) for (const slots of g.values()) out.push(slots[0] as Key)

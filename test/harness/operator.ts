@@ -113,7 +113,7 @@ export async function harness(chain: string | string[][], opts: HarnessOptions =
     const dir = mkdtempSync(join(tmpdir(), 'weir-harness-'))
     lmdbDirs.push(dir)
     const { openLmdbState } = await import('../../lib/state/lmdb.js')
-    let backend = await openLmdbState(dir, { lineage: [], cacheEntries: 3, timerHeadKeys: 2, durable: false })
+    let backend = await openLmdbState(dir, { lineage: [], cacheEntries: 3, timerHeadKeys: 2, keySlice: 2, durable: false })
     let lineage: Lineage = []
     const lmdb: Shadow = {
       backend: 'lmdb',

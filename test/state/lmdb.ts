@@ -12,7 +12,9 @@ import { openLmdbState, readState, type LmdbStateBackend } from '../../lib/state
 import { WeirError } from '../../lib/stream/errors.js'
 import { NO_KEY, compareCanon, makeKey, type Key } from '../../lib/stream/key.js'
 
-const nd = { durable: false } // fsync proves nothing here and costs seconds
+// fsync proves nothing here and costs seconds; slices of 2 keys make forEachKey read each key
+// group in many slices and merge them
+const nd = { durable: false, keySlice: 2 }
 
 
 const sortKeys = (ks: Key[]) => ks.slice().sort((a, b) => compareCanon(a.canon, b.canon))
