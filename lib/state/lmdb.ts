@@ -49,6 +49,8 @@ export interface LmdbStateOptions {
 }
 
 const MAX_DBS = 8
+/** The address space reserved for the state file's map (see openEnv): 256 GiB; a larger state grows it. */
+const MAP_SIZE = 2 ** 38
 /** files whose read marks are kept: a cron job over a rotated log sees a new inode per rotation */
 const MAX_READ_MARKS = 64
 const TOP_EPOCH = Number.MAX_SAFE_INTEGER
@@ -1293,7 +1295,11 @@ function checkDataFile(dir: string, readOnly: boolean): 'none' | 'lmdb' {
 function openEnv(dir: string, readOnly: boolean, durable: boolean): Env {
   // noSubdir is explicit: lmdb-js would take a dir named like `clicks.v2` for a file name. Without
   // noSync, LMDB syncs every commit, even one flagged not to wait for it (the next one does).
-  const root = guard(dir, 'unreadable', () => open(dir, { noSubdir: false, maxDbs: MAX_DBS, readOnly, ...(!durable && { noSync: true }) }))
+  // mapSize: address space, not memory. Without it lmdb-js maps the file anew each time it outgrows
+  // the map and keeps the old maps (13 of them at 10M keys, the largest 1.5 GB, all from offset 0):
+  // the same pages then count once per map in the process's resident size, which reached 2.8 GB
+  // for a 1.4 GB file. One map, reserved once, counts each page once.
+  const root = guard(dir, 'unreadable', () => open(dir, { noSubdir: false, maxDbs: MAX_DBS, readOnly, mapSize: MAP_SIZE, ...(!durable && { noSync: true }) }))
   try {
     return {
       root,
