@@ -14,7 +14,7 @@ import { MAX_WATERMARK, MIN_WATERMARK, type Rec, type Window } from '../stream/r
 import { RowWriter } from '../stream/row-text.js'
 import type { OperatorState } from '../state/backend.js'
 import { TimerQueue, type Timer } from '../time/timers.js'
-import { WindowTimers, type WindowEvent } from '../time/window-timers.js'
+import { WindowTimers, cleanupTimeOf, type WindowEvent } from '../time/window-timers.js'
 import { formatTime } from '../time/timestamps.js'
 import type { Operator, OperatorContext, Output, PaneEdge } from './operator.js'
 import type { Position } from '../stream/errors.js'
@@ -132,7 +132,7 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
     return { recs: out }
   }
 
-  const cleanupTime = (end: number) => (lateness > 0 ? Math.min(MAX_WATERMARK, end - 1 + lateness) : end - 1)
+  const cleanupTime = (end: number) => cleanupTimeOf(end, lateness, MAX_WATERMARK)
 
   function registerTimers(key: Key, w: Window): void {
     if (windowTimers) return windowTimers.add(key, w.start, eventTime && w.end - 1 <= wm)

@@ -109,6 +109,14 @@ function sortByCanon(keys: Key[]): Key[] {
 export type WindowEvent = 'fire' | 'cleanup' | 'both'
 
 /**
+ * When a window [.., end) is cleaned up: at end − 1 + lateness (capped at `maxTime`, the last
+ * watermark), or with no lateness at end − 1, when it fires. Sessions and time windows alike.
+ */
+export function cleanupTimeOf(end: number, lateness: number, maxTime: number): number {
+  return lateness > 0 ? Math.min(maxTime, end - 1 + lateness) : end - 1
+}
+
+/**
  * The firing and cleanup timers of windows [start, start + size). A window created after its
  * firing time (late, within the lateness) has only its cleanup. With no lateness one timer does
  * both. Times are ordered as Flink's timer service orders them: by time, then window start.
@@ -138,7 +146,7 @@ export class WindowTimers {
   }
 
   cleanupTime(start: number): number {
-    return this.lateness > 0 ? Math.min(this.maxTime, start + this.size - 1 + this.lateness) : start + this.size - 1
+    return cleanupTimeOf(start + this.size, this.lateness, this.maxTime)
   }
 
   /** Registers a key's new window: its firing unless `fired` already, and its cleanup. */
