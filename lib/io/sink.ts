@@ -32,6 +32,12 @@ export interface SinkResume {
 
 export class LineSink {
   private batch = ''
+  /**
+   * Lines pushed as bytes (pushBytes), in order before `batch`: a stage that forwards records
+   * unchanged writes its input's bytes without decoding them into strings and encoding them again.
+   */
+  private chunks: Uint8Array[] = []
+  private chunkBytes = 0
   /** Set when the reader of stdout went away. */
   closedByReader = false
   private failure: WeirError | undefined
@@ -147,6 +153,37 @@ export class LineSink {
   }
 
   /**
+   * `lines` whole lines as UTF-8 bytes, each ending in LF. The bytes are copied before the batch
+   * is written (at its end or when it is long), so the caller's buffer need live only until then.
+   */
+  pushBytes(bytes: Uint8Array, lines: number): void {
+    if (this.batch !== '') {
+      this.chunks.push(Buffer.from(this.batch))
+      this.chunkBytes += this.chunks[this.chunks.length - 1]!.length
+      this.batch = ''
+    }
+    this.chunks.push(bytes)
+    this.chunkBytes += bytes.length
+    this.lines += lines
+    this.batchLines += lines
+    if (this.chunkBytes >= EARLY_WRITE_CHARS) this.writeEarly()
+  }
+
+  /** What the batch holds, as one string or (with bytes pushed) one Buffer of its own, and empties it. */
+  private takeBatch(): string | Buffer {
+    let data: string | Buffer = this.batch
+    if (this.chunks.length > 0) {
+      if (this.batch !== '') this.chunks.push(Buffer.from(this.batch))
+      data = Buffer.concat(this.chunks) // a copy, always: the chunks are the caller's buffers
+      this.chunks = []
+      this.chunkBytes = 0
+    }
+    this.batch = ''
+    this.batchLines = 0
+    return data
+  }
+
+  /**
    * Writes a long batch now. A regular file with no write in flight is written synchronously, at
    * the position the stream would write at, so the rows leave memory at once; otherwise the batch
    * joins the stream's queue (as a Buffer, off the heap), since a firing cannot wait for 'drain'.
@@ -158,10 +195,9 @@ export class LineSink {
       return
     }
     this.beforeWrite?.()
-    const b = Buffer.from(this.batch)
     const lines = this.batchLines
-    this.batch = ''
-    this.batchLines = 0
+    const taken = this.takeBatch()
+    const b = typeof taken === 'string' ? Buffer.from(taken) : taken
     this.bytes += b.length
     this.writesIssued++
     try {
@@ -176,13 +212,11 @@ export class LineSink {
   /** Writes the batch. Returns false when the caller should wait for drain(). */
   flush(): boolean {
     if (this.failure) throw this.failure
-    if (this.batch === '' || this.closedByReader) return true
+    if ((this.batch === '' && this.chunks.length === 0) || this.closedByReader) return true
     this.beforeWrite?.()
-    const b = this.batch
     const lines = this.batchLines
-    this.batch = ''
-    this.batchLines = 0
-    this.bytes += Buffer.byteLength(b)
+    const b = this.takeBatch()
+    this.bytes += typeof b === 'string' ? Buffer.byteLength(b) : b.length
     this.writesIssued++
     return this.stream.write(b, (e) => this.written(e, lines))
   }
@@ -199,7 +233,7 @@ export class LineSink {
 
   /** The file's length once everything pushed so far is written (flush first). */
   length(): number {
-    return this.start + this.bytes + Buffer.byteLength(this.batch)
+    return this.start + this.bytes + this.chunkBytes + Buffer.byteLength(this.batch)
   }
 
   /** Whether sync() can make this sink durable: a regular file, not a pipe or a terminal. */

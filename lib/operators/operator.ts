@@ -46,6 +46,13 @@ export interface OperatorContext {
 export interface Operator {
   /** Stable identity of the operator's state: kind, hash of canonical options, occurrence. */
   readonly uid: string
+  /**
+   * Set by an operator that passes a record on unchanged, and does nothing else with it, whenever
+   * the record has each of these top-level fields (with any value, null included). A driver may
+   * then write such records' bytes on without making records of them (pipeline/run.ts); a record
+   * lacking one goes through processRecord as usual.
+   */
+  readonly passesWhenPresent?: readonly string[]
   open?(ctx: OperatorContext): void
   processRecord(rec: Rec, out: Output): void
   /** Default (when absent): forward the watermark unchanged. When present, it must forward. */

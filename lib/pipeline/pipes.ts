@@ -81,6 +81,17 @@ export class PipeWriter {
     if (this.pendingWm !== undefined && this.n - this.lastWmLine >= WATERMARK_EVERY_LINES) this.writeWm(this.pendingWm)
   }
 
+  /** Whether a record needs nothing of the channel but to be counted (no entry of its own). */
+  get countsOnly(): boolean {
+    return !this.perLine && this.info === undefined
+  }
+
+  /** `count` records written that need only counting (countsOnly): a stage that forwards lines. */
+  records(count: number): void {
+    this.n += count
+    if (this.pendingWm !== undefined && this.n - this.lastWmLine >= WATERMARK_EVERY_LINES) this.writeWm(this.pendingWm)
+  }
+
   watermark(t: number): void {
     if (this.lastWm === undefined || this.crossesGrid(this.lastWm, t)) this.writeWm(t)
     else this.pendingWm = t

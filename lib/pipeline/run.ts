@@ -340,6 +340,11 @@ class Job {
       process.stderr.write(`weir: warning: ${printable(message)}\n`)
     }
     this.chain.open((op) => ({ uid: op.uid, state, clock: this.clock, stats: tally, badRecord, warn, stateTtl: opts.stateTtl }))
+    const passes = ops.length === 1 ? ops[0]!.passesWhenPresent : undefined
+    if (passes && parsing && (!pipeOut || pipeOut.countsOnly)) {
+      const cols = passes.map((f) => parsing.fields.indexOf(f))
+      if (cols.every((c) => c >= 0)) this.forwardCols = cols
+    }
     this.positions = durable ? durable.startPositions() : inputs.map((path) => ({ path, dev: 0, ino: 0, offset: 0, line: 0, done: false }))
     if (durable) {
       this.chain.restore(durable.snapshots)
@@ -370,6 +375,13 @@ class Job {
 
   /** the watermark at the end of the chain, for a progress line */
   private watermark: number | undefined
+
+  /**
+   * When the chain is one operator that passes records on unchanged given some fields
+   * (Operator.passesWhenPresent): those fields' columns in a projected batch. Such records' bytes
+   * go to the output as they are, never decoded (forwardBatch).
+   */
+  private forwardCols: number[] | undefined
 
   /** A checkpoint was taken here: its barrier goes on to the weir stage after this one, if any. */
   private barrier(id: number): void {
@@ -854,18 +866,25 @@ class Job {
   }
 
   private onParsedBatch(batch: ParsedBatch, fields: string[], replayUntil = 0): void {
+    if (this.forwardCols && batch.bytes) return this.forwardBatch(batch, this.forwardCols, fields, replayUntil)
+    this.recordsOf(batch, fields, replayUntil, 0, batch.lines.length)
+  }
+
+  /** Records [from, to) of the batch through the chain. */
+  private recordsOf(batch: ParsedBatch, fields: string[], replayUntil: number, from: number, to: number): void {
     const { source, raws, starts, ends, lines, cols, bad, whole } = batch
     const stats = this.stats
     const chain = this.chain
     // records from a weir stage: its channel's entries go in between them
     const pipeIn = source === 'stdin' ? this.pipeIn : undefined
     const nf = fields.length
-    // one string for the batch's text; each record's is a slice of it, which copies nothing
-    const text = batch.bytes ? Buffer.from(batch.bytes.buffer, batch.bytes.byteOffset, batch.bytes.byteLength).toString('latin1') : ''
-    for (let i = 0; i < lines.length; i++) {
+    // one string for the records' text (ASCII); each record's is a slice of it, which copies nothing
+    const base = batch.bytes ? starts![from]! : 0
+    const text = batch.bytes ? Buffer.from(batch.bytes.buffer, batch.bytes.byteOffset, batch.bytes.byteLength).toString('latin1', base, ends![to - 1]!) : ''
+    for (let i = from; i < to; i++) {
       if (this.stopped) return
       stats.read++
-      const raw = raws ? raws[i]! : text.slice(starts![i]!, ends![i]!)
+      const raw = raws ? raws[i]! : text.slice(starts![i]! - base, ends![i]! - base)
       const line = lines[i]!
       if (line <= replayUntil) stats.replayed++
       const why = bad[i]
@@ -885,6 +904,55 @@ class Job {
       }
       this.push({ raw, value, source, line })
     }
+  }
+
+  /**
+   * A batch through a chain that passes records unchanged when they have the fields in `need`
+   * (forwardCols): runs of such lines are written as the batch's own bytes, counted as written;
+   * any other line (bad input, not an object, a field missing, a CR before its LF) takes the
+   * usual way, in its place in the order. The output is the bytes onParsedBatch would write.
+   */
+  private forwardBatch(batch: ParsedBatch, need: number[], fields: string[], replayUntil: number): void {
+    const { starts, ends, lines, cols, bad, whole } = batch
+    const bytes = Buffer.from(batch.bytes!.buffer, batch.bytes!.byteOffset, batch.bytes!.byteLength)
+    const stats = this.stats
+    const out = this.out
+    const pipeOut = this.pipeOut
+    // the run of lines to write as they are: bytes[runStart, runEnd), each line with its LF
+    let runStart = 0
+    let runEnd = -1
+    let runLines = 0
+    const writeRun = () => {
+      if (runLines === 0) return
+      out.pushBytes(bytes.subarray(runStart, runEnd), runLines)
+      pipeOut?.records(runLines)
+      stats.written += runLines
+      runLines = 0
+    }
+    for (let i = 0; i < lines.length; i++) {
+      if (this.stopped) return writeRun()
+      const s = starts![i]!
+      const e = ends![i]!
+      let passes = bad[i] === undefined && (whole === undefined || !(i in whole)) && bytes[e] === 10
+      for (let k = 0; passes && k < need.length; k++) passes = cols[need[k]!]![i] !== undefined
+      if (passes) {
+        stats.read++
+        if (lines[i]! <= replayUntil) stats.replayed++
+        if (runLines > 0 && s === runEnd) {
+          runEnd = e + 1
+          runLines++
+        } else {
+          writeRun()
+          runStart = s
+          runEnd = e + 1
+          runLines = 1
+        }
+        continue
+      }
+      writeRun()
+      this.recordsOf(batch, fields, replayUntil, i, i + 1)
+    }
+    writeRun()
   }
 
   /** Writes what the batch produced, applies backpressure, and re-arms processing-time timers. */

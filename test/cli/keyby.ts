@@ -1,6 +1,6 @@
 import t from 'tap'
-import { readFileSync } from 'node:fs'
-import { weir, lines, ROOT } from '../harness/cli.js'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { weir, lines, sh, ROOT } from '../harness/cli.js'
 
 // keyby sets the key for later stages and does not touch the record: its bytes go out unchanged
 // (decisions.md 1), so numbers JSON.parse would rewrite must survive.
@@ -107,4 +107,63 @@ t.test('integer keys and distinct values beyond 2^53 keep their exact digits, in
   t.same(lines(w.stdout), ['{"id":9007199254740992,"window_start":0,"window_end":1000,"count":1}', '{"id":9007199254740993,"window_start":0,"window_end":1000,"count":2}'])
   const n = await weir(['aggregate', 'distinct:id', 'approx-distinct:id'], { stdin: input })
   t.same(lines(n.stdout), ['{"id_distinct":2,"id_approx_distinct":2}'])
+})
+
+// A lone `keyby` by top-level fields writes the bytes of the records it passes without decoding
+// them (pipeline/run.ts forwardBatch); every other line takes the record path in its place. The
+// reference is the whole-record path (WEIR_PROJECT=0), which never forwards bytes.
+t.test('forwarded bytes: the same output, counts, dead letters and pipe as the record path', async (t) => {
+  const edge = [
+    '{"user":"a","n":1}',
+    '  {"user":"b" , "n":2}  ', // whitespace around and inside: kept as it is
+    '{"user":"c","n":3}\r', // CRLF: written without its CR
+    '',
+    '   ',
+    '{"user":null,"n":4}', // null is a key
+    '{"n":5}', // no key: dead-lettered
+    'not json',
+    '[1,2]', // JSON, not an object
+    '7',
+    '{"user":{"deep":' + '['.repeat(80) + ']'.repeat(80) + '}}', // deeper than the projector tracks
+    '{"user":"d","user":"e"}', // a repeated name
+    '{"a":{"user":"x"}}', // user only nested: missing
+    '{"user":"f","n":6}',
+  ]
+  const dir = t.testdir({})
+  // many lines, so the file is read in several chunks and lines are cut between them
+  const body: string[] = []
+  for (let i = 0; i < 40_000; i++) body.push(i % 997 === 0 ? edge[(i / 997) % edge.length]! : `{"user":"u${i % 31}","i":${i},"pad":"${'x'.repeat(i % 50)}"}`)
+  const inputs: Record<string, string> = {
+    ascii: '\ufeff' + [...edge, ...body].join('\n') + '\n{"user":"last"}', // a byte-order mark, an unterminated last line
+    unicode: [...edge, '{"user":"ü","n":7}', ...body.slice(0, 2000)].join('\n') + '\n',
+  }
+  for (const [name, text] of Object.entries(inputs)) {
+    const file = `${dir}/${name}.ndjson`
+    writeFileSync(file, text)
+    const run = async (mode: string, env: NodeJS.ProcessEnv) => {
+      const r = await weir(['keyby', 'user', file, '--on-error', 'dead-letter', '--dead-letter', `${file}.${mode}.dead`, '--stats', `${file}.${mode}.stats`], { env })
+      t.equal(r.code, 0, `${name} ${mode}: ${r.stderr}`)
+      const stats = JSON.parse(readFileSync(`${file}.${mode}.stats`, 'utf8')) as Record<string, unknown>
+      return { out: r.stdout, dead: readFileSync(`${file}.${mode}.dead`, 'utf8'), counts: [stats.read, stats.written, stats.deadLettered, stats.linesWritten] }
+    }
+    const reference = await run('whole', { WEIR_PROJECT: '0' })
+    t.ok(reference.out.length > 100_000 || name === 'unicode', `${name}: the reference wrote the records`)
+    t.match(reference.dead, /key field 'user' is missing/, `${name}: the reference dead-lettered a missing key`)
+    for (const [mode, env] of [
+      ['main', { WEIR_PARSE_WORKER: '0' }],
+      ['worker', { WEIR_PARSE_WORKER: '1' }],
+    ] as const) {
+      const got = await run(mode, env)
+      t.equal(got.out, reference.out, `${name} ${mode}: the same bytes`)
+      t.equal(got.dead, reference.dead, `${name} ${mode}: the same dead letters`)
+      t.same(got.counts, reference.counts, `${name} ${mode}: the same counts (read, written, dead-lettered, lines)`)
+    }
+  }
+  // through a real pipe: the channel counts forwarded lines, so the next stage sees the stream end
+  const q = `'${dir}/ascii.ndjson'`
+  const piped = await sh(`"$WEIR" keyby user ${q} --on-error skip | "$WEIR" aggregate count --on-error skip`)
+  const fused = await weir(['keyby', 'user', 'then', 'aggregate', 'count', `${dir}/ascii.ndjson`, '--on-error', 'skip'])
+  t.equal(piped.code, 0, piped.stderr)
+  t.equal(piped.stdout, fused.stdout, 'keyby | aggregate = keyby then aggregate')
+  t.ok(fused.stdout.split('\n').length > 30, 'a row per key')
 })
