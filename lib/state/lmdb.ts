@@ -688,9 +688,25 @@ export class LmdbStateBackend implements KeyedStateBackend {
 
   // -- operator calls --------------------------------------------------------------------------
 
+  /**
+   * The key's cached entries, or undefined when none is cached. The list the key last led to (Key's
+   * stateSlots) is taken when it is this operator's and still live: every list leaves the cache
+   * emptied (dropList), and a live one holds at least one entry.
+   */
+  private listOf(op: LmdbOperatorState, key: Key): Entry[] | undefined {
+    const cached = key.stateSlots as Entry[] | undefined
+    if (cached !== undefined && key.stateOwner === op && cached.length > 0) return cached
+    const list = op.cache.get(key.canon)
+    if (list !== undefined) {
+      key.stateOwner = op
+      key.stateSlots = list
+    }
+    return list
+  }
+
   /** @internal */
   _get(op: LmdbOperatorState, key: Key, ns: Namespace): unknown {
-    const list = op.cache.get(key.canon)
+    const list = this.listOf(op, key)
     const e = list && cachedEntry(list, ns)
     if (e !== undefined) {
       e.hot = true
@@ -712,7 +728,7 @@ export class LmdbStateBackend implements KeyedStateBackend {
       hit.dirty = true
       return
     }
-    const list = op.cache.get(key.canon)
+    const list = this.listOf(op, key)
     const e = list && cachedEntry(list, ns)
     if (e !== undefined) {
       if (value === undefined && e.baseAbsent) {
@@ -723,7 +739,7 @@ export class LmdbStateBackend implements KeyedStateBackend {
         // every window opens and closes between two checkpoints, and made it evict (issue 19).
         const i = list!.indexOf(e)
         list!.splice(i, 1)
-        if (list!.length === 0) op.cache.delete(key.canon)
+        if (list!.length === 0) dropList(op, key.canon, list!)
         this.cached--
         return
       }
@@ -958,24 +974,31 @@ export class LmdbStateBackend implements KeyedStateBackend {
 
   /** Adds an entry to its key's list (`list`, undefined when the key has none cached). */
   private insert(op: LmdbOperatorState, list: Entry[] | undefined, e: Entry): void {
-    if (list === undefined) op.cache.set(e.key.canon, [e])
-    else list.push(e)
+    if (list === undefined) {
+      const created = [e]
+      op.cache.set(e.key.canon, created)
+      e.key.stateOwner = op
+      e.key.stateSlots = created
+    } else list.push(e)
     if (++this.cached > this.cacheEntries) this.evict()
   }
 
   private uncache(e: Entry): void {
     this.hit = undefined
-    const list = e.op.cache.get(e.key.canon)
+    const list = this.listOf(e.op, e.key)
     const i = list ? list.indexOf(e) : -1
     if (i < 0) return
     list!.splice(i, 1)
-    if (list!.length === 0) e.op.cache.delete(e.key.canon)
+    if (list!.length === 0) dropList(e.op, e.key.canon, list!)
     this.cached--
   }
 
   private clearCache(): void {
     this.hit = undefined
-    for (const op of this.ops.values()) op.cache.clear()
+    for (const op of this.ops.values()) {
+      for (const list of op.cache.values()) list.length = 0 // see dropList
+      op.cache.clear()
+    }
     this.cached = 0
   }
 
@@ -1005,7 +1028,7 @@ export class LmdbStateBackend implements KeyedStateBackend {
             }
             list[kept++] = e
           }
-          if (kept === 0) op.cache.delete(canon)
+          if (kept === 0) dropList(op, canon, list)
           else list.length = kept
         }
     }
@@ -1046,7 +1069,7 @@ export class LmdbStateBackend implements KeyedStateBackend {
           }
           list[kept++] = e
         }
-        if (kept === 0) op.cache.delete(canon)
+        if (kept === 0) dropList(op, canon, list)
         else list.length = kept
       }
     dirty.sort((a, b) => compareChainKeys(a.ck, b.ck))
@@ -1427,6 +1450,15 @@ export async function compactState(dir: string): Promise<{ before: number; after
 }
 
 /** A key's cached entry for one namespace: a key holds few (its open windows), so a scan. */
+/**
+ * A key's list leaves the cache emptied: a Key object that still points at it (Key.stateSlots)
+ * then looks the key up again instead of reading entries no longer cached.
+ */
+function dropList(op: LmdbOperatorState, canon: string, list: Entry[]): void {
+  op.cache.delete(canon)
+  list.length = 0
+}
+
 function cachedEntry(list: Entry[], ns: Namespace): Entry | undefined {
   for (let i = 0; i < list.length; i++) if (list[i]!.ns === ns) return list[i]
   return undefined

@@ -23,8 +23,24 @@ class MemoryOperatorState implements OperatorState {
   private hitIndex = 0
   private hitCanon = ''
 
-  get(key: Key, ns: Namespace): unknown {
+  /**
+   * The key's slots, or undefined when it has no state. The slots the key last led to (Key's
+   * stateSlots) are taken when they are this state's and still live: a list leaves the map only
+   * in delete(), which empties it, and live slots hold the key and at least one pair.
+   */
+  private slotsOf(key: Key): Slots | undefined {
+    const cached = key.stateSlots
+    if (cached !== undefined && key.stateOwner === this && cached.length > 0) return cached
     const slots = this.groups[key.group]!.get(key.canon)
+    if (slots !== undefined) {
+      key.stateOwner = this
+      key.stateSlots = slots
+    }
+    return slots
+  }
+
+  get(key: Key, ns: Namespace): unknown {
+    const slots = this.slotsOf(key)
     if (slots === undefined) return undefined
     for (let i = 1; i < slots.length; i += 2)
       if (slots[i] === ns) {
@@ -41,10 +57,12 @@ class MemoryOperatorState implements OperatorState {
       hit[this.hitIndex + 1] = value
       return
     }
-    const g = this.groups[key.group]!
-    const slots = g.get(key.canon)
+    const slots = this.slotsOf(key)
     if (slots === undefined) {
-      g.set(key.canon, [key, ns, value])
+      const created = [key, ns, value]
+      this.groups[key.group]!.set(key.canon, created)
+      key.stateOwner = this
+      key.stateSlots = created
       return
     }
     for (let i = 1; i < slots.length; i += 2)
@@ -56,15 +74,18 @@ class MemoryOperatorState implements OperatorState {
   }
   delete(key: Key, ns: Namespace): void {
     this.hitSlots = undefined
-    const g = this.groups[key.group]!
-    const slots = g.get(key.canon)
+    const slots = this.slotsOf(key)
     if (slots === undefined) return
     for (let i = 1; i < slots.length; i += 2)
       if (slots[i] === ns) {
         slots.splice(i, 2)
         break
       }
-    if (slots.length === 1) g.delete(key.canon)
+    if (slots.length === 1) {
+      this.groups[key.group]!.delete(key.canon)
+      // emptied: a key object that still points at it looks the key up again
+      slots.length = 0
+    }
   }
   forEach(fn: (key: Key, ns: Namespace, value: unknown) => void): void {
     for (const g of this.groups)

@@ -14,6 +14,14 @@ export interface Key {
   readonly canon: string
   /** hash(canon) mod MAX_KEY_GROUPS */
   readonly group: number
+  /**
+   * Where a state backend last found this key's state, and in which operator's state: records of
+   * one key share one Key object (KeyReader keeps recent keys), so the next lookup of the key goes
+   * straight to its state instead of through a hash map. The backend owns both fields and checks
+   * them before trusting them (state/memory.ts); nothing else reads them.
+   */
+  stateOwner?: unknown
+  stateSlots?: unknown[]
 }
 
 /** The key of records that were never keyed: one global partition. */
@@ -34,7 +42,8 @@ export function makeKey(values: unknown[], texts?: (string | undefined)[]): Key 
       : values.length === 1
         ? (texts[0] ?? canonicalJson(values[0]))
         : '[' + values.map((v, i) => texts[i] ?? canonicalJson(v)).join(',') + ']'
-  return { values, canon, group: keyGroupOf(canon) }
+  // every field at once, so keys share one hidden class whether or not a backend has used them
+  return { values, canon, group: keyGroupOf(canon), stateOwner: undefined, stateSlots: undefined }
 }
 
 /**
