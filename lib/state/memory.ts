@@ -9,12 +9,32 @@ import type { KeyedStateBackend, Namespace, OperatorState } from './backend.js'
  * One key's state as a flat list [key, ns0, v0, ns1, v1, …]. A key rarely holds more than a few
  * namespaces (the windows open for it), and a short list scanned in place costs less memory and
  * garbage than a Map per key: with 10,000 keys that is tens of megabytes of heap.
+ *
+ * A list whose last pair is deleted stays in its map as [key] (empty) for a while: on sparse keys
+ * each key's one window opens and closes, and removing and adding its list each time was a tenth
+ * of the job. Empty lists are swept once they are most of the lists (and at least EMPTY_SWEEP),
+ * so a stream of ever new keys does not keep one list per key it ever saw.
  */
 type Slots = unknown[]
 
+const EMPTY_SWEEP = 1 << 16
+
 class MemoryOperatorState implements OperatorState {
+  /** lists in the maps, and how many of them are empty ([key] only) */
+  private lists = 0
+  private empties = 0
+
   // [keyGroup] → canonical key → slots
-  constructor(private readonly groups: Map<string, Slots>[] = Array.from({ length: MAX_KEY_GROUPS }, () => new Map())) {}
+  constructor(
+    private readonly emptySweep = EMPTY_SWEEP,
+    private readonly groups: Map<string, Slots>[] = Array.from({ length: MAX_KEY_GROUPS }, () => new Map()),
+  ) {
+    for (const g of groups)
+      for (const slots of g.values()) {
+        this.lists++
+        if (slots.length === 1) this.empties++
+      }
+  }
 
   // The slot the last `get` found: an operator reads a value, changes it and puts it back (the
   // write-back contract), so the put that follows a get finds its slot without a second lookup.
@@ -24,9 +44,9 @@ class MemoryOperatorState implements OperatorState {
   private hitCanon = ''
 
   /**
-   * The key's slots, or undefined when it has no state. The slots the key last led to (Key's
+   * The key's slots, or undefined when it has no list. The slots the key last led to (Key's
    * stateSlots) are taken when they are this state's and still live: a list leaves the map only
-   * in delete(), which empties it, and live slots hold the key and at least one pair.
+   * in sweepEmpty(), which empties it, and a live list holds at least the key.
    */
   private slotsOf(key: Key): Slots | undefined {
     const cached = key.stateSlots
@@ -61,6 +81,7 @@ class MemoryOperatorState implements OperatorState {
     if (slots === undefined) {
       const created = [key, ns, value]
       this.groups[key.group]!.set(key.canon, created)
+      this.lists++
       key.stateOwner = this
       key.stateSlots = created
       return
@@ -70,6 +91,7 @@ class MemoryOperatorState implements OperatorState {
         slots[i + 1] = value
         return
       }
+    if (slots.length === 1) this.empties--
     slots.push(ns, value)
   }
   delete(key: Key, ns: Namespace): void {
@@ -78,14 +100,24 @@ class MemoryOperatorState implements OperatorState {
     if (slots === undefined) return
     for (let i = 1; i < slots.length; i += 2)
       if (slots[i] === ns) {
-        slots.splice(i, 2)
-        break
+        // the last pair, the common case (one window per key): no splice
+        if (i === slots.length - 2) slots.length = i
+        else slots.splice(i, 2)
+        if (slots.length === 1 && ++this.empties >= this.emptySweep && this.empties * 2 >= this.lists) this.sweepEmpty()
+        return
       }
-    if (slots.length === 1) {
-      this.groups[key.group]!.delete(key.canon)
-      // emptied: a key object that still points at it looks the key up again
-      slots.length = 0
-    }
+  }
+
+  /** Removes the empty lists, each emptied: a key object that still points at one looks the key up again. */
+  private sweepEmpty(): void {
+    for (const g of this.groups)
+      for (const [canon, slots] of g)
+        if (slots.length === 1) {
+          g.delete(canon)
+          slots.length = 0
+        }
+    this.lists -= this.empties
+    this.empties = 0
   }
   forEach(fn: (key: Key, ns: Namespace, value: unknown) => void): void {
     for (const g of this.groups)
@@ -97,7 +129,7 @@ class MemoryOperatorState implements OperatorState {
 
   /** A deep copy: what a restored operator gets must not share objects with the original. */
   copy(): MemoryOperatorState {
-    return new MemoryOperatorState(structuredClone(this.groups))
+    return new MemoryOperatorState(this.emptySweep, structuredClone(this.groups))
   }
 
   forEachKey(fn: (key: Key) => void): void {
@@ -105,16 +137,18 @@ class MemoryOperatorState implements OperatorState {
   }
   keys(): Key[] {
     const out: Key[] = []
-    for (const g of this.groups) for (const slots of g.values()) out.push(slots[0] as Key)
+    for (const g of this.groups) for (const slots of g.values()) if (slots.length > 1) out.push(slots[0] as Key)
     return out.sort((a, b) => compareCanon(a.canon, b.canon))
   }
 }
 
 export class MemoryStateBackend implements KeyedStateBackend {
   private readonly ops = new Map<string, MemoryOperatorState>()
+  /** emptySweep: how many empty key lists wait for a sweep at least (tests make it small) */
+  constructor(private readonly emptySweep = EMPTY_SWEEP) {}
   operator(uid: string): OperatorState {
     let s = this.ops.get(uid)
-    if (!s) this.ops.set(uid, (s = new MemoryOperatorState()))
+    if (!s) this.ops.set(uid, (s = new MemoryOperatorState(this.emptySweep)))
     return s
   }
   checkpoint(): void {}
@@ -127,7 +161,7 @@ export class MemoryStateBackend implements KeyedStateBackend {
   async close(): Promise<void> {}
   /** A deep copy of every operator's state, as a restore from a checkpoint would see it. */
   copy(): MemoryStateBackend {
-    const c = new MemoryStateBackend()
+    const c = new MemoryStateBackend(this.emptySweep)
     for (const [uid, s] of this.ops) c.ops.set(uid, s.copy())
     return c
   }

@@ -101,7 +101,8 @@ export async function harness(chain: string | string[][], opts: HarnessOptions =
   if (opts.restore !== false) {
     const memory: Shadow = {
       backend: 'memory',
-      driven: drive(new MemoryStateBackend(), [], [], {}),
+      // empty key lists swept at every second one: the main run sweeps as the job does
+      driven: drive(new MemoryStateBackend(2), [], [], {}),
       restore() {
         const d = this.driven
         this.driven = drive((d.state as MemoryStateBackend).copy(), d.out, d.late, snapshotOf(d))
