@@ -540,6 +540,8 @@ export class LmdbStateBackend implements KeyedStateBackend {
   // Insertion order is the eviction order, with a second chance for entries used since: cheap,
   // and near enough to LRU for keyed streams, whose hot keys are used again and again.
   private cached = 0
+  /** lists emptied since the last sweep of empty lists (some may hold entries again) */
+  private emptied = 0
   private readonly cacheEntries: number
   private readonly timerHeadKeys: number
   private readonly keySlice: number
@@ -689,13 +691,13 @@ export class LmdbStateBackend implements KeyedStateBackend {
   // -- operator calls --------------------------------------------------------------------------
 
   /**
-   * The key's cached entries, or undefined when none is cached. The list the key last led to (Key's
-   * stateSlots) is taken when it is this operator's and still live: every list leaves the cache
-   * emptied (dropList), and a live one holds at least one entry.
+   * The key's list of cached entries (maybe empty), or undefined when it has none. The list the
+   * key last led to (Key's stateSlots) is taken when it is this operator's and still in the cache:
+   * every list leaves the cache marked (dropList).
    */
   private listOf(op: LmdbOperatorState, key: Key): Entry[] | undefined {
     const cached = key.stateSlots as Entry[] | undefined
-    if (cached !== undefined && key.stateOwner === op && cached.length > 0) return cached
+    if (cached !== undefined && key.stateOwner === op && cached[0] !== DROPPED) return cached
     const list = op.cache.get(key.canon)
     if (list !== undefined) {
       key.stateOwner = op
@@ -737,10 +739,12 @@ export class LmdbStateBackend implements KeyedStateBackend {
         // and leaves nothing worth keeping: a fired window is not read again, and a read would
         // find nothing on disk. Kept, such entries filled the cache on sparse keys, where nearly
         // every window opens and closes between two checkpoints, and made it evict (issue 19).
+        // the key's list stays, empty, until the next flush or eviction: on sparse keys its next
+        // window opens soon, and removing the list and adding it again cost more than keeping it
         const i = list!.indexOf(e)
         list!.splice(i, 1)
-        if (list!.length === 0) dropList(op, key.canon, list!)
         this.cached--
+        if (list!.length === 0) this.noteEmptied()
         return
       }
       e.hot = true
@@ -988,15 +992,26 @@ export class LmdbStateBackend implements KeyedStateBackend {
     const list = this.listOf(e.op, e.key)
     const i = list ? list.indexOf(e) : -1
     if (i < 0) return
-    list!.splice(i, 1)
-    if (list!.length === 0) dropList(e.op, e.key.canon, list!)
+    list!.splice(i, 1) // an emptied list stays until the next flush or eviction, as in _put
     this.cached--
+    if (list!.length === 0) this.noteEmptied()
+  }
+
+  /**
+   * A list was emptied. Empty lists wait for the next flush or eviction, which drop them; a job
+   * whose windows open and close between checkpoints, with few entries cached, may not evict for a
+   * long time, so they are also dropped once as many were emptied as the cache holds entries.
+   */
+  private noteEmptied(): void {
+    if (++this.emptied < this.cacheEntries) return
+    this.emptied = 0
+    for (const op of this.ops.values()) for (const [canon, list] of op.cache) if (list.length === 0) dropList(op, canon, list)
   }
 
   private clearCache(): void {
     this.hit = undefined
     for (const op of this.ops.values()) {
-      for (const list of op.cache.values()) list.length = 0 // see dropList
+      for (const [canon, list] of op.cache) dropList(op, canon, list)
       op.cache.clear()
     }
     this.cached = 0
@@ -1450,13 +1465,17 @@ export async function compactState(dir: string): Promise<{ before: number; after
 }
 
 /** A key's cached entry for one namespace: a key holds few (its open windows), so a scan. */
+/** What a list that left the cache holds, and only such a list: [DROPPED]. */
+const DROPPED = Object.freeze({}) as Entry
+
 /**
- * A key's list leaves the cache emptied: a Key object that still points at it (Key.stateSlots)
- * then looks the key up again instead of reading entries no longer cached.
+ * A key's list leaves the cache emptied and marked: a Key object that still points at it
+ * (Key.stateSlots) then looks the key up again instead of reading entries no longer cached.
  */
 function dropList(op: LmdbOperatorState, canon: string, list: Entry[]): void {
   op.cache.delete(canon)
   list.length = 0
+  list.push(DROPPED)
 }
 
 function cachedEntry(list: Entry[], ns: Namespace): Entry | undefined {
