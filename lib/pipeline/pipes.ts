@@ -10,7 +10,7 @@ import { KeyReader } from '../operators/keyby.js'
 import { WeirError } from '../stream/errors.js'
 import { makeKey } from '../stream/key.js'
 import type { Rec, Window } from '../stream/record.js'
-import type { TimeFormat } from '../time/timestamps.js'
+import { isoMillis, type TimeFormat } from '../time/timestamps.js'
 import type { StreamContext } from './build.js'
 import type { WindowStageConfig } from './stages.js'
 
@@ -224,6 +224,9 @@ export class PipeReader {
     const bound = (v: unknown): number | undefined => {
       const f = window!.info.format
       if (typeof v === 'string') {
+        // weir writes ISO bounds as toISOString does, the form isoMillis reads without Date.parse
+        const fast = isoMillis(v)
+        if (fast === fast) return fast
         const ms = Date.parse(v)
         return Number.isNaN(ms) ? undefined : ms
       }
