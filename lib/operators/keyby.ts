@@ -29,6 +29,15 @@ export class KeyReader {
   private readonly getters: ((v: unknown) => unknown)[]
   private readonly integerTexts: ((raw: string) => string | undefined)[]
   private readonly recent: Map<string | number, Key> | undefined
+  /**
+   * Keys of several fields seen lately, one map level per field (a key of `user,country` is found
+   * by the user, then the country), for values that are strings or numbers. Making a compound key
+   * (the canonical text of its values, its key group) was a quarter of a window job keyed so.
+   */
+  private readonly recentCompound: Map<unknown, unknown> | undefined
+  private compoundKeys = 0
+  /** a record's key values, while they are looked up */
+  private readonly values: unknown[]
   /** after `read` returned undefined: the index of the key field the record lacks */
   missing = 0
 
@@ -36,6 +45,8 @@ export class KeyReader {
     this.getters = fields.map(compilePath)
     this.integerTexts = fields.map(compileIntegerText)
     this.recent = fields.length === 1 ? new Map() : undefined
+    this.recentCompound = fields.length > 1 ? new Map() : undefined
+    this.values = new Array<unknown>(fields.length)
   }
 
   /** Whether the record has every key field (`missing` says which it lacks), without making its key. */
@@ -64,6 +75,11 @@ export class KeyReader {
         return key
       }
     }
+    const compound = this.recentCompound
+    if (compound) {
+      const key = this.recentCompoundKey(rec, compound)
+      if (key !== undefined) return key
+    }
     const values = new Array<unknown>(getters.length)
     let texts: (string | undefined)[] | undefined
     for (let i = 0; i < getters.length; i++) {
@@ -79,6 +95,41 @@ export class KeyReader {
     }
     return makeKey(values, texts)
   }
+
+  /** The record's key from the recent compound keys (made and kept on a miss); undefined unless every value is plain. */
+  private recentCompoundKey(rec: Rec, compound: Map<unknown, unknown>): Key | undefined {
+    const getters = this.getters
+    const values = this.values
+    const last = getters.length - 1
+    for (let i = 0; i <= last; i++) {
+      const v = getters[i]!(rec.value)
+      if (!plainKeyValue(v)) return undefined
+      values[i] = v
+    }
+    let level = compound
+    for (let i = 0; i < last; i++) {
+      let next = level.get(values[i]) as Map<unknown, unknown> | undefined
+      if (next === undefined) level.set(values[i], (next = new Map()))
+      level = next
+    }
+    let key = level.get(values[last]) as Key | undefined
+    if (key === undefined) {
+      // bounded: emptied when full, as the one-field keys
+      if (this.compoundKeys >= RECENT_KEYS) {
+        compound.clear()
+        this.compoundKeys = 0
+      }
+      key = makeKey(values.slice())
+      level.set(values[last], key)
+      this.compoundKeys++
+    }
+    return key
+  }
+}
+
+/** A key value the recent keys hold by value: a string, or a number that is exact (not beyond 2^53). */
+function plainKeyValue(v: unknown): v is string | number {
+  return typeof v === 'string' || (typeof v === 'number' && !isInexactInteger(v))
 }
 
 /**
