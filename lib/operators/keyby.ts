@@ -66,7 +66,7 @@ export class KeyReader {
     if (recent) {
       const v = getters[0]!(rec.value)
       // an integer beyond 2^53 takes its digits from the record's bytes: not by value
-      if (typeof v === 'string' || (typeof v === 'number' && !isInexactInteger(v))) {
+      if (plainKeyValue(v)) {
         let key = recent.get(v)
         if (key === undefined) {
           if (recent.size >= RECENT_KEYS) recent.clear()
