@@ -51,6 +51,10 @@ export class PipeWriter {
   private readonly info: TimeInfo | undefined
   /** the watermark crossing a multiple of this (shifted) is what can fire or clean up a window downstream */
   private readonly grid: { slide: number; offsets: number[] } | undefined
+  /** where the last line written came from (see cameFrom) */
+  private from: string | undefined
+  private fromLine = 0
+  private fromStep: 0 | 1 = 1
 
   constructor(
     readonly channel: ChannelWriter,
@@ -67,6 +71,7 @@ export class PipeWriter {
   }
 
   record(rec: Rec): void {
+    this.cameFrom(rec.source, rec.line, rec.derived ? 0 : 1, 1)
     if (!this.fmtSent && this.info?.format !== undefined) {
       this.fmtSent = true
       this.channel.add({ n: this.n, fmt: this.info.format })
@@ -86,8 +91,12 @@ export class PipeWriter {
     return !this.perLine && this.info === undefined
   }
 
-  /** `count` records written that need only counting (countsOnly): a stage that forwards lines. */
-  records(count: number): void {
+  /**
+   * `count` records written that need only counting (countsOnly): a stage that forwards lines,
+   * here lines `line`… of the input `source`, one after another.
+   */
+  records(count: number, source: string, line: number): void {
+    this.cameFrom(source, line, 1, count)
     this.n += count
     if (this.pendingWm !== undefined && this.n - this.lastWmLine >= WATERMARK_EVERY_LINES) this.writeWm(this.pendingWm)
   }
@@ -111,6 +120,21 @@ export class PipeWriter {
     if (this.pendingWm !== undefined) this.writeWm(this.pendingWm)
     this.channel.add(how === 'end' ? { n: this.n, end: true } : { n: this.n, stop: how.stop })
     this.channel.flush()
+  }
+
+  /**
+   * Where the next `count` lines come from: lines `line`… of input `source` (step 1, records), or
+   * all that one line (step 0, rows a stage made while at it). An entry only where that does not
+   * follow from the line before (the first line, another input, a line left out: bad, late,
+   * filtered, blank; a firing's rows), so the channel stays small. A reader names each record's own
+   * input and line in its messages and dead letters, as the `then` form does, not its stdin line.
+   */
+  private cameFrom(source: string, line: number, step: 0 | 1, count: number): void {
+    if (source !== this.from || step !== this.fromStep || line !== this.fromLine + step)
+      this.channel.add(step === 1 ? { n: this.n, src: source, line } : { n: this.n, src: source, line, step })
+    this.from = source
+    this.fromStep = step
+    this.fromLine = line + step * (count - 1)
   }
 
   private writeWm(t: number): void {
@@ -146,6 +170,8 @@ export class PipeReader {
   ended: 'end' | 'stop' | undefined
   stopReason: string | undefined
   private endAt = 0
+  /** the last entry saying where lines came from: line n+1 is line `line` of `src` */
+  private from: { n: number; src: string; line: number; step: number } | undefined
   /** what this stage does at a checkpoint barrier of the chain's job (set by a durable stage) */
   onBarrier: ((id: number, final: boolean) => void) | undefined
 
@@ -166,6 +192,21 @@ export class PipeReader {
       this.channel.shift()
       this.apply(e, chain)
     }
+  }
+
+  /**
+   * Where the line of stdin about to be read came from upstream (the entries before it applied):
+   * the input the first stage read it from (a row: the record read last before it was made), or,
+   * from a weir that does not say, stdin (`stdin`).
+   */
+  sourceOf(stdin: string): string {
+    return this.from?.src ?? stdin
+  }
+
+  /** With sourceOf: the line there (two calls rather than an object: this runs for every record). */
+  lineOf(line: number): number {
+    const f = this.from
+    return f ? f.line + f.step * (line - f.n - 1) : line
   }
 
   /**
@@ -206,7 +247,8 @@ export class PipeReader {
       this.ended = 'stop'
       this.stopReason = e.stop
       this.endAt = e.n
-    } else if (e.key !== undefined || e.win !== undefined) this.next = { key: e.key, win: e.win }
+    } else if (e.src !== undefined) this.from = { n: e.n, src: e.src, line: e.line ?? 0, step: e.step ?? 1 }
+    else if (e.key !== undefined || e.win !== undefined) this.next = { key: e.key, win: e.win }
     // an entry of a kind this weir does not know is ignored (man/weir-protocol.7, versions)
   }
 

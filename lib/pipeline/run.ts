@@ -601,16 +601,21 @@ class Job {
       const onLine = (text: string, line: number, why?: string, bytes?: Buffer) => {
         stats.read++
         if (line <= replayUntil) stats.replayed++
-        if (why !== undefined) return this.bad({ source, line }, text, why, bytes)
+        // as recordsOf: entries first, and the record named after its input line upstream
+        let at = source
+        if (pipeIn) {
+          pipeIn.before(line, chain)
+          at = pipeIn.sourceOf(source)
+          line = pipeIn.lineOf(line)
+        }
+        if (why !== undefined) return this.bad({ source: at, line }, text, why, bytes)
         let value: unknown
         try {
           value = JSON.parse(text)
         } catch (e) {
-          return this.bad({ source, line }, text, `malformed JSON: ${(e as Error).message}`)
+          return this.bad({ source: at, line }, text, `malformed JSON: ${(e as Error).message}`)
         }
-        const rec: Rec = { raw: text, value, source, line }
-        if (pipeIn) pipeIn.before(line, chain)
-        this.push(rec)
+        this.push({ raw: text, value, source: at, line })
       }
       feed = (chunk) => splitter.feed(chunk, onLine)
       finishInput = () => splitter.finish(onLine)
@@ -885,16 +890,23 @@ class Job {
       if (this.stopped) return
       stats.read++
       const raw = raws ? raws[i]! : text.slice(starts![i]! - base, ends![i]! - base)
-      const line = lines[i]!
+      let line = lines[i]!
       if (line <= replayUntil) stats.replayed++
+      // from a weir stage: its channel's entries go in before the line, and the record is named
+      // after the input line it came from, as in the `then` form
+      let at = source
+      if (pipeIn) {
+        pipeIn.before(line, chain)
+        at = pipeIn.sourceOf(source)
+        line = pipeIn.lineOf(line)
+      }
       const why = bad[i]
       if (why !== undefined) {
-        this.bad({ source, line }, raw, why, batch.badBytes?.[i])
+        this.bad({ source: at, line }, raw, why, batch.badBytes?.[i])
         continue
       }
-      if (pipeIn) pipeIn.before(line, chain)
       if (whole !== undefined && i in whole) {
-        this.push({ raw, value: whole[i], source, line })
+        this.push({ raw, value: whole[i], source: at, line })
         continue
       }
       const value: Record<string, unknown> = {}
@@ -902,7 +914,7 @@ class Job {
         const v = cols[f]![i]
         if (v !== undefined) value[fields[f]!] = v
       }
-      this.push({ raw, value, source, line })
+      this.push({ raw, value, source: at, line })
     }
   }
 
@@ -922,10 +934,11 @@ class Job {
     let runStart = 0
     let runEnd = -1
     let runLines = 0
+    let runFirstLine = 0
     const writeRun = () => {
       if (runLines === 0) return
       out.pushBytes(bytes.subarray(runStart, runEnd), runLines)
-      pipeOut?.records(runLines)
+      pipeOut?.records(runLines, batch.source, runFirstLine)
       stats.written += runLines
       runLines = 0
     }
@@ -946,6 +959,7 @@ class Job {
           runStart = s
           runEnd = e + 1
           runLines = 1
+          runFirstLine = lines[i]!
         }
         continue
       }

@@ -168,6 +168,49 @@ t.test('keyby | process, and a first stage reading several files', async (t) => 
   t.equal(b.stdout, a.stdout)
 })
 
+t.test('a record a later stage finds bad is named by its own input and line, as the then form names it, not by its stdin line', async (t) => {
+  // two inputs; blank lines, a record keyby drops and a late one shift the stdin lines of later stages
+  const a = join(dir, 'pos-a.ndjson')
+  const b = join(dir, 'pos-b.ndjson')
+  writeFileSync(a, '{"ts":1000,"user":"a"}\n\n{"user":"b"}\n{"ts":90000,"user":"c"}\n\n\n{"ts":"x","user":"c"}\n')
+  writeFileSync(b, '{"ts":1000,"user":"late"}\n{"ts":1500}\n{"ts":95000,"user":"b","amount":"many"}\n{"user":"d"}\n{"ts":99000,"user":"e","amount":2}\n')
+  const letters = (f: string, rowsOnly = false) =>
+    readFileSync(f, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { source: string; line: number; reason: string; raw: string })
+      .filter((l) => !rowsOnly || l.raw.includes('"window_start"'))
+      .map((l) => `${l.source}:${l.line} ${l.reason}`)
+      .sort()
+  const opts = (n: string) => `--on-error dead-letter --dead-letter ${join(dir, `pos-${n}.dead`)}`
+  const [thenForm, pipe, failing, rowsThen, rowsPipe] = await all([
+    () => sh(`${W} keyby user ${a} ${b} ${opts('then')} then window tumbling 1m --time ts then aggregate count sum:amount`),
+    () =>
+      sh(
+        `${W} keyby user ${a} ${b} ${opts('1')} | ${W} window tumbling 1m --time ts ${opts('2')} | ${W} aggregate count sum:amount ${opts('3')}`,
+      ),
+    () => sh(`${W} keyby user ${a} ${b} --on-error skip | ${W} filter true | ${W} window tumbling 1m --time ts | ${W} aggregate count`),
+    // rows have no ts: each is named after the record read last before its window fired
+    () => sh(`${W} keyby user ${a} ${b} --on-error skip then window tumbling 1m --time ts then aggregate count then window tumbling 1h --time ts ${opts('rows-then')}`),
+    () => sh(`${W} keyby user ${a} ${b} --on-error skip then window tumbling 1m --time ts then aggregate count | ${W} window tumbling 1h --time ts ${opts('rows-pipe')}`),
+  ])
+  t.equal(pipe!.code, 0, pipe!.stderr)
+  t.equal(pipe!.stdout, thenForm!.stdout)
+  const piped = ['1', '2', '3'].flatMap((n) => letters(join(dir, `pos-${n}.dead`)))
+  t.same(piped.sort(), letters(join(dir, 'pos-then.dead')), 'the same dead letters, each naming its file and line')
+  t.ok(piped.includes(`${a}:7 time field 'ts' is "x", expected ISO-8601 with Z or an offset (+02:00), or epoch ms`), piped.join('\n'))
+  t.ok(piped.some((l) => l.startsWith(`${b}:3 `)), 'a bad amount in the third stage names the second file')
+  t.equal(failing!.code, 74, 'the chain fails from the window stage')
+  t.match(failing!.stderr, `weir: ${a}:3: time field 'ts' is missing`, 'two stages and a filter on: its file and line')
+  t.notMatch(failing!.stderr, /stdin:\d/)
+  t.equal(rowsPipe!.code, 0, rowsPipe!.stderr)
+  t.equal(rowsThen!.code, 0, rowsThen!.stderr)
+  // (the then form's --on-error is the whole job's: its file has the records keyby skipped too)
+  const rows = letters(join(dir, 'pos-rows-pipe.dead'))
+  t.same(rows, letters(join(dir, 'pos-rows-then.dead'), true), 'rows a stage made: named alike')
+  t.ok(rows.length >= 3 && rows.some((l) => l.startsWith(`${b}:5 `)), rows.join('\n'))
+})
+
 t.test('a foreign program between weir stages starts a new stream, and the next stage says what it lacks', async (t) => {
   const r = await sh(`${W} keyby user then window tumbling 1m --time ts --max-delay 5s --lateness 2s ${F} | grep -v NOPE | ${W} aggregate count`)
   t.equal(r.code, 0, r.stderr)

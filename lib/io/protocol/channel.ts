@@ -71,6 +71,14 @@ export interface ChannelEntry {
   final?: true
   end?: true
   stop?: string
+  /**
+   * Where line n+1 came from: its input's name and its line there. The lines after it, until the
+   * next such entry, came from the input lines after that one, one each, or with `step` 0 (rows a
+   * stage made, named after the record last read before them) from that same line.
+   */
+  src?: string
+  line?: number
+  step?: 0
 }
 
 /**
