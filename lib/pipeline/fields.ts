@@ -7,7 +7,7 @@
 import { parsePath } from '../expr/path.js'
 import { fieldsReadBy } from '../expr/fields.js'
 import type { Stage } from './stages.js'
-import type { StreamContext } from './build.js'
+import { keysReadAfter, type StreamContext } from './build.js'
 
 /** `upstream`: the context from a weir stage before this process, whose key and window the records carry. */
 export function fieldsNeeded(stages: Stage[], upstream?: StreamContext): string[] | undefined {
@@ -18,7 +18,10 @@ export function fieldsNeeded(stages: Stage[], upstream?: StreamContext): string[
     fields.add(first)
     return true
   }
-  if (upstream?.key !== undefined && upstream.key !== 'lines' && !upstream.key.fields.every(add)) return undefined
+  // the upstream key's fields, when a stage here reads the key: a lone tumbling or sliding window
+  // does not, and it passes the key on by its selector (the middle stage of `keyby | window | aggregate`)
+  const upKey = upstream?.key
+  if (upKey !== undefined && upKey !== 'lines' && keysReadAfter(stages, 0, upKey.fields) && !upKey.fields.every(add)) return undefined
   if (upstream?.window?.carried === 'fields') add('window_start') && add('window_end')
   for (let i = 0; i < stages.length; i++) {
     const c = stages[i]!.config

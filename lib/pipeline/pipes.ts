@@ -275,6 +275,7 @@ export class PipeReader {
       if (typeof v !== 'number') return undefined
       return f === 's' ? Math.round(v * 1000) : v
     }
+    let last: Window | undefined
     return {
       uid,
       open(c) {
@@ -299,7 +300,8 @@ export class PipeReader {
             const v = rec.value as Record<string, unknown> | null
             const start = v && typeof v === 'object' ? bound(v.window_start) : undefined
             const end = v && typeof v === 'object' ? bound(v.window_end) : undefined
-            if (start !== undefined && end !== undefined) w = { start, end }
+            // consecutive records mostly share a window: one object for them (windows are immutable)
+            if (start !== undefined && end !== undefined) w = last !== undefined && last.start === start && last.end === end ? last : (last = { start, end })
           }
           if (!w) return octx.badRecord(rec, `window_start and window_end (set by '${this.upstream}') are missing or not times`)
           rec.window = w

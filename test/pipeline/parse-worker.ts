@@ -31,6 +31,12 @@ t.test('fieldsNeeded: only when every stage names what it reads', async (t) => {
   t.same(fieldsNeeded(await stagesOf(['map', '({x: r.a})'], ['keyby', 'x'])), ['a'], 'after map, stages read what map made')
   t.same(fieldsNeeded(await stagesOf(['window', 'tumbling', '1m', '--time', 'ts'])), ['ts', 'window_start', 'window_end'], 'window alone adds to the bytes it reads, and looks for the fields it adds')
   t.equal(fieldsNeeded(await stagesOf(['keyby', '[0]'])), undefined, 'a top-level array index')
+  // after a pipe from `weir keyby user,country`: the key's fields only where a stage reads the key
+  const keyed = { key: { fields: ['user', 'country'] }, names: ['user', 'country'] }
+  t.same(fieldsNeeded(await stagesOf(['window', 'tumbling', '1m', '--time', 'ts']), keyed), ['ts', 'window_start', 'window_end'], 'a lone time window passes the key on unread')
+  t.same(fieldsNeeded(await stagesOf(['filter', 'r.a']), keyed), ['a'], 'so does a filter')
+  t.same(fieldsNeeded(await stagesOf(['aggregate', 'count']), keyed), ['user', 'country', 'window_start', 'window_end'], 'an aggregate keys by them')
+  t.same(fieldsNeeded(await stagesOf(['window', 'session', '1m', '--time', 'ts']), keyed), ['user', 'country', 'ts', 'window_start', 'window_end'], 'a session window keeps state by key')
 })
 
 t.test('window alone writes whole records on every parse path, those that carry window fields already too', async (t) => {
