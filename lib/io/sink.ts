@@ -37,6 +37,8 @@ export class LineSink {
    * unchanged writes its input's bytes without decoding them into strings and encoding them again.
    */
   private chunks: Uint8Array[] = []
+  /** the one chunk there is was pushed as the caller's own (pushBytes `own`) */
+  private chunksOwn = false
   private chunkBytes = 0
   /** Set when the reader of stdout went away. */
   closedByReader = false
@@ -154,14 +156,16 @@ export class LineSink {
 
   /**
    * `lines` whole lines as UTF-8 bytes, each ending in LF. The bytes are copied before the batch
-   * is written (at its end or when it is long), so the caller's buffer need live only until then.
+   * is written (at its end or when it is long), so the caller's buffer need live only until then;
+   * `own`: the caller never writes over them, so a batch of just these is written without a copy.
    */
-  pushBytes(bytes: Uint8Array, lines: number): void {
+  pushBytes(bytes: Uint8Array, lines: number, own = false): void {
     if (this.batch !== '') {
       this.chunks.push(Buffer.from(this.batch))
       this.chunkBytes += this.chunks[this.chunks.length - 1]!.length
       this.batch = ''
     }
+    if (this.chunks.length === 0) this.chunksOwn = own
     this.chunks.push(bytes)
     this.chunkBytes += bytes.length
     this.lines += lines
@@ -172,9 +176,14 @@ export class LineSink {
   /** What the batch holds, as one string or (with bytes pushed) one Buffer of its own, and empties it. */
   private takeBatch(): string | Buffer {
     let data: string | Buffer = this.batch
-    if (this.chunks.length > 0) {
+    if (this.chunks.length === 1 && this.batch === '' && this.chunksOwn) {
+      const b = this.chunks[0]!
+      data = Buffer.from(b.buffer, b.byteOffset, b.byteLength)
+      this.chunks = []
+      this.chunkBytes = 0
+    } else if (this.chunks.length > 0) {
       if (this.batch !== '') this.chunks.push(Buffer.from(this.batch))
-      data = Buffer.concat(this.chunks) // a copy, always: the chunks are the caller's buffers
+      data = Buffer.concat(this.chunks) // a copy: the chunks may be the caller's buffers
       this.chunks = []
       this.chunkBytes = 0
     }

@@ -53,6 +53,20 @@ export interface Operator {
    * lacking one goes through processRecord as usual.
    */
   readonly passesWhenPresent?: readonly string[]
+  /**
+   * Set by an event-time assigner whose time is a top-level field and that reads no clock: a
+   * driver may run it on a record it does not build (pipeline/run.ts windowBatch). `time` is
+   * processRecord's reading of the field's value (NaN: unreadable, and processRecord says why),
+   * `advance` the watermark the record then moves to, if any, which the driver forwards.
+   */
+  readonly stampsField?: { readonly field: string; time(value: unknown): number; advance(time: number): number | undefined }
+  /**
+   * Set by a lone tumbling event-time window: what processRecord does to a record it does not
+   * make late, for a driver that writes the record's bytes itself: the text its window adds to
+   * them (`"window_start":…,"window_end":…`). Undefined when the record is late: the driver then
+   * hands it to processRecord, which sends it to the late output.
+   */
+  windowTextOf?(time: number, source: string, line: number): string | undefined
   open?(ctx: OperatorContext): void
   processRecord(rec: Rec, out: Output): void
   /** Default (when absent): forward the watermark unchanged. When present, it must forward. */

@@ -5,6 +5,7 @@
 import type { Rec } from '../stream/record.js'
 import { BoundedOutOfOrderness } from '../time/watermarks.js'
 import { timeExtractor, type TimeFormat, type TimeUnit } from '../time/timestamps.js'
+import { parsePath } from '../expr/path.js'
 import type { Operator, OperatorContext, Output } from './operator.js'
 
 export type TimeConfig =
@@ -26,8 +27,24 @@ export function timestamps(cfg: TimeConfig, info: TimeInfo, uid: string): Operat
     const extract = timeExtractor(cfg.field, cfg.unit)
     const wm = new BoundedOutOfOrderness(cfg.maxDelay, cfg.idleTimeout)
     const idle = cfg.idleTimeout !== undefined
+    const steps = parsePath(cfg.field)
+    const topLevel = steps.length === 1 && typeof steps[0] === 'string' ? steps[0] : undefined
     return {
       uid,
+      // what processRecord does, for a driver that builds no record (an idle timeout reads the clock)
+      ...(topLevel !== undefined && !idle
+        ? {
+            stampsField: {
+              field: topLevel,
+              time(v: unknown) {
+                const ms = extract.msOf(v)
+                if (ms === ms) info.format ??= typeof v === 'string' ? 'iso' : cfg.unit
+                return ms
+              },
+              advance: (ms: number) => wm.onEvent(ms, 0),
+            },
+          }
+        : {}),
       open(c) {
         ctx = c
       },

@@ -96,7 +96,9 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
   let seq = 0
   /** windows holding state: reported by --verbose, kept across a resume */
   let open = 0
-  let lastPos: Position = { source: 'window', line: 0 }
+  /** where the record read last came from: rows made at a firing are named after it */
+  let lastSource = 'window'
+  let lastLine = 0
   /** the pane being aggregated (carried mode): a firing never spans two events, so it is never in a snapshot */
   let pane: { accs?: unknown[]; key?: Key; window?: Window } | undefined
 
@@ -172,7 +174,7 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
       windowText = b.text
     }
     agg!.results(accs, row)
-    out.record({ raw: rows!.text(row, key, windowText), value: row, key, time: w ? w.end - 1 : undefined, window: w, source: lastPos.source, line: lastPos.line, derived: true })
+    out.record({ raw: rows!.text(row, key, windowText), value: row, key, time: w ? w.end - 1 : undefined, window: w, source: lastSource, line: lastLine, derived: true })
   }
 
   /**
@@ -372,8 +374,25 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
     ctx.stats.consumed++
   }
 
+  /**
+   * processRecord of a lone tumbling event-time window on a record that is an object without
+   * window fields, for a driver that writes its bytes itself (Operator.windowTextOf).
+   */
+  function windowTextOf(ts: number, source: string, line: number): string | undefined {
+    const { size, offset } = spec as { size: number; offset: number }
+    const start = windowStart(ts, offset, size)
+    const end = start + size
+    if (end - 1 + lateness <= wm) return undefined // late: processRecord sends it on
+    seq++
+    lastSource = source
+    lastLine = line
+    if (start !== shown.start || end !== shown.end || cfg.timeInfo.format !== shown.format) bounds({ start, end })
+    return shown.text
+  }
+
   return {
     uid,
+    ...(spec.kind === 'tumbling' && !agg && !cfg.carried && cfg.timeMode === 'event' ? { windowTextOf } : {}),
     open(c) {
       ctx = c
       state = c.state.operator(uid)
@@ -393,7 +412,8 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
       if (cfg.carried) {
         const why = agg!.check(rec.value)
         if (why !== undefined) return ctx.badRecord(rec, why)
-        lastPos = rec
+        lastSource = rec.source
+        lastLine = rec.line
         return processCarried(rec, rec.key ?? NO_KEY, seq++, out)
       }
       if (agg) {
@@ -406,18 +426,20 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
       }
       const key = rec.key ?? NO_KEY
       const s = seq++
-      lastPos = rec
+      lastSource = rec.source
+      lastLine = rec.line
       if (spec.kind === 'tumbling' || spec.kind === 'sliding') processTimeWindows(rec, key, s, out)
       else if (spec.kind === 'session') processSession(rec, key, s, out)
       else processUnbounded(rec, key, s, out)
     },
-    snapshot: () => ({ wm, seq, open, lastPos: { source: lastPos.source, line: lastPos.line } }),
+    snapshot: () => ({ wm, seq, open, lastPos: { source: lastSource, line: lastLine } }),
     restore(snap) {
       const x = snap as { wm: number; seq: number; open: number; lastPos: Position }
       wm = x.wm
       seq = x.seq
       open = x.open ?? 0
-      lastPos = x.lastPos
+      lastSource = x.lastPos.source
+      lastLine = x.lastPos.line
       // Timers follow from the windows in state: each open window has its firing timer (unless it
       // has fired) and its cleanup timer. Rebuilding them here stores nothing twice.
       state.forEach((key, ns, value) => {

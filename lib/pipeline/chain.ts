@@ -69,6 +69,11 @@ export class Chain {
     this.head.watermark(time)
   }
 
+  /** A watermark that operator `index` emits, into what follows it (a driver ran its part: run.ts windowBatch). */
+  watermarkFrom(index: number, time: number): void {
+    this.outs[index]!.watermark(time)
+  }
+
   /** A pane edge from upstream (read from a side channel). */
   pane(edge: PaneEdge): void {
     this.head.pane(edge)

@@ -72,10 +72,7 @@ export class PipeWriter {
 
   record(rec: Rec): void {
     this.cameFrom(rec.source, rec.line, rec.derived ? 0 : 1, 1)
-    if (!this.fmtSent && this.info?.format !== undefined) {
-      this.fmtSent = true
-      this.channel.add({ n: this.n, fmt: this.info.format })
-    }
+    this.fmtOnce()
     if (this.perLine) {
       const e: ChannelEntry = { n: this.n }
       if (rec.key) e.key = rec.key.values
@@ -84,6 +81,30 @@ export class PipeWriter {
     }
     this.n++
     if (this.pendingWm !== undefined && this.n - this.lastWmLine >= WATERMARK_EVERY_LINES) this.writeWm(this.pendingWm)
+  }
+
+  /**
+   * A record passed on, as `record` writes one, for a driver that builds none: line `line` of
+   * `source`, with no entry of its own (not perLine).
+   */
+  passed(source: string, line: number): void {
+    this.cameFrom(source, line, 1, 1)
+    this.fmtOnce()
+    this.n++
+    if (this.pendingWm !== undefined && this.n - this.lastWmLine >= WATERMARK_EVERY_LINES) this.writeWm(this.pendingWm)
+  }
+
+  /** Whether each line has an entry of its own (its key or window), which only `record` writes. */
+  get linesHaveEntries(): boolean {
+    return this.perLine
+  }
+
+  /** The window bounds' format, once known, before the first line that has them. */
+  private fmtOnce(): void {
+    if (!this.fmtSent && this.info?.format !== undefined) {
+      this.fmtSent = true
+      this.channel.add({ n: this.n, fmt: this.info.format })
+    }
   }
 
   /** Whether a record needs nothing of the channel but to be counted (no entry of its own). */
@@ -276,8 +297,11 @@ export class PipeReader {
       return f === 's' ? Math.round(v * 1000) : v
     }
     let last: Window | undefined
+    // nothing here reads the key or a window: every record passes on as it is
+    const passes = !keys && !(window && timeWindows) && !(keysRead && ctx.key === 'lines')
     return {
       uid,
+      ...(passes ? { passesWhenPresent: [] } : {}),
       open(c) {
         octx = c
       },

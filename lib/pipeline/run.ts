@@ -263,6 +263,38 @@ export function parsePlan(stages: Stage[], inputs: InputsInfo, upstream?: Stream
 }
 
 /** What the driver needs of a source to apply backpressure and stop it. */
+/** A chain that is a lone tumbling window after its time assigner, and where its fields are in a batch. */
+interface WindowPath {
+  stamps: NonNullable<Operator['stampsField']>
+  /** the time assigner's place in the chain: its watermarks go on from there */
+  stampsAt: number
+  textOf: NonNullable<Operator['windowTextOf']>
+  /** columns of the time field, window_start and window_end */
+  time: number
+  start: number
+  end: number
+}
+
+/** The window path of a chain (Job.windowBatch), if it is one; a pipe reader that passes records on may head it. */
+function windowPathOf(ops: Operator[], fields: string[]): WindowPath | undefined {
+  const head = ops.length === 3 && ops[0]!.passesWhenPresent?.length === 0 ? 1 : 0
+  if (ops.length !== head + 2) return undefined
+  const stamps = ops[head]!.stampsField
+  const textOf = ops[head + 1]!.windowTextOf
+  if (!stamps || !textOf) return undefined
+  const cols = [stamps.field, 'window_start', 'window_end'].map((f) => fields.indexOf(f))
+  if (cols.some((c) => c < 0)) return undefined
+  return { stamps, stampsAt: head, textOf, time: cols[0]!, start: cols[1]!, end: cols[2]! }
+}
+
+const EMPTY_BYTES = Buffer.alloc(0)
+
+/** JSON's whitespace: space, tab, LF, CR. */
+function isJsonSpace(c: number): boolean {
+  return c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d
+}
+
+
 interface Pausable {
   pause(): void
   resume(): void
@@ -345,6 +377,7 @@ class Job {
       const cols = passes.map((f) => parsing.fields.indexOf(f))
       if (cols.every((c) => c >= 0)) this.forwardCols = cols
     }
+    if (parsing && (!pipeOut || !pipeOut.linesHaveEntries)) this.windowPath = windowPathOf(ops, parsing.fields)
     this.positions = durable ? durable.startPositions() : inputs.map((path) => ({ path, dev: 0, ino: 0, offset: 0, line: 0, done: false }))
     if (durable) {
       this.chain.restore(durable.snapshots)
@@ -382,6 +415,9 @@ class Job {
    * go to the output as they are, never decoded (forwardBatch).
    */
   private forwardCols: number[] | undefined
+
+  /** When the chain is a lone tumbling window after its time assigner: see windowBatch. */
+  private windowPath: WindowPath | undefined
 
   /** A checkpoint was taken here: its barrier goes on to the weir stage after this one, if any. */
   private barrier(id: number): void {
@@ -872,6 +908,7 @@ class Job {
 
   private onParsedBatch(batch: ParsedBatch, fields: string[], replayUntil = 0): void {
     if (this.forwardCols && batch.bytes) return this.forwardBatch(batch, this.forwardCols, fields, replayUntil)
+    if (this.windowPath && batch.bytes) return this.windowBatch(batch, this.windowPath, fields, replayUntil)
     this.recordsOf(batch, fields, replayUntil, 0, batch.lines.length)
   }
 
@@ -965,6 +1002,87 @@ class Job {
       }
       writeRun()
       this.recordsOf(batch, fields, replayUntil, i, i + 1)
+    }
+    writeRun()
+  }
+
+  /**
+   * A batch through a lone tumbling window (`weir window tumbling …`, the middle stage of a pipe
+   * chain): each record that is an object without window fields, has a readable time and is not
+   * late is written as its own bytes with its window's bounds added before the closing brace,
+   * never decoded; the time assigner and the window run their part of it (Operator.stampsField,
+   * windowTextOf), and the watermark it moves goes on through the chain. Every other line takes
+   * the record path in its place in the order. Output, counts, channel and state are those of
+   * recordsOf (test/cli/window.ts holds them so).
+   */
+  private windowBatch(batch: ParsedBatch, path: WindowPath, fields: string[], replayUntil: number): void {
+    const { starts, ends, lines, cols, bad, whole, source } = batch
+    const bytes = Buffer.from(batch.bytes!.buffer, batch.bytes!.byteOffset, batch.bytes!.byteLength)
+    const stats = this.stats
+    const chain = this.chain
+    const pipeIn = source === 'stdin' ? this.pipeIn : undefined
+    const pipeOut = this.pipeOut
+    const times = cols[path.time]!
+    const windowStarts = cols[path.start]!
+    const windowEnds = cols[path.end]!
+    // the lines made so far, as bytes of their own (the sink keeps a view of them until it writes)
+    let buf = Buffer.allocUnsafe(bytes.length + lines.length * 48)
+    let at = 0
+    let made = 0
+    const writeRun = () => {
+      if (made === 0) return
+      // buf is this batch's own, and what follows `at` is all that is written later
+      this.out.pushBytes(buf.subarray(0, at), made, true)
+      buf = buf.subarray(at)
+      at = 0
+      made = 0
+    }
+    let text: string | undefined
+    let tail = EMPTY_BYTES // `,` text `}` LF
+    for (let i = 0; i < lines.length; i++) {
+      if (this.stopped) return writeRun()
+      // from a weir stage: its entries before the line, and the line named as upstream read it
+      let from = source
+      let line = lines[i]!
+      if (pipeIn) {
+        pipeIn.before(line, chain)
+        from = pipeIn.sourceOf(source)
+        line = pipeIn.lineOf(line)
+      }
+      const s = starts![i]!
+      const e = ends![i]!
+      let t = NaN
+      let w: string | undefined
+      if (bad[i] === undefined && (whole === undefined || !(i in whole)) && bytes[e] === 10 && windowStarts[i] === undefined && windowEnds[i] === undefined) {
+        t = path.stamps.time(times[i])
+        if (t === t) w = path.textOf(t, from, line)
+      }
+      if (w === undefined) {
+        // unreadable time, late, not a plain object line: the record path, which says why
+        writeRun()
+        this.recordsOf(batch, fields, replayUntil, i, i + 1)
+        continue
+      }
+      stats.read++
+      if (lines[i]! <= replayUntil) stats.replayed++
+      // the record's closing brace (whitespace may follow it); it has a member, its time, before it
+      let close = e - 1
+      while (isJsonSpace(bytes[close]!)) close--
+      if (w !== text) {
+        text = w
+        tail = Buffer.from(`,${w}}\n`)
+      }
+      if (at + (close - s) + tail.length > buf.length) {
+        writeRun()
+        buf = Buffer.allocUnsafe(Math.max(bytes.length, 2 * (close - s + tail.length)))
+      }
+      at += bytes.copy(buf, at, s, close)
+      at += tail.copy(buf, at)
+      made++
+      stats.written++
+      pipeOut?.passed(from, line)
+      const wm = path.stamps.advance(t)
+      if (wm !== undefined) chain.watermarkFrom(path.stampsAt, wm)
     }
     writeRun()
   }

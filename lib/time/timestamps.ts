@@ -14,6 +14,8 @@ const ZONE = /(?:[Zz]|[+-]\d{2}(?::?\d{2})?)$/
 export interface TimeExtractor {
   /** The time in epoch ms, or NaN when the field cannot be read (then `why` says why). */
   ms(r: unknown): number
+  /** ms of the field's value itself */
+  msOf(value: unknown): number
   why(r: unknown): string
   /** How the field writes times: seconds, milliseconds, or ISO strings. */
   format(r: unknown): TimeFormat
@@ -25,8 +27,8 @@ export interface TimeExtractor {
  */
 export function timeExtractor(field: string, unit: TimeUnit): TimeExtractor {
   const get = compilePath(field)
-  const read = (r: unknown): number | string => {
-    const v = get(r)
+  const read = (r: unknown): number | string => readValue(get(r))
+  const readValue = (v: unknown): number | string => {
     if (typeof v === 'number') {
       const ms = unit === 's' ? Math.round(v * 1000) : v
       if (!Number.isSafeInteger(ms))
@@ -40,14 +42,15 @@ export function timeExtractor(field: string, unit: TimeUnit): TimeExtractor {
     }
     return v === undefined ? `time field '${field}' is missing` : `time field '${field}' is ${JSON.stringify(v)}, expected a time`
   }
+  const msOf = (v: unknown): number => {
+    // the common case inline: integer epoch milliseconds
+    if (unit === 'ms' && typeof v === 'number' && Number.isSafeInteger(v)) return v
+    const t = readValue(v)
+    return typeof t === 'number' ? t : NaN
+  }
   return {
-    ms(r) {
-      const v = get(r)
-      // the common case inline: integer epoch milliseconds
-      if (unit === 'ms' && typeof v === 'number' && Number.isSafeInteger(v)) return v
-      const t = read(r)
-      return typeof t === 'number' ? t : NaN
-    },
+    ms: (r) => msOf(get(r)),
+    msOf,
     why: (r) => {
       const t = read(r)
       return typeof t === 'string' ? t : 'time field is valid'

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { spawn } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { weir, sh, lines, records, WEIR, ROOT } from '../harness/cli.js'
 
 const chain = ['keyby', 'user', 'then', 'window', 'tumbling', '1m', '--time', 'ts', '--max-delay', '5s', '--lateness', '2s', 'then', 'aggregate', 'count', 'sum:amount', 'avg:amount', 'p95:latency', 'distinct:page']
@@ -231,4 +231,80 @@ t.test('aggregate warns when window records reach it through a foreign program, 
   const fused = await weir(['window', 'tumbling', '1m', '--time', 'ts', '--max-delay', '20s', 'then', 'aggregate', 'count', 'then', 'aggregate', 'sum:count', 'fixtures/clicks.ndjson'])
   t.equal(fused.stderr, '', 'no warning when the window runs in the same process')
   t.same(records(fused.stdout), [{ count_sum: 3000 }])
+})
+
+t.test('window alone writes records as their bytes with the window added: the same output, late output, dead letters, counts and pipe as the record path', async (t) => {
+  const edge = [
+    '{"ts":1000,"user":"a"}',
+    '  {"ts":2000 , "user":"b"}  ', // whitespace around and inside: kept, but for what follows the brace
+    '{"ts":3000,"user":"c"}\r', // CRLF
+    '',
+    '   ',
+    '{}', // no time: dead-lettered
+    '{ "ts" : 4000 }', // one member, spaces
+    '{"ts":"x","user":"d"}', // not a time
+    '{"ts":1.5,"user":"d"}', // not an integer
+    '{"ts":5000,"window_start":1,"user":"e"}', // has a window field already
+    '{"ts":6000,"a":{"b":[1,{"c":"}"}]},"user":"f"}', // a brace in a nested string
+    '[1,2]',
+    '7',
+    'not json',
+    '{"ts":7000,"ts":8000,"user":"g"}', // a repeated name: the last
+    '{"ts":' + '['.repeat(80) + ']'.repeat(80) + '}', // deeper than the projector tracks
+    '{"ts":1,"user":"late"}', // later than the delay and the lateness
+  ]
+  const dir = t.testdir({})
+  const body: string[] = []
+  // times rise with jitter; now and then one behind the watermark, within the lateness (its window
+  // fires again downstream) or beyond it (late)
+  const behind = (i: number) => (i % 501 === 0 ? 30_000 : i % 251 === 0 ? 2_500 : 0)
+  for (let i = 0; i < 40_000; i++)
+    body.push(i % 997 === 0 ? edge[(i / 997) % edge.length]! : `{"user":"u${i % 31}","ts":${10_000 + i * 7 - (i % 13) * 40 - behind(i)},"pad":"${'x'.repeat(i % 50)}"}`)
+  const iso = (ms: number) => new Date(Date.UTC(2024, 10, 25) + ms).toISOString()
+  const inputs: Record<string, { text: string; args: string[] }> = {
+    ms: { text: '\ufeff' + [...edge, ...body].join('\n') + '\n{"ts":999999,"user":"last"}', args: [] }, // a byte-order mark, an unterminated last line
+    seconds: { text: body.map((l) => l.replace(/"ts":(\d+)/, (_, n: string) => `"ts":${Number(n) / 1000}`)).join('\n') + '\n', args: ['--time-unit', 's'] },
+    iso: { text: body.map((l) => l.replace(/"ts":(\d+)/, (_, n: string) => `"ts":"${iso(Number(n))}"`)).join('\n') + '\n', args: [] },
+    unicode: { text: [...edge, '{"ts":9000,"user":"ü"}', ...body.slice(0, 3000)].join('\n') + '\n', args: [] },
+  }
+  for (const [name, { text, args }] of Object.entries(inputs)) {
+    const file = `${dir}/${name}.ndjson`
+    writeFileSync(file, text)
+    const run = async (mode: string, env: NodeJS.ProcessEnv) => {
+      const f = (x: string) => `${file}.${mode}.${x}`
+      const r = await weir(
+        ['window', 'tumbling', '10s', '--time', 'ts', ...args, '--max-delay', '2s', '--lateness', '1s', file, '--late-output', f('late'), '--on-error', 'dead-letter', '--dead-letter', f('dead'), '--stats', f('stats')],
+        { env },
+      )
+      t.equal(r.code, 0, `${name} ${mode}: ${r.stderr}`)
+      const stats = JSON.parse(readFileSync(f('stats'), 'utf8')) as Record<string, unknown>
+      const read = (x: string) => (existsSync(f(x)) ? readFileSync(f(x), 'utf8') : '')
+      return { out: r.stdout, late: read('late'), dead: read('dead'), counts: [stats.read, stats.written, stats.late, stats.deadLettered, stats.linesWritten] }
+    }
+    const reference = await run('whole', { WEIR_PROJECT: '0' })
+    t.ok(reference.out.length > 10_000, `${name}: the reference wrote the records`)
+    t.ok(name !== 'ms' || (reference.late.length > 0 && /time field 'ts' is missing/.test(reference.dead)), `${name}: late and bad records`)
+    for (const [mode, env] of [
+      ['main', { WEIR_PARSE_WORKER: '0' }],
+      ['worker', { WEIR_PARSE_WORKER: '1' }],
+    ] as const) {
+      const got = await run(mode, env)
+      t.equal(got.out, reference.out, `${name} ${mode}: the same bytes`)
+      t.equal(got.late, reference.late, `${name} ${mode}: the same late output`)
+      t.equal(got.dead, reference.dead, `${name} ${mode}: the same dead letters`)
+      t.same(got.counts, reference.counts, `${name} ${mode}: the same counts (read, written, late, dead-lettered, lines)`)
+    }
+  }
+  // through real pipes: the watermarks it moves and the lines it writes reach the next stage as the record path's
+  for (const name of ['ms', 'iso']) {
+    const q = `'${dir}/${name}.ndjson'`
+    const w = 'window tumbling 10s --time ts --max-delay 2s --lateness 1s'
+    const piped = await sh(`"$WEIR" keyby user ${q} --on-error skip | "$WEIR" ${w} --on-error skip | "$WEIR" aggregate count`)
+    const fused = await sh(`"$WEIR" keyby user then ${w} then aggregate count ${q} --on-error skip`)
+    t.equal(piped.code, 0, piped.stderr)
+    t.equal(piped.stdout, fused.stdout, `${name}: keyby | window | aggregate = then`)
+    t.ok(fused.stdout.split('\n').length > 100, 'rows per key and window')
+    const rows = records(fused.stdout).map((r) => `${String(r.user)} ${String(r.window_start)}`)
+    t.ok(rows.length > new Set(rows).size, `${name}: windows fired again for records within the lateness`)
+  }
 })
