@@ -1,6 +1,6 @@
 import t from 'tap'
 import { readFileSync, writeFileSync } from 'node:fs'
-import { weir, lines, sh, ROOT } from '../harness/cli.js'
+import { weir, lines, sh, ROOT, PARSE_PATHS } from '../harness/cli.js'
 
 // keyby sets the key for later stages and does not touch the record: its bytes go out unchanged
 // (decisions.md 1), so numbers JSON.parse would rewrite must survive.
@@ -149,10 +149,7 @@ t.test('forwarded bytes: the same output, counts, dead letters and pipe as the r
     const reference = await run('whole', { WEIR_PROJECT: '0' })
     t.ok(reference.out.length > 100_000 || name === 'unicode', `${name}: the reference wrote the records`)
     t.match(reference.dead, /key field 'user' is missing/, `${name}: the reference dead-lettered a missing key`)
-    for (const [mode, env] of [
-      ['main', { WEIR_PARSE_WORKER: '0' }],
-      ['worker', { WEIR_PARSE_WORKER: '1' }],
-    ] as const) {
+    for (const [mode, env] of PARSE_PATHS) {
       const got = await run(mode, env)
       t.equal(got.out, reference.out, `${name} ${mode}: the same bytes`)
       t.equal(got.dead, reference.dead, `${name} ${mode}: the same dead letters`)

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { spawn } from 'node:child_process'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
-import { weir, sh, lines, records, WEIR, ROOT } from '../harness/cli.js'
+import { weir, sh, lines, records, WEIR, ROOT, PARSE_PATHS } from '../harness/cli.js'
 
 const chain = ['keyby', 'user', 'then', 'window', 'tumbling', '1m', '--time', 'ts', '--max-delay', '5s', '--lateness', '2s', 'then', 'aggregate', 'count', 'sum:amount', 'avg:amount', 'p95:latency', 'distinct:page']
 
@@ -284,10 +284,7 @@ t.test('window alone writes records as their bytes with the window added: the sa
     const reference = await run('whole', { WEIR_PROJECT: '0' })
     t.ok(reference.out.length > 10_000, `${name}: the reference wrote the records`)
     t.ok(name !== 'ms' || (reference.late.length > 0 && /time field 'ts' is missing/.test(reference.dead)), `${name}: late and bad records`)
-    for (const [mode, env] of [
-      ['main', { WEIR_PARSE_WORKER: '0' }],
-      ['worker', { WEIR_PARSE_WORKER: '1' }],
-    ] as const) {
+    for (const [mode, env] of PARSE_PATHS) {
       const got = await run(mode, env)
       t.equal(got.out, reference.out, `${name} ${mode}: the same bytes`)
       t.equal(got.late, reference.late, `${name} ${mode}: the same late output`)

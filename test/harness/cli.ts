@@ -31,6 +31,15 @@ export function weir(args: string[], opts: { stdin?: string; cwd?: string; env?:
   })
 }
 
+/**
+ * The two projecting parse paths, each against the whole-record reference (WEIR_PROJECT=0): on the
+ * main thread and in the parse worker.
+ */
+export const PARSE_PATHS = [
+  ['main', { WEIR_PARSE_WORKER: '0' }],
+  ['worker', { WEIR_PARSE_WORKER: '1' }],
+] as const
+
 /** Runs a shell pipeline (bash -c), for tests of real pipes between processes. */
 export function sh(script: string, opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
