@@ -372,7 +372,8 @@ class Job {
       process.stderr.write(`weir: warning: ${printable(message)}\n`)
     }
     this.chain.open((op) => ({ uid: op.uid, state, clock: this.clock, stats: tally, badRecord, warn, stateTtl: opts.stateTtl }))
-    const passes = ops.length === 1 ? ops[0]!.passesWhenPresent : undefined
+    // (not behind a pipe reader: forwardBatch does not put the channel's entries between lines)
+    const passes = ops.length === 1 && !pipeIn ? ops[0]!.passesWhenPresent : undefined
     if (passes && parsing && (!pipeOut || pipeOut.countsOnly)) {
       const cols = passes.map((f) => parsing.fields.indexOf(f))
       if (cols.every((c) => c >= 0)) this.forwardCols = cols
