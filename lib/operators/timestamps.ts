@@ -38,7 +38,7 @@ export function timestamps(cfg: TimeConfig, info: TimeInfo, uid: string): Operat
               field: topLevel,
               time(v: unknown) {
                 const ms = extract.msOf(v)
-                if (ms === ms) info.format ??= typeof v === 'string' ? 'iso' : cfg.unit
+                if (ms === ms) info.format ??= extract.formatOf(v)
                 return ms
               },
               advance: (ms: number) => wm.onEvent(ms, 0),

@@ -183,11 +183,15 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
    * made once per window, not once per row or record.
    */
   function bounds(w: Window): typeof shown {
+    return boundsOf(w.start, w.end)
+  }
+
+  function boundsOf(start: number, end: number): typeof shown {
     // the format too: it is learned from the first record, and a cached text must not outlive it
-    if (w.start !== shown.start || w.end !== shown.end || cfg.timeInfo.format !== shown.format) {
-      const from = fmt(w.start)
-      const to = fmt(w.end)
-      shown = { start: w.start, end: w.end, format: cfg.timeInfo.format, from, to, text: RowWriter.windowText(from, to) }
+    if (start !== shown.start || end !== shown.end || cfg.timeInfo.format !== shown.format) {
+      const from = fmt(start)
+      const to = fmt(end)
+      shown = { start, end, format: cfg.timeInfo.format, from, to, text: RowWriter.windowText(from, to) }
     }
     return shown
   }
@@ -386,8 +390,7 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
     seq++
     lastSource = source
     lastLine = line
-    if (start !== shown.start || end !== shown.end || cfg.timeInfo.format !== shown.format) bounds({ start, end })
-    return shown.text
+    return boundsOf(start, end).text
   }
 
   return {

@@ -216,15 +216,16 @@ export class PipeReader {
   }
 
   /**
-   * Where the line of stdin about to be read came from upstream (the entries before it applied):
-   * the input the first stage read it from (a row: the record read last before it was made), or,
-   * from a weir that does not say, stdin (`stdin`).
+   * Line `line` of stdin arrives: the entries before it are applied, and the input it came from
+   * upstream is returned: the one the first stage read it from (a row: the record read last
+   * before it was made), or, from a weir that does not say, `stdin`.
    */
-  sourceOf(stdin: string): string {
+  arrive(line: number, chain: { watermark(t: number): void; pane(e: PaneEdge): void }, stdin: string): string {
+    this.before(line, chain)
     return this.from?.src ?? stdin
   }
 
-  /** With sourceOf: the line there (two calls rather than an object: this runs for every record). */
+  /** With arrive: the line there (two calls rather than an object: this runs for every record). */
   lineOf(line: number): number {
     const f = this.from
     return f ? f.line + f.step * (line - f.n - 1) : line

@@ -262,7 +262,6 @@ export function parsePlan(stages: Stage[], inputs: InputsInfo, upstream?: Stream
   return { fields, worker }
 }
 
-/** What the driver needs of a source to apply backpressure and stop it. */
 /** A chain that is a lone tumbling window after its time assigner, and where its fields are in a batch. */
 interface WindowPath {
   stamps: NonNullable<Operator['stampsField']>
@@ -294,7 +293,7 @@ function isJsonSpace(c: number): boolean {
   return c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d
 }
 
-
+/** What the driver needs of a source to apply backpressure and stop it. */
 interface Pausable {
   pause(): void
   resume(): void
@@ -641,8 +640,7 @@ class Job {
         // as recordsOf: entries first, and the record named after its input line upstream
         let at = source
         if (pipeIn) {
-          pipeIn.before(line, chain)
-          at = pipeIn.sourceOf(source)
+          at = pipeIn.arrive(line, chain, source)
           line = pipeIn.lineOf(line)
         }
         if (why !== undefined) return this.bad({ source: at, line }, text, why, bytes)
@@ -934,8 +932,7 @@ class Job {
       // after the input line it came from, as in the `then` form
       let at = source
       if (pipeIn) {
-        pipeIn.before(line, chain)
-        at = pipeIn.sourceOf(source)
+        at = pipeIn.arrive(line, chain, source)
         line = pipeIn.lineOf(line)
       }
       const why = bad[i]
@@ -1046,8 +1043,7 @@ class Job {
       let from = source
       let line = lines[i]!
       if (pipeIn) {
-        pipeIn.before(line, chain)
-        from = pipeIn.sourceOf(source)
+        from = pipeIn.arrive(line, chain, source)
         line = pipeIn.lineOf(line)
       }
       const s = starts![i]!

@@ -19,6 +19,8 @@ export interface TimeExtractor {
   why(r: unknown): string
   /** How the field writes times: seconds, milliseconds, or ISO strings. */
   format(r: unknown): TimeFormat
+  /** format of the field's value itself */
+  formatOf(value: unknown): TimeFormat
 }
 
 /**
@@ -42,6 +44,7 @@ export function timeExtractor(field: string, unit: TimeUnit): TimeExtractor {
     }
     return v === undefined ? `time field '${field}' is missing` : `time field '${field}' is ${JSON.stringify(v)}, expected a time`
   }
+  const formatOf = (v: unknown): TimeFormat => (typeof v === 'string' ? 'iso' : unit)
   const msOf = (v: unknown): number => {
     // the common case inline: integer epoch milliseconds
     if (unit === 'ms' && typeof v === 'number' && Number.isSafeInteger(v)) return v
@@ -55,7 +58,8 @@ export function timeExtractor(field: string, unit: TimeUnit): TimeExtractor {
       const t = read(r)
       return typeof t === 'string' ? t : 'time field is valid'
     },
-    format: (r) => (typeof get(r) === 'string' ? 'iso' : unit),
+    format: (r) => formatOf(get(r)),
+    formatOf,
   }
 }
 
