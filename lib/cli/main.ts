@@ -1,3 +1,4 @@
+import { isatty } from 'node:tty'
 // The CLI: argv → a job plan (through the command modules) → run it with signals, a summary and an
 // exit status. The only importer of yargs (besides the stage parser) and chalk. It never calls
 // process.exit(): it sets process.exitCode and lets stdout drain (decisions.md 14).
@@ -138,7 +139,7 @@ function base(y: Argv): Argv {
     .strict()
     .version(false)
     .exitProcess(false)
-    .wrap(Math.min(110, process.stdout.columns || 100))
+    .wrap(Math.min(110, (isatty(1) ? process.stdout.columns : 0) || 100))
     .fail((msg, err) => {
       throw err ?? usageError(yargsMessage(msg))
     })

@@ -11,7 +11,7 @@ import type { Stats } from 'node:fs'
 import { dirname } from 'node:path'
 import type { Writable } from 'node:stream'
 import { WeirError, systemMessage } from '../stream/errors.js'
-import { firstEvent } from './events.js'
+import { PipeStdout } from './pipe-stdout.js'
 
 export const STDOUT = 'stdout'
 
@@ -21,6 +21,19 @@ export const STDOUT = 'stdout'
  * hundred megabytes of heap: with state in LMDB the rows were what the heap bound did not cover.
  */
 const EARLY_WRITE_CHARS = 1 << 20
+
+/**
+ * Output bytes a sink may have queued (handed to write(), not yet taken by the pipe or file)
+ * before the driver stops reading. Waiting for Node's 'drain' instead (16 KiB of high-water mark)
+ * stopped a pipe stage after nearly every batch until its reader had emptied the queue, so the
+ * stages of a chain took turns instead of running side by side: a 64 KiB kernel pipe holds less
+ * than one batch. This budget is the buffer the pipe lacks; memory stays bounded by it (plus one
+ * batch). The 3-stage bench chain: 0.84x the time with 1 MiB pipes (fcntl F_SETPIPE_SZ, which
+ * Node cannot call), and the same from this budget (bench/README.md).
+ */
+const QUEUED_BYTES_BUDGET = 1 << 21
+/** ... and reading starts again once the queue is down to this */
+const QUEUED_BYTES_RESUME = 1 << 19
 
 /** What a checkpoint recorded of a sink, as a resume needs it. */
 export interface SinkResume {
@@ -55,6 +68,9 @@ export class LineSink {
   private writesIssued = 0
   private writesDone = 0
   private waiters: { upTo: number; resolve: () => void }[] = []
+  /** drain()'s promise and its resolve, settled by the write that brings the queue down */
+  private drained: Promise<void> | undefined
+  private draining: (() => void) | undefined
 
   private constructor(
     readonly name: string,
@@ -94,7 +110,7 @@ export class LineSink {
     } catch {
       st = undefined
     }
-    if (!st || !st.isFile()) return new LineSink(STDOUT, process.stdout, false, undefined, st?.dev ?? 0, st?.ino ?? 0, 0, 0)
+    if (!st || !st.isFile()) return new LineSink(STDOUT, st?.isFIFO() ? new PipeStdout() : process.stdout, false, undefined, st?.dev ?? 0, st?.ino ?? 0, 0, 0)
     let base = st.size
     let start = st.size
     if (resume && resume.ino === st.ino) {
@@ -218,7 +234,7 @@ export class LineSink {
     this.written(null, lines)
   }
 
-  /** Writes the batch. Returns false when the caller should wait for drain(). */
+  /** Writes the batch. Returns false when the caller should wait for drain(): too much is queued. */
   flush(): boolean {
     if (this.failure) throw this.failure
     if ((this.batch === '' && this.chunks.length === 0) || this.closedByReader) return true
@@ -227,13 +243,19 @@ export class LineSink {
     const b = this.takeBatch()
     this.bytes += typeof b === 'string' ? Buffer.byteLength(b) : b.length
     this.writesIssued++
-    return this.stream.write(b, (e) => this.written(e, lines))
+    this.stream.write(b, (e) => this.written(e, lines))
+    return this.stream.writableLength < QUEUED_BYTES_BUDGET
   }
 
   private written(e: Error | null | undefined, lines: number): void {
     this.noteError(e)
     if (!e) this.onWritten?.(lines)
     this.writesDone++
+    if (this.draining && (this.stream.writableLength <= QUEUED_BYTES_RESUME || this.closedByReader || this.failure)) {
+      const resolve = this.draining
+      this.draining = this.drained = undefined
+      resolve()
+    }
     if (this.waiters.length === 0) return
     const ready = this.waiters.filter((w) => w.upTo <= this.writesDone)
     this.waiters = this.waiters.filter((w) => w.upTo > this.writesDone)
@@ -243,6 +265,14 @@ export class LineSink {
   /** The file's length once everything pushed so far is written (flush first). */
   length(): number {
     return this.start + this.bytes + this.chunkBytes + Buffer.byteLength(this.batch)
+  }
+
+  /**
+   * Whether a write to a pipe is under way on a thread of its own (PipeStdout): its completion,
+   * which starts the next write, waits for this thread's event loop to turn.
+   */
+  get writingToPipe(): boolean {
+    return this.stream instanceof PipeStdout && this.stream.writableLength > 0
   }
 
   /** Whether sync() can make this sink durable: a regular file, not a pipe or a terminal. */
@@ -266,9 +296,12 @@ export class LineSink {
     )
   }
 
+  /** Resolves once the queue is down to QUEUED_BYTES_RESUME (or the write failed, or the reader left). */
   drain(): Promise<void> {
-    if (this.closedByReader || !this.stream.writableNeedDrain) return Promise.resolve()
-    return firstEvent(this.stream, 'drain', 'error')
+    if (this.closedByReader || this.failure || this.stream.writableLength <= QUEUED_BYTES_RESUME) return Promise.resolve()
+    // every write's callback runs, with its error if it failed (a destroyed stream errors the
+    // writes it still held), so the write that empties the queue or fails is the one to wait for
+    return (this.drained ??= new Promise<void>((resolve) => (this.draining = resolve)))
   }
 
   /** Flushes and, for files, closes. Never ends process.stdout: Node flushes it before exit. */

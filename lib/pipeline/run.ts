@@ -309,6 +309,8 @@ class Job {
   private timer: NodeJS.Timeout | undefined
   private stopped: JobResult['stopped']
   private signalled = false
+  /** the source is paused until the sinks have written enough of what is queued (afterBatch) */
+  private backpressured = false
   private failure: unknown
   private current: Pausable | undefined
   private readonly heap = new HeapBudget()
@@ -720,6 +722,11 @@ class Job {
         stream.destroy()
         finish()
       }
+      // libuv reads a pipe up to 32 chunks at a time in one turn of the loop, and the completion of
+      // a write to the next stage's pipe waits for the turn to end: meanwhile that pipe runs dry,
+      // and the next stage waits. After a chunk with such a write under way, let the loop turn.
+      // The 3-stage bench chain's last stage waited 0.9 s instead of 1.3 s for input.
+      const yieldTurns = input === STDIN
       stream.on('data', (chunk: Buffer) => {
         if (this.stopped || done) return
         try {
@@ -729,6 +736,12 @@ class Job {
         }
         advance()
         this.afterBatch(stream)
+        if (yieldTurns && !this.backpressured && this.out.writingToPipe) {
+          stream.pause()
+          setImmediate(() => {
+            if (!this.backpressured) stream.resume()
+          })
+        }
       })
       const onEnd = () => {
         try {
@@ -1114,9 +1127,11 @@ class Job {
       return
     }
     if (this.out.closedByReader) return this.halt('reader-closed')
-    if (!flowing) {
+    if (!flowing && !this.backpressured) {
+      this.backpressured = true
       stream.pause()
       Promise.all([this.out.drain(), this.lateOut?.drain()]).then(() => {
+        this.backpressured = false
         if (this.out.closedByReader) this.halt('reader-closed')
         else stream.resume()
       })
