@@ -6,9 +6,10 @@
 // moment its reader takes from it, and each call takes everything queued since the last one
 // (_writev), so the loop is needed once per call, not once per batch.
 //
-// fd 1 is blocking as the shell made it unless something set O_NONBLOCK on the pipe (process.stdout
-// in this process, or any process sharing the pipe, as `2>&1` or `(a; b) | c` do): writev() then
-// fails with EAGAIN, and the rest goes through process.stdout, which waits for the pipe to take it.
+// fd 1 is blocking as the shell made it unless something set O_NONBLOCK on the pipe: Node does on
+// opening process.stdout or process.stderr there (weir's own stderr, with `2>&1`), and so may any
+// process sharing the pipe. writev() then fails with EAGAIN, and the rest goes through
+// process.stdout, which waits for the pipe to take it.
 import { writev } from 'node:fs'
 import { Writable } from 'node:stream'
 

@@ -12,6 +12,7 @@ import { dirname } from 'node:path'
 import type { Writable } from 'node:stream'
 import { WeirError, systemMessage } from '../stream/errors.js'
 import { PipeStdout } from './pipe-stdout.js'
+import { firstEvent } from './events.js'
 
 export const STDOUT = 'stdout'
 
@@ -23,17 +24,19 @@ export const STDOUT = 'stdout'
 const EARLY_WRITE_CHARS = 1 << 20
 
 /**
- * Output bytes a sink may have queued (handed to write(), not yet taken by the pipe or file)
- * before the driver stops reading. Waiting for Node's 'drain' instead (16 KiB of high-water mark)
- * stopped a pipe stage after nearly every batch until its reader had emptied the queue, so the
- * stages of a chain took turns instead of running side by side: a 64 KiB kernel pipe holds less
- * than one batch. This budget is the buffer the pipe lacks; memory stays bounded by it (plus one
- * batch). The 3-stage bench chain: 0.84x the time with 1 MiB pipes (fcntl F_SETPIPE_SZ, which
- * Node cannot call), and the same from this budget (bench/README.md).
+ * Output bytes stdout may have queued, when it is a pipe, before the driver stops reading (its
+ * `queueBudget`); reading starts again once a quarter is left. Waiting for Node's 'drain' instead
+ * (16 KiB of high-water mark) stopped a pipe stage after nearly every batch until its reader had
+ * emptied the queue, so the stages of a chain took turns more than they ran side by side: a 64 KiB
+ * kernel pipe holds less than one batch. This is the buffer the pipe lacks, and memory stays
+ * bounded by it (plus one batch). The 3-stage bench chain, against 256 KiB, 512 KiB and 1 MiB:
+ * 0.93x, 0.95x, 0.97x the time (9 pairs each).
+ *
+ * Not for a chain with checkpoints: a checkpoint completes once its barrier has passed every
+ * stage, so data queued between stages delays it, as Flink's buffer debloating says; a stage of
+ * such a chain keeps to what the pipe holds, and its checkpoints come as often as before.
  */
-const QUEUED_BYTES_BUDGET = 1 << 21
-/** ... and reading starts again once the queue is down to this */
-const QUEUED_BYTES_RESUME = 1 << 19
+export const PIPE_QUEUE_BUDGET = 1 << 21
 
 /** What a checkpoint recorded of a sink, as a resume needs it. */
 export interface SinkResume {
@@ -68,6 +71,11 @@ export class LineSink {
   private writesIssued = 0
   private writesDone = 0
   private waiters: { upTo: number; resolve: () => void }[] = []
+  /**
+   * Bytes that may be queued before flush() asks the caller to wait (PIPE_QUEUE_BUDGET); 0: as
+   * the stream says (its high-water mark, and its 'drain').
+   */
+  queueBudget = 0
   /** drain()'s promise and its resolve, settled by the write that brings the queue down */
   private drained: Promise<void> | undefined
   private draining: (() => void) | undefined
@@ -243,15 +251,15 @@ export class LineSink {
     const b = this.takeBatch()
     this.bytes += typeof b === 'string' ? Buffer.byteLength(b) : b.length
     this.writesIssued++
-    this.stream.write(b, (e) => this.written(e, lines))
-    return this.stream.writableLength < QUEUED_BYTES_BUDGET
+    const below = this.stream.write(b, (e) => this.written(e, lines))
+    return this.queueBudget > 0 ? this.stream.writableLength < this.queueBudget : below
   }
 
   private written(e: Error | null | undefined, lines: number): void {
     this.noteError(e)
     if (!e) this.onWritten?.(lines)
     this.writesDone++
-    if (this.draining && (this.stream.writableLength <= QUEUED_BYTES_RESUME || this.closedByReader || this.failure)) {
+    if (this.draining && (this.stream.writableLength <= this.queueBudget / 4 || this.closedByReader || this.failure)) {
       const resolve = this.draining
       this.draining = this.drained = undefined
       resolve()
@@ -275,6 +283,11 @@ export class LineSink {
     return this.stream instanceof PipeStdout && this.stream.writableLength > 0
   }
 
+  /** Whether this is stdout and stdout is a pipe. */
+  get pipe(): boolean {
+    return this.stream instanceof PipeStdout
+  }
+
   /** Whether sync() can make this sink durable: a regular file, not a pipe or a terminal. */
   get durable(): boolean {
     return this.fd !== undefined
@@ -296,9 +309,13 @@ export class LineSink {
     )
   }
 
-  /** Resolves once the queue is down to QUEUED_BYTES_RESUME (or the write failed, or the reader left). */
+  /** Resolves once the queue is down to a quarter of its budget, or has drained (no budget); or the write failed, or the reader left. */
   drain(): Promise<void> {
-    if (this.closedByReader || this.failure || this.stream.writableLength <= QUEUED_BYTES_RESUME) return Promise.resolve()
+    if (this.queueBudget === 0) {
+      if (this.closedByReader || !this.stream.writableNeedDrain) return Promise.resolve()
+      return firstEvent(this.stream, 'drain', 'error')
+    }
+    if (this.closedByReader || this.failure || this.stream.writableLength <= this.queueBudget / 4) return Promise.resolve()
     // every write's callback runs, with its error if it failed (a destroyed stream errors the
     // writes it still held), so the write that empties the queue or fails is the one to wait for
     return (this.drained ??= new Promise<void>((resolve) => (this.draining = resolve)))

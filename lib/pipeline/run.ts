@@ -2,7 +2,7 @@
 // shutdown. Records cross the async boundary a chunk at a time; inside a chunk everything is
 // synchronous, with no `await` per record. Output produced by a chunk is written as soon as the
 // chunk is done, so a live source (`tail -F log | weir …`) never waits for a batch to fill.
-import { LineSink, STDOUT, refuseInputsAsOutputs } from '../io/sink.js'
+import { LineSink, PIPE_QUEUE_BUDGET, STDOUT, refuseInputsAsOutputs } from '../io/sink.js'
 import { LineSplitter } from '../io/splitter.js'
 import { DEFAULT_MAX_LINE_BYTES } from '../io/pending-line.js'
 import { STDIN, checkInputs, identifyInput, openSource, sourceName, type InputsInfo } from '../io/source.js'
@@ -158,6 +158,8 @@ export async function runJob(stages: Stage[], opts: JobOptions): Promise<JobResu
     const resumeOf = (role: 'output' | 'late' | 'dead-letter', path: string) => durable?.sinkResume(role, path)
     const out =
       opts.output && opts.output !== STDIN ? await LineSink.file(opts.output, resumeOf('output', opts.output), warn) : LineSink.stdout(resumeOf('output', STDOUT))
+    // a pipe holds 64 KiB: stdout keeps more queued, unless a checkpoint's barrier would wait in it
+    if (out.pipe && !durable) out.queueBudget = PIPE_QUEUE_BUDGET
     const lateOut = opts.lateOutput ? await LineSink.file(opts.lateOutput, resumeOf('late', opts.lateOutput), warn) : undefined
     const deadOut = opts.deadLetter ? await LineSink.file(opts.deadLetter, resumeOf('dead-letter', opts.deadLetter), warn) : undefined
     const state: KeyedStateBackend = durable ? durable.state : new MemoryStateBackend()

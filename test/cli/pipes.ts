@@ -297,6 +297,25 @@ t.test('a weir reader that fails makes its writer fail (74), a quiet head does n
   t.match(quiet.stderr, /^0 0 0\n$/, 'a quiet head is quiet all along the chain')
 })
 
+t.test('a slow reader of a pipe gets every byte, whether the pipe is blocking or another process made it non-blocking', async (t) => {
+  // some 10 MB: more than the pipe and the queue kept beside it (PIPE_QUEUE_BUDGET), so the
+  // writer waits for its reader again and again
+  const big = join(dir, 'slow.ndjson')
+  await sh(`for i in $(seq 26); do cat ${F}; done > ${big}`)
+  const want = readFileSync(big, 'utf8')
+  const out = join(dir, 'slow-out.ndjson')
+  const blocking = await sh(`${W} filter true ${big} | (sleep 1; cat) > ${out}; echo "\${PIPESTATUS[*]}" >&2`)
+  t.match(blocking.stderr, /^0 0\n$/, blocking.stderr)
+  t.ok(readFileSync(out, 'utf8') === want, 'a blocking pipe: written by a thread, every byte in order')
+  // with stderr on the same pipe (2>&1), weir's own process.stderr sets O_NONBLOCK on it, for
+  // stdout too: its writes then meet EAGAIN and go on through process.stdout
+  const shared = await sh(`${W} filter true ${big} 2>&1 | (sleep 1; cat) > ${out}; echo "\${PIPESTATUS[*]}" >&2`)
+  t.match(shared.stderr, /^0 0\n$/, shared.stderr)
+  t.ok(readFileSync(out, 'utf8') === want, 'a non-blocking pipe: every byte in order')
+  const head = await sh(`${W} filter true ${big} 2>&1 | head -c 100 > /dev/null; echo "\${PIPESTATUS[*]}" >&2`)
+  t.match(head.stderr, /^0 0\n$/, 'a reader that leaves early is a quiet end there too')
+})
+
 t.test('many pipelines at once under CPU load: every weir reader gets its context, no other reader sees any, no channel is left behind', async (t) => {
   const runtime = mkdtempSync(join(tmpdir(), 'weir-runtime-'))
   t.teardown(() => rmSync(runtime, { recursive: true, force: true }))

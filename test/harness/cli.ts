@@ -2,6 +2,15 @@
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 
+// tap's @tapjs/processinfo hooks child_process (through process-on-spawn) to load itself into
+// every child by NODE_OPTIONS, even into one spawned with NODE_OPTIONS ''. In a weir under test
+// that took 2.4x the start-up (15 pairs), most of what npm test spends, and it opened
+// process.stdout early, which made a pipe on stdout non-blocking as it never is for a user's weir.
+// Coverage is off (.taprc), so nothing needs it: the hook goes, for every test that spawns (each
+// imports this module). The hook list lives on a global that any copy of process-on-spawn shares.
+const spawnHooks = (globalThis as unknown as Record<symbol, { listeners: unknown[] } | undefined>)[Symbol.for('process-on-spawn@*:singletonId')]
+if (spawnHooks) spawnHooks.listeners = []
+
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 export const WEIR = fileURLToPath(new URL('../../bin/weir', import.meta.url))
 
