@@ -547,6 +547,11 @@ class Job {
       // for the end of the stream (which would drain and exit 0).
       if (this.inputs[this.inputs.length - 1] === STDIN && !this.pipeIn && !this.stopped && isPipe(0))
         await new Promise<void>((resolve) => setTimeout(resolve, SIGNAL_GRACE_MS))
+      // The same race with a weir stage before this one: its 'stop' says a signal stopped it, and
+      // ours, sent to the whole group at the same moment, may not have run yet: one turn decides
+      // between 130 (ours came) and a stop from upstream alone (`kill -INT` of that stage only).
+      if (this.pipeIn?.ended === 'stop' && this.pipeIn.stopReason === 'signal' && !this.signalled)
+        await new Promise<void>((resolve) => setTimeout(resolve, SIGNAL_GRACE_MS))
       if (this.pipeIn?.ended === 'stop') this.stopped ??= this.signalled ? 'signal' : 'upstream'
       if (this.stopped || this.opts.noFlush) this.chain.stop()
       else {
