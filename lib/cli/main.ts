@@ -1,4 +1,3 @@
-import { isatty } from 'node:tty'
 // The CLI: argv → a job plan (through the command modules) → run it with signals, a summary and an
 // exit status. The only importer of yargs (besides the stage parser) and chalk. It never calls
 // process.exit(): it sets process.exitCode and lets stdout drain (decisions.md 14).
@@ -13,6 +12,8 @@ import type { Stage } from '../pipeline/stages.js'
 import { WeirError, printable, usageError } from '../stream/errors.js'
 import { newStats, type Stats } from '../stream/stats.js'
 import { writeFileSync } from 'node:fs'
+import { isatty } from 'node:tty'
+import { afterStdout } from '../io/pipe-stdout.js'
 import { EXIT_INTERNAL, EXIT_SIGHUP, EXIT_SIGINT, EXIT_SIGTERM, EXIT_USAGE, exitCodeFor } from './exit-codes.js'
 
 const THEN = 'then'
@@ -159,7 +160,7 @@ async function execute(plan: JobPlan): Promise<void> {
     if (ac.signal.aborted) {
       // a second signal: do not wait for the final checkpoint, only for stdout (decisions.md 14, 31)
       process.exitCode = code
-      process.stdout.write('', () => process.exit(code))
+      afterStdout(() => process.exit(code))
       return
     }
     signalCode = code

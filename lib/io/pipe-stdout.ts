@@ -15,8 +15,25 @@ import { Writable } from 'node:stream'
 
 type Done = (e?: Error | null) => void
 
+/** The one there is, once made: what runs after stdout has drained must wait for it too. */
+let current: PipeStdout | undefined
+
+/**
+ * Calls `done` once everything written to stdout so far has reached it, through this writer or
+ * process.stdout, whichever the job used (decisions.md 14: no exit while output is pending).
+ */
+export function afterStdout(done: () => void): void {
+  if (current && !current.destroyed) current.write('', () => done())
+  else process.stdout.write('', () => done())
+}
+
 export class PipeStdout extends Writable {
   private fallback: Writable | undefined
+
+  constructor() {
+    super()
+    current = this
+  }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, done: Done): void {
     this.writeAll([chunk], done)
