@@ -280,7 +280,7 @@ export class LineSink {
    * which starts the next write, waits for this thread's event loop to turn.
    */
   get writingToPipe(): boolean {
-    return this.stream instanceof PipeStdout && this.stream.writableLength > 0
+    return this.pipe && this.stream.writableLength > 0
   }
 
   /** Whether this is stdout and stdout is a pipe. */

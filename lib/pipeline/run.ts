@@ -544,14 +544,12 @@ class Job {
       // Ctrl-C reaches every process of a pipeline at once: the program before this one may die
       // of it and close the pipe while our own signal is still on its way through the event
       // loop. One turn of the loop lets it arrive, so the end of input it caused is not taken
-      // for the end of the stream (which would drain and exit 0).
-      if (this.inputs[this.inputs.length - 1] === STDIN && !this.pipeIn && !this.stopped && isPipe(0))
-        await new Promise<void>((resolve) => setTimeout(resolve, SIGNAL_GRACE_MS))
-      // The same race with a weir stage before this one: its 'stop' says a signal stopped it, and
-      // ours, sent to the whole group at the same moment, may not have run yet: one turn decides
-      // between 130 (ours came) and a stop from upstream alone (`kill -INT` of that stage only).
-      if (this.pipeIn?.ended === 'stop' && this.pipeIn.stopReason === 'signal' && !this.signalled)
-        await new Promise<void>((resolve) => setTimeout(resolve, SIGNAL_GRACE_MS))
+      // for the end of the stream (which would drain and exit 0). The same with a weir stage
+      // before this one whose 'stop' says a signal stopped it: the turn decides between 130
+      // (ours came) and a stop from upstream alone (`kill -INT` of that stage only).
+      const foreignEnd = this.inputs[this.inputs.length - 1] === STDIN && !this.pipeIn && !this.stopped && isPipe(0)
+      const signalledUpstream = this.pipeIn?.ended === 'stop' && this.pipeIn.stopReason === 'signal' && !this.signalled
+      if (foreignEnd || signalledUpstream) await new Promise<void>((resolve) => setTimeout(resolve, SIGNAL_GRACE_MS))
       if (this.pipeIn?.ended === 'stop') this.stopped ??= this.signalled ? 'signal' : 'upstream'
       if (this.stopped || this.opts.noFlush) this.chain.stop()
       else {
