@@ -83,7 +83,9 @@ export interface Operator {
   /**
    * Operator-scope state that is not keyed, taken when a checkpoint barrier reaches the operator:
    * its watermark, sequence numbers, a time format learned from the first record. Plain data
-   * (JSON). Keyed state is not in it: that lives in ctx.state and the backend checkpoints it.
+   * (JSON). Keyed state is not in it: that lives in ctx.state and the backend checkpoints it,
+   * after every operator's snapshot, so an operator that keeps keyed state in a form of its own
+   * between checkpoints (the columnar windows, windows/panes.ts) puts it into ctx.state here.
    */
   snapshot?(): unknown
   /**

@@ -20,6 +20,8 @@ import type { Operator, OperatorContext, Output, PaneEdge } from './operator.js'
 import type { Position } from '../stream/errors.js'
 import { RowAggregator, type AggSpec } from './aggregates/row.js'
 import { cover, intersects, sliding, windowStart, type WindowSpec } from './windows/assigners.js'
+import { ColumnAggregator } from './aggregates/columns.js'
+import { PaneTables, type Pane as PaneTable } from './windows/panes.js'
 import type { TimeInfo } from './timestamps.js'
 
 export interface WindowOperatorConfig {
@@ -89,7 +91,12 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
   // (made at open: on LMDB they spill beyond a bounded head, decisions.md 32)
   let windowTimers: WindowTimers | undefined
   let timers: TimerQueue<TimerPayload>
-  const nextTimerTime = () => (windowTimers ? windowTimers.peekTime() : timers.peekTime())
+  // The columnar route (windows/panes.ts): a tumbling window's aggregates in one table per window,
+  // where state is in memory anyway. Timers, state and the accumulator arrays are then unused
+  // between snapshots: a snapshot writes the tables into state, a restore reads them back.
+  const columns = agg && spec.kind === 'tumbling' ? new ColumnAggregator(agg) : undefined
+  let tables: PaneTables | undefined
+  const nextTimerTime = () => (tables ? tables.peekTime() : windowTimers ? windowTimers.peekTime() : timers.peekTime())
   let state: OperatorState
   let ctx: OperatorContext
   let wm = MIN_WATERMARK
@@ -163,7 +170,7 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
     out.pane('end')
   }
 
-  function emitRow(key: Key, w: Window | undefined, accs: unknown[], out: Output): void {
+  function emitRow(key: Key, w: Window | undefined, accs: unknown[] | undefined, out: Output, p?: PaneTable, paneRow = 0): void {
     const row: Record<string, unknown> = {}
     for (let i = 0; i < cfg.keyNames.length; i++) row[cfg.keyNames[i]!] = key.values[i]
     let windowText: string | undefined
@@ -173,8 +180,21 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
       row.window_end = b.to
       windowText = b.text
     }
-    agg!.results(accs, row)
+    if (p) columns!.results(p.columns, paneRow, row)
+    else agg!.results(accs!, row)
     out.record({ raw: rows!.text(row, key, windowText), value: row, key, time: w ? w.end - 1 : undefined, window: w, source: lastSource, line: lastLine, derived: true })
+  }
+
+  function emitPaneRow(key: Key, w: Window, p: PaneTable, row: number, out: Output): void {
+    emitRow(key, w, undefined, out, p, row)
+  }
+
+  /** Adds the record to its key's row in the table of window w (the columnar route). */
+  function addToPane(rec: Rec, key: Key, s: number, w: Window, out: Output): void {
+    const p = tables!.pane(w.start, hasFired(w))
+    const row = tables!.row(p, key)
+    columns!.add(p.columns, row, rec.value, s, rec)
+    if (hasFired(w)) emitPaneRow(key, w, p, row, out) // a late record within the lateness: updated result at once
   }
 
   /**
@@ -257,7 +277,17 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
     }
   }
 
+  /** A table's timer: its rows go out in key order when it fires; its state goes at cleanup. */
+  function onPaneTimer(p: PaneTable, fire: number[] | undefined, cleanup: boolean, out: Output): void {
+    if (fire) {
+      const w: Window = { start: p.start, end: p.end }
+      for (const row of fire) emitPaneRow(p.keys[row]!, w, p, row, out)
+    }
+    if (cleanup && p.stored) for (const key of p.keys) state.delete(key, p.start)
+  }
+
   function fireUpTo(limit: number, out: Output): void {
+    if (tables) return tables.pollUpTo(limit, (p, fire, cleanup) => onPaneTimer(p, fire, cleanup, out))
     if (windowTimers) return windowTimers.pollUpTo(limit, (start, keys, event) => onWindowTimers(start, keys, event, out))
     for (let t = timers.pollUpTo(limit); t; t = timers.pollUpTo(limit)) onTimer(t, out)
   }
@@ -272,6 +302,7 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
       const end = start + spec.size
       if (eventTime && end - 1 + lateness <= wm) return out.late(rec)
       if (!agg) out.record(withWindow(rec, { start, end }, true))
+      else if (tables) addToPane(rec, key, s, { start, end }, out)
       else {
         let accs = state.get(key, start) as unknown[] | undefined
         if (accs === undefined) {
@@ -297,6 +328,7 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
 
   function addToTimeWindow(rec: Rec, key: Key, s: number, w: Window, out: Output): void {
     if (!agg) return out.record(withWindow(rec, w))
+    if (tables) return addToPane(rec, key, s, w, out)
     let accs = state.get(key, w.start) as unknown[] | undefined
     if (accs === undefined) {
       accs = agg.create()
@@ -399,7 +431,8 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
     open(c) {
       ctx = c
       state = c.state.operator(uid)
-      if (spec.kind === 'tumbling' || spec.kind === 'sliding') windowTimers = new WindowTimers(spec.size, lateness, MAX_WATERMARK, state.timerSpill?.())
+      if (columns && c.state.inMemory) tables = new PaneTables(columns, (spec as { size: number }).size, lateness, MAX_WATERMARK)
+      else if (spec.kind === 'tumbling' || spec.kind === 'sliding') windowTimers = new WindowTimers(spec.size, lateness, MAX_WATERMARK, state.timerSpill?.())
       timers = new TimerQueue(spec.kind === 'session' ? state.timerSpill?.() : undefined)
     },
     processPane(edge: PaneEdge, out: Output) {
@@ -435,7 +468,18 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
       else if (spec.kind === 'session') processSession(rec, key, s, out)
       else processUnbounded(rec, key, s, out)
     },
-    snapshot: () => ({ wm, seq, open, lastPos: { source: lastSource, line: lastLine } }),
+    snapshot() {
+      if (tables) {
+        // the tables go into state as the reference route keeps them (accumulators by key and
+        // window start), so a snapshot is the same whichever route made it
+        for (const p of tables.panes()) {
+          for (let row = 0; row < p.keys.length; row++) state.put(p.keys[row]!, p.start, columns!.accsOf(p.columns, row))
+          p.stored = true
+        }
+        open = tables.rows
+      }
+      return { wm, seq, open, lastPos: { source: lastSource, line: lastLine } }
+    },
     restore(snap) {
       const x = snap as { wm: number; seq: number; open: number; lastPos: Position }
       wm = x.wm
@@ -445,6 +489,15 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
       lastLine = x.lastPos.line
       // Timers follow from the windows in state: each open window has its firing timer (unless it
       // has fired) and its cleanup timer. Rebuilding them here stores nothing twice.
+      if (tables) {
+        const size = (spec as { size: number }).size
+        state.forEach((key, ns, value) => {
+          const p = tables!.pane(ns as number, hasFired({ start: ns as number, end: (ns as number) + size }))
+          columns!.setAccs(p.columns, tables!.row(p, key), value as unknown[])
+          p.stored = true
+        })
+        return
+      }
       state.forEach((key, ns, value) => {
         if (ns === SESSIONS) for (const x of value as Session[]) registerTimers(key, x)
         else if (typeof ns === 'number' && (spec.kind === 'tumbling' || spec.kind === 'sliding')) registerTimers(key, { start: ns, end: ns + spec.size })
@@ -473,7 +526,7 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
         })
       }
     },
-    openWindows: () => open,
+    openWindows: () => (tables ? tables.rows : open),
     nextProcessingTime: () => (eventTime ? undefined : nextTimerTime()),
     onProcessingTime(now, out) {
       if (!eventTime) fireUpTo(now, out)

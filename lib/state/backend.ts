@@ -102,6 +102,13 @@ export interface ReadMark {
  * reclaimed incrementally.
  */
 export interface KeyedStateBackend {
+  /**
+   * Whether all state lives on the heap anyway (memory), so an operator may keep its own in-memory
+   * form of it between snapshots (the columnar windows, operators/windows/panes.ts). False where
+   * state may exceed memory (LMDB): there only the write-back cache may be indexed so
+   * (decisions.md 32).
+   */
+  readonly inMemory: boolean
   operator(uid: string): OperatorState
   /**
    * Makes everything put so far part of checkpoint `id` (LMDB: dirty entries written under epoch

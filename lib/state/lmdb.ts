@@ -535,6 +535,7 @@ class LmdbTimerSpill implements TimerSpill {
 }
 
 export class LmdbStateBackend implements KeyedStateBackend {
+  readonly inMemory = false
   private readonly ops = new Map<string, LmdbOperatorState>()
   // The write-back cache lives in the operators (LmdbOperatorState.cache); this counts its entries.
   // Insertion order is the eviction order, with a second chance for entries used since: cheap,

@@ -22,10 +22,17 @@ export interface Key {
    */
   stateOwner?: unknown
   stateSlots?: unknown[]
+  /**
+   * The open window (a table of the columnar route, operators/windows/panes.ts) this key was last
+   * added to, and its row there: records of one key in one window skip the table's hash map. The
+   * table owns both fields and checks them before trusting them.
+   */
+  paneTable?: unknown
+  paneRow?: number
 }
 
 /** The key of records that were never keyed: one global partition. */
-export const NO_KEY: Key = { values: [], canon: '', group: 0 }
+export const NO_KEY: Key = { values: [], canon: '', group: 0, stateOwner: undefined, stateSlots: undefined, paneTable: undefined, paneRow: 0 }
 
 /**
  * texts: by position, the exact literal of an integer value beyond 2^53, which JSON.parse rounded
@@ -43,7 +50,7 @@ export function makeKey(values: unknown[], texts?: (string | undefined)[]): Key 
         ? (texts[0] ?? canonicalJson(values[0]))
         : '[' + values.map((v, i) => texts[i] ?? canonicalJson(v)).join(',') + ']'
   // every field at once, so keys share one hidden class whether or not a backend has used them
-  return { values, canon, group: keyGroupOf(canon), stateOwner: undefined, stateSlots: undefined }
+  return { values, canon, group: keyGroupOf(canon), stateOwner: undefined, stateSlots: undefined, paneTable: undefined, paneRow: 0 }
 }
 
 /**

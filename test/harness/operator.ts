@@ -105,7 +105,10 @@ export async function harness(chain: string | string[][], opts: HarnessOptions =
       driven: drive(new MemoryStateBackend(2), [], [], {}),
       restore() {
         const d = this.driven
-        this.driven = drive((d.state as MemoryStateBackend).copy(), d.out, d.late, snapshotOf(d))
+        // as a job checkpoints: the operators first (one may write keyed state as it snapshots:
+        // the columnar windows), then their state
+        const snaps = snapshotOf(d)
+        this.driven = drive((d.state as MemoryStateBackend).copy(), d.out, d.late, snaps)
       },
     }
     // On LMDB a restore is a checkpoint (the dirty entries written under its epoch) and a backend

@@ -34,13 +34,13 @@ export function parseAggSpec(text: string): AggSpec {
 }
 
 export class RowAggregator {
-  private readonly fns: AggregateFunction[]
-  private readonly getters: (((r: unknown) => unknown) | undefined)[]
+  readonly fns: AggregateFunction[]
+  readonly getters: (((r: unknown) => unknown) | undefined)[]
   /** for functions that tell values apart by their text: the exact literal of a rounded integer */
-  private readonly integerTexts: (((raw: string) => string | undefined) | undefined)[]
+  readonly integerTexts: (((raw: string) => string | undefined) | undefined)[]
   readonly names: string[]
 
-  constructor(private readonly specs: AggSpec[]) {
+  constructor(readonly specs: AggSpec[]) {
     this.fns = specs.map((s) => findAggregate(s.func)!)
     this.getters = specs.map((s) => (s.field === undefined ? undefined : compilePath(s.field)))
     this.integerTexts = specs.map((s, i) => (s.field !== undefined && this.fns[i]!.exactIntegers ? compileIntegerText(s.field) : undefined))

@@ -1,0 +1,181 @@
+// The open windows of a tumbling window with its aggregate, as tables: one per window, a row per
+// key holding state in it, the accumulators in columns (aggregates/columns.ts). The columnar route
+// of issue 19: instead of an accumulator array per (key, window) in keyed state, a slot for it in
+// the key's state list and the key in the window's timer list, a window is one table that knows
+// its keys, and a key's rows are numbers next to its neighbours'. Each table has one timer, its
+// firing or its cleanup, ordered as WindowTimers orders them (time, then start).
+//
+// Only where state is held in memory anyway (KeyedStateBackend.holdsAllInMemory): on LMDB, state
+// beyond the write-back cache goes to disk, and tables of every open key would not (decisions.md
+// 32). The window operator writes the tables into keyed state when it is snapshotted and reads
+// them back on restore, in the reference route's layout, so a snapshot is the same either way.
+import { compareCanon, plainOrdered, type Key } from '../../stream/key.js'
+import type { ColumnAggregator, ColumnTable } from '../aggregates/columns.js'
+import { cleanupTimeOf } from '../../time/window-timers.js'
+
+const FIRST_CAPACITY = 16
+
+/** One open window [start, end): its keys by row, and their accumulators. */
+export interface Pane {
+  readonly start: number
+  readonly end: number
+  readonly keys: Key[]
+  /** rows by canonical key, for a key whose Key object does not point here (paneTable) */
+  readonly rowOf: Map<string, number>
+  readonly columns: ColumnTable
+  /** has fired: what comes now is late within the lateness, and only its cleanup is due */
+  fired: boolean
+  /** its rows were written to keyed state by a snapshot: cleanup deletes them there too */
+  stored: boolean
+  /** its next timer: its firing, or once fired its cleanup */
+  next: number
+}
+
+export class PaneTables {
+  private readonly byStart = new Map<number, Pane>()
+  /** the pane found last: consecutive records mostly fall into one window */
+  private last: Pane | undefined
+  /** panes by (next, start) */
+  private readonly heap: Pane[] = []
+  /** (key, window) pairs holding state */
+  rows = 0
+
+  constructor(
+    private readonly columns: ColumnAggregator,
+    private readonly size: number,
+    private readonly lateness: number,
+    private readonly maxTime: number,
+  ) {}
+
+  private cleanupTime(end: number): number {
+    return cleanupTimeOf(end, this.lateness, this.maxTime)
+  }
+
+  /** The pane of the window starting at `start`, opened if need be (`fired`: its firing time has passed). */
+  pane(start: number, fired: boolean): Pane {
+    const last = this.last
+    if (last !== undefined && last.start === start) return last
+    let p = this.byStart.get(start)
+    if (p === undefined) {
+      const end = start + this.size
+      p = { start, end, keys: [], rowOf: new Map(), columns: this.columns.table(FIRST_CAPACITY), fired, stored: false, next: fired ? this.cleanupTime(end) : end - 1 }
+      this.byStart.set(start, p)
+      this.push(p)
+    }
+    this.last = p
+    return p
+  }
+
+  /** The key's row in the pane, added (as create() makes accumulators) if it has none. */
+  row(p: Pane, key: Key): number {
+    if (key.paneTable === p) return key.paneRow!
+    let row = p.rowOf.get(key.canon)
+    if (row === undefined) {
+      row = p.keys.length
+      if (row === p.columns.capacity) this.columns.grow(p.columns, row * 2)
+      this.columns.clear(p.columns, row)
+      p.keys.push(key)
+      p.rowOf.set(key.canon, row)
+      this.rows++
+    }
+    key.paneTable = p
+    key.paneRow = row
+    return row
+  }
+
+  /** The time of the next timer, or undefined. */
+  peekTime(): number | undefined {
+    return this.heap.length === 0 ? undefined : this.heap[0]!.next
+  }
+
+  /** Every pane, in no promised order (for snapshots). */
+  panes(): IterableIterator<Pane> {
+    return this.byStart.values()
+  }
+
+  /**
+   * Visits every pane whose timer is at or before limit, in order of time and start: `fire` with
+   * its rows in canonical key order when it fires, `cleanup` when it goes (after its firing, when
+   * both are at one time). A cleaned-up pane is forgotten.
+   */
+  pollUpTo(limit: number, visit: (p: Pane, fire: number[] | undefined, cleanup: boolean) => void): void {
+    const heap = this.heap
+    while (heap.length > 0 && heap[0]!.next <= limit) {
+      const p = heap[0]!
+      const cleanupAt = this.cleanupTime(p.end)
+      const fire = !p.fired
+      const cleanup = !fire || cleanupAt === p.next
+      p.fired = true
+      if (cleanup) {
+        this.pop()
+        this.byStart.delete(p.start)
+        if (this.last === p) this.last = undefined
+        this.rows -= p.keys.length
+        // a key pointing at a pane that is gone would keep it, columns and all, from the collector
+        for (const key of p.keys) if (key.paneTable === p) key.paneTable = undefined
+      } else {
+        p.next = cleanupAt
+        this.siftDown(0)
+      }
+      visit(p, fire ? rowsByCanon(p.keys) : undefined, cleanup)
+    }
+  }
+
+  // a binary heap by (next, start); few windows are open at once, but a job with small windows
+  // and a long delay has thousands
+
+  private less(a: Pane, b: Pane): boolean {
+    return a.next < b.next || (a.next === b.next && a.start < b.start)
+  }
+
+  private push(p: Pane): void {
+    const heap = this.heap
+    let i = heap.push(p) - 1
+    while (i > 0) {
+      const parent = (i - 1) >> 1
+      if (!this.less(heap[i]!, heap[parent]!)) break
+      ;[heap[i], heap[parent]] = [heap[parent]!, heap[i]!]
+      i = parent
+    }
+  }
+
+  private pop(): void {
+    const heap = this.heap
+    const last = heap.pop()!
+    if (heap.length === 0) return
+    heap[0] = last
+    this.siftDown(0)
+  }
+
+  private siftDown(i: number): void {
+    const heap = this.heap
+    for (;;) {
+      const l = 2 * i + 1
+      const r = l + 1
+      let m = i
+      if (l < heap.length && this.less(heap[l]!, heap[m]!)) m = l
+      if (r < heap.length && this.less(heap[r]!, heap[m]!)) m = r
+      if (m === i) return
+      ;[heap[i], heap[m]] = [heap[m]!, heap[i]!]
+      i = m
+    }
+  }
+}
+
+/** The rows of `keys` in canonical key order (decisions.md 9). */
+function rowsByCanon(keys: Key[]): number[] {
+  const rows = new Array<number>(keys.length)
+  for (let i = 0; i < keys.length; i++) rows[i] = i
+  if (keys.length < 2) return rows
+  let plain = true
+  for (let i = 0; i < keys.length && plain; i++) plain = plainOrdered(keys[i]!.canon)
+  return rows.sort(
+    plain
+      ? (a, b) => {
+          const x = keys[a]!.canon
+          const y = keys[b]!.canon
+          return x < y ? -1 : x > y ? 1 : 0
+        }
+      : (a, b) => compareCanon(keys[a]!.canon, keys[b]!.canon),
+  )
+}
