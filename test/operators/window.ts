@@ -214,3 +214,39 @@ t.test('a missing or zone-less time is bad input with its line number', async (t
   t.throws(() => h.push({ ts: '2024-01-01T00:00:00' }), /test:3: .*expected ISO-8601 with Z or an offset/)
   t.throws(() => h.push({ ts: 'Jan 1 2024' }), /test:4: /)
 })
+
+t.test('columnar windows: a snapshot writes the open windows into keyed state, and their cleanup takes them out again', async (t) => {
+  const { windowOperator } = await import('../../lib/operators/window.js')
+  const { MemoryStateBackend } = await import('../../lib/state/memory.js')
+  const { makeKey } = await import('../../lib/stream/key.js')
+  const { newStats } = await import('../../lib/stream/stats.js')
+  const { ManualClock } = await import('../../lib/time/clock.js')
+  const state = new MemoryStateBackend()
+  const op = windowOperator(
+    {
+      spec: { kind: 'tumbling', size: 10, offset: 0 },
+      lateness: 5,
+      timeMode: 'event',
+      keyNames: ['u'],
+      timeInfo: { format: 'ms' },
+      aggregate: [{ func: 'count', name: 'count' }],
+    },
+    'w',
+  )
+  const rows: string[] = []
+  const out = { record: (r: { raw?: string }) => rows.push(r.raw!), watermark() {}, late() {}, pane() {} }
+  op.open!({ uid: 'w', state, clock: new ManualClock(0), stats: newStats(), badRecord: () => t.fail('no bad record') })
+  for (const [u, time] of [['a', 1], ['b', 2], ['a', 12]] as const)
+    op.processRecord({ raw: undefined, value: { u, t: time }, key: makeKey([u]), time, source: 't', line: 1 }, out)
+  op.snapshot!()
+  const stored = state.operator('w')
+  t.same(stored.keys().map((k) => k.canon), ['"a"', '"b"'], 'both keys hold state after the snapshot')
+  t.same(stored.get(makeKey(['a']), 0), [1], 'window [0, 10) of a, as accumulators')
+  op.processWatermark!(9, out)
+  t.same(rows, ['{"u":"a","window_start":0,"window_end":10,"count":1}', '{"u":"b","window_start":0,"window_end":10,"count":1}'], 'fired at 9')
+  t.same(stored.get(makeKey(['b']), 0), [1], 'kept within the lateness')
+  op.processWatermark!(14, out)
+  t.equal(stored.get(makeKey(['a']), 0), undefined, 'cleaned up at end − 1 + lateness')
+  t.same(stored.keys().map((k) => k.canon), ['"a"'], 'only a, in its window [10, 20), still holds state')
+  t.equal(op.openWindows!(), 1)
+})
