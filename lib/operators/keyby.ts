@@ -62,18 +62,9 @@ export class KeyReader {
   /** The record's key; undefined when it lacks a key field (`missing` says which). */
   read(rec: Rec): Key | undefined {
     const getters = this.getters
-    const recent = this.recent
-    if (recent) {
-      const v = getters[0]!(rec.value)
-      // an integer beyond 2^53 takes its digits from the record's bytes: not by value
-      if (plainKeyValue(v)) {
-        let key = recent.get(v)
-        if (key === undefined) {
-          if (recent.size >= RECENT_KEYS) recent.clear()
-          recent.set(v, (key = makeKey([v])))
-        }
-        return key
-      }
+    if (this.recent) {
+      const key = this.plainKey(getters[0]!(rec.value))
+      if (key !== undefined) return key
     }
     const compound = this.recentCompound
     if (compound) {
@@ -94,6 +85,22 @@ export class KeyReader {
       if (isInexactInteger(v) && rec.raw !== undefined) (texts ??= [])[i] = this.integerTexts[i]!(rec.raw)
     }
     return makeKey(values, texts)
+  }
+
+  /**
+   * The key of a one-field selector whose value is `v`, when it is a string or an exact number;
+   * undefined otherwise (and for a selector of several fields): then `read` decides.
+   */
+  plainKey(v: unknown): Key | undefined {
+    const recent = this.recent
+    // an integer beyond 2^53 takes its digits from the record's bytes: not by value
+    if (recent === undefined || !plainKeyValue(v)) return undefined
+    let key = recent.get(v)
+    if (key === undefined) {
+      if (recent.size >= RECENT_KEYS) recent.clear()
+      recent.set(v, (key = makeKey([v])))
+    }
+    return key
   }
 
   /** The record's key from the recent compound keys (made and kept on a miss); undefined unless every value is plain. */

@@ -2,6 +2,7 @@
 // backend: it receives records and control events and emits through an Output. Calls are
 // synchronous: the driver hands a whole batch of records to the chain with no `await` per record.
 import type { Rec } from '../stream/record.js'
+import type { Key } from '../stream/key.js'
 import type { KeyedStateBackend } from '../state/backend.js'
 import type { Clock } from '../time/clock.js'
 import type { Stats } from '../stream/stats.js'
@@ -67,6 +68,20 @@ export interface Operator {
    * hands it to processRecord, which sends it to the late output.
    */
   windowTextOf?(time: number, source: string, line: number): string | undefined
+  /**
+   * Set by a pipe reader that puts back each record's key (one top-level field) and its tumbling
+   * window (its window_start and window_end fields) and does nothing else: a driver that reads
+   * those fields from parsed columns may find key and window itself (pipeline/run.ts
+   * carriedBatch). Each returns undefined where processRecord must decide (a key value that is
+   * not a string or an exact number, a bound that is not a time).
+   */
+  readonly carriesFields?: { readonly keyField: string; key(value: unknown): Key | undefined; bound(value: unknown): number | undefined }
+  /**
+   * Set by an aggregate of windows carried on the records: processRecord of a record given by
+   * its value, key and window, for a driver that builds no record (pipeline/run.ts
+   * carriedBatch). `rec` makes the record where one is needed (bad, late).
+   */
+  addCarried?(value: unknown, key: Key, start: number, end: number, source: string, line: number, rec: () => Rec, out: Output): void
   open?(ctx: OperatorContext): void
   processRecord(rec: Rec, out: Output): void
   /** Default (when absent): forward the watermark unchanged. When present, it must forward. */

@@ -191,10 +191,40 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
 
   /** Adds the record to its key's row in the table of window w (the columnar route). */
   function addToPane(rec: Rec, key: Key, s: number, w: Window, out: Output): void {
-    const p = tables!.pane(w.start, hasFired(w))
+    addValueToPane(rec.value, rec, key, s, w.start, w.end, out)
+  }
+
+  function addValueToPane(value: unknown, pos: Position & { raw?: string }, key: Key, s: number, start: number, end: number, out: Output): void {
+    const fired = eventTime && end - 1 <= wm
+    const p = tables!.pane(start, fired)
     const row = tables!.row(p, key)
-    columns!.add(p.columns, row, rec.value, s, rec)
-    if (hasFired(w)) emitPaneRow(key, w, p, row, out) // a late record within the lateness: updated result at once
+    columns!.add(p.columns, row, value, s, pos)
+    if (fired) emitPaneRow(key, { start, end }, p, row, out) // a late record within the lateness: updated result at once
+  }
+
+  /**
+   * Operator.addCarried: processRecord of a carried tumbling window's record, without the
+   * record. Where its position is all a function could want of it (none reads a rounded
+   * integer's digits), one object serves every record.
+   */
+  const carriedPos = { source: '', line: 0 }
+  const needsBytes = agg !== undefined && agg.integerTexts.some((x) => x !== undefined)
+  function addCarried(value: unknown, key: Key, start: number, end: number, source: string, line: number, rec: () => Rec, out: Output): void {
+    if (!tables) return processRecordOf(rec(), out)
+    const why = agg!.check(value)
+    if (why !== undefined) return ctx.badRecord(rec(), why)
+    lastSource = source
+    lastLine = line
+    const s = seq++
+    if (eventTime && end - 1 + lateness <= wm) return out.late(rec())
+    let pos: Position & { raw?: string } = carriedPos
+    if (needsBytes) pos = rec()
+    else {
+      carriedPos.source = source
+      carriedPos.line = line
+    }
+    addValueToPane(value, pos, key, s, start, end, out)
+    ctx.stats.consumed++
   }
 
   /**
@@ -425,6 +455,32 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
     return boundsOf(start, end).text
   }
 
+  /** processRecord (addCarried is its part for a carried window's record that is not built) */
+  function processRecordOf(rec: Rec, out: Output): void {
+    if (cfg.carried) {
+      const why = agg!.check(rec.value)
+      if (why !== undefined) return ctx.badRecord(rec, why)
+      lastSource = rec.source
+      lastLine = rec.line
+      return processCarried(rec, rec.key ?? NO_KEY, seq++, out)
+    }
+    if (agg) {
+      const why = agg.check(rec.value)
+      if (why !== undefined) return ctx.badRecord(rec, why)
+    } else if (spec.kind === 'tumbling' || spec.kind === 'sliding' || spec.kind === 'session') {
+      const v = rec.value
+      if (v === null || typeof v !== 'object' || Array.isArray(v))
+        return ctx.badRecord(rec, 'window: a record must be a JSON object to carry window_start and window_end')
+    }
+    const key = rec.key ?? NO_KEY
+    const s = seq++
+    lastSource = rec.source
+    lastLine = rec.line
+    if (spec.kind === 'tumbling' || spec.kind === 'sliding') processTimeWindows(rec, key, s, out)
+    else if (spec.kind === 'session') processSession(rec, key, s, out)
+    else processUnbounded(rec, key, s, out)
+  }
+
   return {
     uid,
     ...(spec.kind === 'tumbling' && !agg && !cfg.carried && cfg.timeMode === 'event' ? { windowTextOf } : {}),
@@ -444,30 +500,8 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
         pane = undefined
       }
     },
-    processRecord(rec, out) {
-      if (cfg.carried) {
-        const why = agg!.check(rec.value)
-        if (why !== undefined) return ctx.badRecord(rec, why)
-        lastSource = rec.source
-        lastLine = rec.line
-        return processCarried(rec, rec.key ?? NO_KEY, seq++, out)
-      }
-      if (agg) {
-        const why = agg.check(rec.value)
-        if (why !== undefined) return ctx.badRecord(rec, why)
-      } else if (spec.kind === 'tumbling' || spec.kind === 'sliding' || spec.kind === 'session') {
-        const v = rec.value
-        if (v === null || typeof v !== 'object' || Array.isArray(v))
-          return ctx.badRecord(rec, 'window: a record must be a JSON object to carry window_start and window_end')
-      }
-      const key = rec.key ?? NO_KEY
-      const s = seq++
-      lastSource = rec.source
-      lastLine = rec.line
-      if (spec.kind === 'tumbling' || spec.kind === 'sliding') processTimeWindows(rec, key, s, out)
-      else if (spec.kind === 'session') processSession(rec, key, s, out)
-      else processUnbounded(rec, key, s, out)
-    },
+    ...(columns && cfg.carried ? { addCarried } : {}),
+    processRecord: (rec, out) => processRecordOf(rec, out),
     snapshot() {
       if (tables) {
         // the tables go into state as the reference route keeps them (accumulators by key and

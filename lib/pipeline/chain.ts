@@ -74,6 +74,11 @@ export class Chain {
     this.outs[index]!.watermark(time)
   }
 
+  /** What operator `index` emits into (a driver that runs its part of a record: run.ts carriedBatch). */
+  outputOf(index: number): Output {
+    return this.outs[index]!
+  }
+
   /** A pane edge from upstream (read from a side channel). */
   pane(edge: PaneEdge): void {
     this.head.pane(edge)

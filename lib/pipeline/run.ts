@@ -288,6 +288,30 @@ function windowPathOf(ops: Operator[], fields: string[]): WindowPath | undefined
   return { stamps, stampsAt: head, textOf, time: cols[0]!, start: cols[1]!, end: cols[2]! }
 }
 
+/**
+ * A pipe reader of keyed tumbling windows followed by their aggregate (`… | weir aggregate …`
+ * after `weir window tumbling …`): the driver reads key and window from the parsed columns and
+ * hands the aggregate each record's value (Job.carriedBatch).
+ */
+interface CarriedPath {
+  reader: NonNullable<Operator['carriesFields']>
+  add: NonNullable<Operator['addCarried']>
+  /** columns of the key field, window_start and window_end */
+  key: number
+  start: number
+  end: number
+}
+
+function carriedPathOf(ops: Operator[], fields: string[]): CarriedPath | undefined {
+  if (ops.length !== 2) return undefined
+  const reader = ops[0]!.carriesFields
+  const add = ops[1]!.addCarried
+  if (!reader || !add) return undefined
+  const cols = [reader.keyField, 'window_start', 'window_end'].map((f) => fields.indexOf(f))
+  if (cols.some((c) => c < 0)) return undefined
+  return { reader, add, key: cols[0]!, start: cols[1]!, end: cols[2]! }
+}
+
 const EMPTY_BYTES = Buffer.alloc(0)
 
 /** JSON's whitespace: space, tab, LF, CR. */
@@ -382,6 +406,7 @@ class Job {
       if (cols.every((c) => c >= 0)) this.forwardCols = cols
     }
     if (parsing && (!pipeOut || !pipeOut.linesHaveEntries)) this.windowPath = windowPathOf(ops, parsing.fields)
+    if (parsing && pipeIn) this.carriedPath = carriedPathOf(ops, parsing.fields)
     this.positions = durable ? durable.startPositions() : inputs.map((path) => ({ path, dev: 0, ino: 0, offset: 0, line: 0, done: false }))
     if (durable) {
       this.chain.restore(durable.snapshots)
@@ -422,6 +447,7 @@ class Job {
 
   /** When the chain is a lone tumbling window after its time assigner: see windowBatch. */
   private windowPath: WindowPath | undefined
+  private carriedPath: CarriedPath | undefined
 
   /** A checkpoint was taken here: its barrier goes on to the weir stage after this one, if any. */
   private barrier(id: number): void {
@@ -926,7 +952,68 @@ class Job {
   private onParsedBatch(batch: ParsedBatch, fields: string[], replayUntil = 0): void {
     if (this.forwardCols && batch.bytes) return this.forwardBatch(batch, this.forwardCols, fields, replayUntil)
     if (this.windowPath && batch.bytes) return this.windowBatch(batch, this.windowPath, fields, replayUntil)
+    if (this.carriedPath && batch.source === 'stdin') return this.carriedBatch(batch, this.carriedPath, fields, replayUntil)
     this.recordsOf(batch, fields, replayUntil, 0, batch.lines.length)
+  }
+
+  /**
+   * A batch from a weir pipe into the aggregate of the windows its records carry (CarriedPath):
+   * each record whose key and window the columns give goes to the aggregate as its value, no
+   * record built, no pipe reader run; any other line takes the record path in its place in the
+   * order. Output, counts and state are those of recordsOf (test/cli/pipes.ts holds them so).
+   */
+  private carriedBatch(batch: ParsedBatch, path: CarriedPath, fields: string[], replayUntil: number): void {
+    const { source, raws, starts, ends, lines, cols, bad, whole } = batch
+    const stats = this.stats
+    const chain = this.chain
+    const pipeIn = this.pipeIn!
+    const out = chain.outputOf(1)
+    const fates = this.fates
+    const { reader, add } = path
+    const keys = cols[path.key]!
+    const windowStarts = cols[path.start]!
+    const windowEnds = cols[path.end]!
+    const nf = fields.length
+    const bytes = batch.bytes && Buffer.from(batch.bytes.buffer, batch.bytes.byteOffset, batch.bytes.byteLength)
+    for (let i = 0; i < lines.length; i++) {
+      if (this.stopped) return
+      if (bad[i] !== undefined || (whole !== undefined && i in whole)) {
+        this.recordsOf(batch, fields, replayUntil, i, i + 1)
+        continue
+      }
+      // the entries before the line first: the first of them may say how times are written
+      const read = lines[i]!
+      const at = pipeIn.arrive(read, chain, source)
+      const key = reader.key(keys[i])
+      const start = reader.bound(windowStarts[i])
+      const end = reader.bound(windowEnds[i])
+      if (key === undefined || start === undefined || end === undefined) {
+        this.recordsOf(batch, fields, replayUntil, i, i + 1)
+        continue
+      }
+      stats.read++
+      if (read <= replayUntil) stats.replayed++
+      const line = pipeIn.lineOf(read)
+      const value: Record<string, unknown> = {}
+      for (let f = 0; f < nf; f++) {
+        const v = cols[f]![i]
+        if (v !== undefined) value[fields[f]!] = v
+      }
+      const rec = (): Rec => ({
+        raw: raws ? raws[i]! : bytes ? bytes.toString('latin1', starts![i]!, ends![i]!) : '',
+        value,
+        key,
+        window: { start, end },
+        source: at,
+        line,
+      })
+      fates.begin()
+      try {
+        add(value, key, start, end, at, line, rec, out)
+      } finally {
+        fates.end()
+      }
+    }
   }
 
   /** Records [from, to) of the batch through the chain. */
