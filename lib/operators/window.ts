@@ -91,11 +91,14 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
   // (made at open: on LMDB they spill beyond a bounded head, decisions.md 32)
   let windowTimers: WindowTimers | undefined
   let timers: TimerQueue<TimerPayload>
-  // The columnar route (windows/panes.ts): a tumbling window's aggregates in one table per window,
-  // where state is in memory anyway. Timers, state and the accumulator arrays are then unused
-  // between snapshots: a snapshot writes the tables into state, a restore reads them back.
+  // The columnar route (windows/panes.ts): a tumbling window's aggregates in one table per window.
+  // Timers, state and the accumulator arrays are then unused between snapshots: a snapshot writes
+  // the tables into state, a restore reads them back. The tables hold at most what the backend
+  // lets an operator hold on the heap (KeyedStateBackend.heldEntries: LMDB's cache); beyond that
+  // the operator leaves them for good and goes on in state (leaveTables).
   const columns = agg && spec.kind === 'tumbling' ? new ColumnAggregator(agg) : undefined
   let tables: PaneTables | undefined
+  let tableBound = Infinity
   const nextTimerTime = () => (tables ? tables.peekTime() : windowTimers ? windowTimers.peekTime() : timers.peekTime())
   let state: OperatorState
   let ctx: OperatorContext
@@ -200,6 +203,26 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
     const row = tables!.row(p, key)
     columns!.add(p.columns, row, value, s, pos)
     if (fired) emitPaneRow(key, { start, end }, p, row, out) // a late record within the lateness: updated result at once
+    if (tables!.rows > tableBound) leaveTables()
+  }
+
+  /**
+   * From the tables to the reference route, for the rest of the run: every row into state, its
+   * window's timers registered per key, as if the route had been the reference one all along.
+   */
+  function leaveTables(): void {
+    for (const p of tables!.panes()) for (let row = 0; row < p.keys.length; row++) state.put(p.keys[row]!, p.start, columns!.accsOf(p.columns, row))
+    open = tables!.rows
+    dropTables()
+  }
+
+  /** The tables' rows are in state as they are: their timers go per key, the tables go. */
+  function dropTables(): void {
+    const size = (spec as { size: number }).size
+    windowTimers = new WindowTimers(size, lateness, MAX_WATERMARK, state.timerSpill?.())
+    for (const p of tables!.panes())
+      for (const key of p.keys) windowTimers.add(key, p.start, p.fired)
+    tables = undefined
   }
 
   /**
@@ -487,7 +510,10 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
     open(c) {
       ctx = c
       state = c.state.operator(uid)
-      if (columns && c.state.inMemory) tables = new PaneTables(columns, (spec as { size: number }).size, lateness, MAX_WATERMARK)
+      if (columns) {
+        tables = new PaneTables(columns, (spec as { size: number }).size, lateness, MAX_WATERMARK)
+        tableBound = c.state.heldEntries
+      }
       else if (spec.kind === 'tumbling' || spec.kind === 'sliding') windowTimers = new WindowTimers(spec.size, lateness, MAX_WATERMARK, state.timerSpill?.())
       timers = new TimerQueue(spec.kind === 'session' ? state.timerSpill?.() : undefined)
     },
@@ -524,11 +550,16 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
       // Timers follow from the windows in state: each open window has its firing timer (unless it
       // has fired) and its cleanup timer. Rebuilding them here stores nothing twice.
       if (tables) {
+        // into the tables while they may hold it; past their bound, the rest as the reference route
+        // keeps it (no state is written during the visit: what was read stays where it is)
         const size = (spec as { size: number }).size
         state.forEach((key, ns, value) => {
-          const p = tables!.pane(ns as number, hasFired({ start: ns as number, end: (ns as number) + size }))
-          columns!.setAccs(p.columns, tables!.row(p, key), value as unknown[])
+          const start = ns as number
+          if (!tables) return registerTimers(key, { start, end: start + size })
+          const p = tables.pane(start, hasFired({ start, end: start + size }))
+          columns!.setAccs(p.columns, tables.row(p, key), value as unknown[])
           p.stored = true
+          if (tables.rows > tableBound) dropTables()
         })
         return
       }

@@ -103,12 +103,12 @@ export interface ReadMark {
  */
 export interface KeyedStateBackend {
   /**
-   * Whether all state lives on the heap anyway (memory), so an operator may keep its own in-memory
-   * form of it between snapshots (the columnar windows, operators/windows/panes.ts). False where
-   * state may exceed memory (LMDB): there only the write-back cache may be indexed so
-   * (decisions.md 32).
+   * How many entries an operator may keep in a form of its own on the heap between snapshots
+   * (the columnar windows, operators/windows/panes.ts), writing them into state as it snapshots:
+   * unbounded in memory, where all state is on the heap anyway; on LMDB the write-back cache's
+   * bound, so that state beyond it still goes to disk (decisions.md 32).
    */
-  readonly inMemory: boolean
+  readonly heldEntries: number
   operator(uid: string): OperatorState
   /**
    * Makes everything put so far part of checkpoint `id` (LMDB: dirty entries written under epoch

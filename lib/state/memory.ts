@@ -143,7 +143,7 @@ class MemoryOperatorState implements OperatorState {
 }
 
 export class MemoryStateBackend implements KeyedStateBackend {
-  readonly inMemory = true
+  readonly heldEntries = Infinity
   private readonly ops = new Map<string, MemoryOperatorState>()
   /** emptySweep: how many empty key lists wait for a sweep at least (tests make it small) */
   constructor(private readonly emptySweep = EMPTY_SWEEP) {}

@@ -24,15 +24,16 @@ export interface Key {
   stateSlots?: unknown[]
   /**
    * The open window (a table of the columnar route, operators/windows/panes.ts) this key was last
-   * added to, and its row there: records of one key in one window skip the table's hash map. The
-   * table owns both fields and checks them before trusting them.
+   * added to, by the table's number, and its row there: records of one key in one window skip the
+   * table's hash map. A number, not the table: a key kept elsewhere (the keys seen lately) must not
+   * keep a table that is gone. The tables own both fields.
    */
-  paneTable?: unknown
+  paneId?: number
   paneRow?: number
 }
 
 /** The key of records that were never keyed: one global partition. */
-export const NO_KEY: Key = { values: [], canon: '', group: 0, stateOwner: undefined, stateSlots: undefined, paneTable: undefined, paneRow: 0 }
+export const NO_KEY: Key = { values: [], canon: '', group: 0, stateOwner: undefined, stateSlots: undefined, paneId: 0, paneRow: 0 }
 
 /**
  * texts: by position, the exact literal of an integer value beyond 2^53, which JSON.parse rounded
@@ -50,7 +51,7 @@ export function makeKey(values: unknown[], texts?: (string | undefined)[]): Key 
         ? (texts[0] ?? canonicalJson(values[0]))
         : '[' + values.map((v, i) => texts[i] ?? canonicalJson(v)).join(',') + ']'
   // every field at once, so keys share one hidden class whether or not a backend has used them
-  return { values, canon, group: keyGroupOf(canon), stateOwner: undefined, stateSlots: undefined, paneTable: undefined, paneRow: 0 }
+  return { values, canon, group: keyGroupOf(canon), stateOwner: undefined, stateSlots: undefined, paneId: 0, paneRow: 0 }
 }
 
 /**

@@ -15,12 +15,17 @@ import { cleanupTimeOf } from '../../time/window-timers.js'
 
 const FIRST_CAPACITY = 16
 
+/** Numbers the tables of every operator in the process (Key.paneId: 0 is none). */
+let nextPaneId = 1
+
 /** One open window [start, end): its keys by row, and their accumulators. */
 export interface Pane {
   readonly start: number
   readonly end: number
   readonly keys: Key[]
-  /** rows by canonical key, for a key whose Key object does not point here (paneTable) */
+  /** this table's number, unique in the process (Key.paneId) */
+  readonly id: number
+  /** rows by canonical key, for a key whose Key object does not point here (Key.paneId) */
   readonly rowOf: Map<string, number>
   readonly columns: ColumnTable
   /** has fired: what comes now is late within the lateness, and only its cleanup is due */
@@ -58,7 +63,7 @@ export class PaneTables {
     let p = this.byStart.get(start)
     if (p === undefined) {
       const end = start + this.size
-      p = { start, end, keys: [], rowOf: new Map(), columns: this.columns.table(FIRST_CAPACITY), fired, stored: false, next: fired ? this.cleanupTime(end) : end - 1 }
+      p = { id: nextPaneId++, start, end, keys: [], rowOf: new Map(), columns: this.columns.table(FIRST_CAPACITY), fired, stored: false, next: fired ? this.cleanupTime(end) : end - 1 }
       this.byStart.set(start, p)
       this.push(p)
     }
@@ -68,7 +73,7 @@ export class PaneTables {
 
   /** The key's row in the pane, added (as create() makes accumulators) if it has none. */
   row(p: Pane, key: Key): number {
-    if (key.paneTable === p) return key.paneRow!
+    if (key.paneId === p.id) return key.paneRow!
     let row = p.rowOf.get(key.canon)
     if (row === undefined) {
       row = p.keys.length
@@ -78,7 +83,7 @@ export class PaneTables {
       p.rowOf.set(key.canon, row)
       this.rows++
     }
-    key.paneTable = p
+    key.paneId = p.id
     key.paneRow = row
     return row
   }
@@ -111,8 +116,6 @@ export class PaneTables {
         this.byStart.delete(p.start)
         if (this.last === p) this.last = undefined
         this.rows -= p.keys.length
-        // a key pointing at a pane that is gone would keep it, columns and all, from the collector
-        for (const key of p.keys) if (key.paneTable === p) key.paneTable = undefined
       } else {
         p.next = cleanupAt
         this.siftDown(0)
