@@ -390,7 +390,12 @@ function guard<T>(dir: string, doing: 'unreadable' | 'not writable', f: () => T)
 function ioError(dir: string, doing: string, err: unknown): unknown {
   if (err instanceof CallbackError) return err.error
   if (err instanceof WeirError) return err
-  return new WeirError('io', `${dir}: state is ${doing}: ${err instanceof Error ? err.message : String(err)}`)
+  const message = err instanceof Error ? err.message : String(err)
+  // A page write that fails (a full disk) makes LMDB's C code print "Write error: … position …,
+  // size …" on stderr itself, with no line end, and put this text in the error: end its line, so
+  // that weir's own message still starts a line of its own.
+  if (message.includes('Attempting to write page')) process.stderr.write('\n')
+  return new WeirError('io', `${dir}: state is ${doing}: ${message}`)
 }
 
 // -- reading chains ----------------------------------------------------------------------------
