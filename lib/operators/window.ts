@@ -91,12 +91,12 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
   // (made at open: on LMDB they spill beyond a bounded head, decisions.md 32)
   let windowTimers: WindowTimers | undefined
   let timers: TimerQueue<TimerPayload>
-  // The columnar route (windows/panes.ts): a tumbling window's aggregates in one table per window.
+  // The columnar route (windows/panes.ts): a time window's aggregates in one table per window.
   // Timers, state and the accumulator arrays are then unused between snapshots: a snapshot writes
   // the tables into state, a restore reads them back. The tables hold at most what the backend
   // lets an operator hold on the heap (KeyedStateBackend.heldEntries: LMDB's cache); beyond that
   // the operator leaves them for good and goes on in state (leaveTables).
-  const columns = agg && spec.kind === 'tumbling' ? new ColumnAggregator(agg) : undefined
+  const columns = agg && (spec.kind === 'tumbling' || spec.kind === 'sliding') ? new ColumnAggregator(agg) : undefined
   let tables: PaneTables | undefined
   let tableBound = Infinity
   const nextTimerTime = () => (tables ? tables.peekTime() : windowTimers ? windowTimers.peekTime() : timers.peekTime())

@@ -1,5 +1,6 @@
-// The open windows of a tumbling window with its aggregate, as tables: one per window, a row per
-// key holding state in it, the accumulators in columns (aggregates/columns.ts). The columnar route
+// The open windows of a tumbling or sliding window with its aggregate, as tables: one per window
+// (all of one size; a sliding window's record is in several), a row per key holding state in it,
+// the accumulators in columns (aggregates/columns.ts). The columnar route
 // of issue 19: instead of an accumulator array per (key, window) in keyed state, a slot for it in
 // the key's state list and the key in the window's timer list, a window is one table that knows
 // its keys, and a key's rows are numbers next to its neighbours'. Each table has one timer, its
