@@ -45,3 +45,17 @@ t.test('a key kept elsewhere (the keys seen lately) does not keep a table that i
   t.equal(gone.deref(), undefined, 'collected while both keys live on')
   t.ok(first.canon === second.canon)
 })
+
+t.test("a firing's rows are in canonical key order: code point order, astral keys after U+FFFF", async (t) => {
+  const order = (values: string[]) => {
+    const tables = tablesOf(10, 0)
+    const p = tables.pane(0, false)
+    for (const v of values) tables.row(p, makeKey([v]))
+    let got: string[] = []
+    tables.pollUpTo(9, (q, fire) => (got = fire!.map((r) => q.keys[r]!.values[0] as string)))
+    return got
+  }
+  t.same(order(['u2', 'u10', 'u1', 'b']), ['b', 'u1', 'u10', 'u2'], 'plain keys: as strings')
+  // UTF-16 order would put U+10000 (a surrogate pair, D800 DC00) before U+FFFF
+  t.same(order(['\u{10000}', 'a', '\uffff']), ['a', '\uffff', '\u{10000}'], 'with an astral key: by code point')
+})
