@@ -513,8 +513,7 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
       if (columns) {
         tables = new PaneTables(columns, (spec as { size: number }).size, lateness, MAX_WATERMARK)
         tableBound = c.state.heldEntries
-      }
-      else if (spec.kind === 'tumbling' || spec.kind === 'sliding') windowTimers = new WindowTimers(spec.size, lateness, MAX_WATERMARK, state.timerSpill?.())
+      } else if (spec.kind === 'tumbling' || spec.kind === 'sliding') windowTimers = new WindowTimers(spec.size, lateness, MAX_WATERMARK, state.timerSpill?.())
       timers = new TimerQueue(spec.kind === 'session' ? state.timerSpill?.() : undefined)
     },
     processPane(edge: PaneEdge, out: Output) {
