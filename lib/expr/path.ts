@@ -4,6 +4,12 @@ import { usageError } from '../stream/errors.js'
 
 export type PathStep = string | number
 
+/** The name a path selects at the top level of a record, when it is one plain name (`user`, not `a.b`). */
+export function topLevelName(text: string): string | undefined {
+  const steps = parsePath(text)
+  return steps.length === 1 && typeof steps[0] === 'string' ? steps[0] : undefined
+}
+
 export function parsePath(text: string): PathStep[] {
   const steps: PathStep[] = []
   let i = 0

@@ -1,6 +1,6 @@
 // keyby partitions the stream: it sets the key of each record for the operators that follow.
 // It does not edit the record, so its bytes pass through unchanged.
-import { compilePath, parsePath } from '../expr/path.js'
+import { compilePath, topLevelName } from '../expr/path.js'
 import { compileIntegerText } from '../expr/exact.js'
 import { isInexactInteger } from '../stream/json-text.js'
 import { makeKey, type Key } from '../stream/key.js'
@@ -150,11 +150,11 @@ export function keyby(cfg: KeybyConfig, uid: string, keysRead = true): Operator 
   let ctx: OperatorContext
   // a record with every key field passes unchanged: when each is a top-level name, the driver may
   // forward its bytes (the first stage of `weir keyby user | …` then never decodes a record)
-  const names = cfg.fields.map(parsePath)
-  const topLevel = names.every((steps) => steps.length === 1 && typeof steps[0] === 'string')
+  const names = cfg.fields.map(topLevelName)
+  const topLevel = names.every((name) => name !== undefined)
   return {
     uid,
-    ...(!keysRead && topLevel ? { passesWhenPresent: names.map((steps) => steps[0] as string) } : {}),
+    ...(!keysRead && topLevel ? { passesWhenPresent: names as string[] } : {}),
     open(c) {
       ctx = c
     },

@@ -7,7 +7,7 @@ import type { ChannelEntry, ChannelReader, ChannelWriter } from '../io/protocol/
 import type { Operator, OperatorContext, PaneEdge } from '../operators/operator.js'
 import type { TimeInfo } from '../operators/timestamps.js'
 import { KeyReader } from '../operators/keyby.js'
-import { parsePath } from '../expr/path.js'
+import { topLevelName } from '../expr/path.js'
 import { WeirError } from '../stream/errors.js'
 import { makeKey } from '../stream/key.js'
 import type { Rec, Window } from '../stream/record.js'
@@ -303,10 +303,9 @@ export class PipeReader {
     const passes = !keys && !(window && timeWindows) && !(keysRead && ctx.key === 'lines')
     // a key of one top-level field and tumbling windows in the records' fields: a driver may read
     // both from parsed columns (Operator.carriesFields)
-    const keyField = keys?.fields.length === 1 ? keys.fields[0]! : undefined
-    const topLevel = keyField !== undefined && parsePath(keyField).length === 1 && typeof parsePath(keyField)[0] === 'string'
+    const keyField = keys?.fields.length === 1 ? topLevelName(keys.fields[0]!) : undefined
     const carriesFields =
-      keys && topLevel && span?.kind === 'tumbling' && window!.carried === 'fields' ? { keyField: keyField, key: (v: unknown) => keys.plainKey(v), bound } : undefined
+      keys && keyField !== undefined && span?.kind === 'tumbling' && window!.carried === 'fields' ? { keyField: keyField, key: (v: unknown) => keys.plainKey(v), bound } : undefined
     return {
       uid,
       ...(passes ? { passesWhenPresent: [] } : {}),

@@ -314,6 +314,16 @@ function carriedPathOf(ops: Operator[], fields: string[]): CarriedPath | undefin
 
 const EMPTY_BYTES = Buffer.alloc(0)
 
+/** Record `i` of a batch as the value of the fields parsed (a field the line lacks is absent). */
+function valueAt(cols: unknown[][], fields: string[], i: number): Record<string, unknown> {
+  const value: Record<string, unknown> = {}
+  for (let f = 0; f < fields.length; f++) {
+    const v = cols[f]![i]
+    if (v !== undefined) value[fields[f]!] = v
+  }
+  return value
+}
+
 /** JSON's whitespace: space, tab, LF, CR. */
 function isJsonSpace(c: number): boolean {
   return c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d
@@ -973,7 +983,6 @@ class Job {
     const keys = cols[path.key]!
     const windowStarts = cols[path.start]!
     const windowEnds = cols[path.end]!
-    const nf = fields.length
     const bytes = batch.bytes && Buffer.from(batch.bytes.buffer, batch.bytes.byteOffset, batch.bytes.byteLength)
     for (let i = 0; i < lines.length; i++) {
       if (this.stopped) return
@@ -994,11 +1003,7 @@ class Job {
       stats.read++
       if (read <= replayUntil) stats.replayed++
       const line = pipeIn.lineOf(read)
-      const value: Record<string, unknown> = {}
-      for (let f = 0; f < nf; f++) {
-        const v = cols[f]![i]
-        if (v !== undefined) value[fields[f]!] = v
-      }
+      const value = valueAt(cols, fields, i)
       const rec = (): Rec => ({
         raw: raws ? raws[i]! : bytes ? bytes.toString('latin1', starts![i]!, ends![i]!) : '',
         value,
@@ -1023,7 +1028,6 @@ class Job {
     const chain = this.chain
     // records from a weir stage: its channel's entries go in between them
     const pipeIn = source === 'stdin' ? this.pipeIn : undefined
-    const nf = fields.length
     // one string for the records' text (ASCII); each record's is a slice of it, which copies nothing
     const base = batch.bytes ? starts![from]! : 0
     const text = batch.bytes ? Buffer.from(batch.bytes.buffer, batch.bytes.byteOffset, batch.bytes.byteLength).toString('latin1', base, ends![to - 1]!) : ''
@@ -1049,11 +1053,7 @@ class Job {
         this.push({ raw, value: whole[i], source: at, line })
         continue
       }
-      const value: Record<string, unknown> = {}
-      for (let f = 0; f < nf; f++) {
-        const v = cols[f]![i]
-        if (v !== undefined) value[fields[f]!] = v
-      }
+      const value = valueAt(cols, fields, i)
       this.push({ raw, value, source: at, line })
     }
   }

@@ -1100,11 +1100,6 @@ export class LmdbStateBackend implements KeyedStateBackend {
         else list.length = kept
       }
     dirty.sort((a, b) => compareChainKeys(a.ck, b.ck))
-    // An entry put without being read (an operator that keeps state in a form of its own and puts
-    // it at a snapshot: the columnar windows) has no chain yet: readChain asks the filter before
-    // reading the disk, and a flush cannot build it, so it is built here. Otherwise each such
-    // entry was a range read in the write transaction: a third of the checkpoint's time.
-    if (oldest >= 0 && (!this.filter || this.filter.full) && dirty.some(({ e }) => e.chain === undefined)) this.buildFilter()
     guard(this.dir, 'not writable', () =>
       this.state.transactionSync(() => {
         for (const { e, ck } of dirty) {
