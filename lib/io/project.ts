@@ -13,6 +13,9 @@
 const QUOTE = 34
 const BACKSLASH = 92
 const MAX_DEPTH = 64
+// a key of up to this many bytes is kept among the recent texts (Projector.textOf)
+const RECENT_TEXT_MAX = 32
+const RECENT_TEXTS = 1 << 16
 const TRUE = Buffer.from('true')
 const FALSE = Buffer.from('false')
 const NULL = Buffer.from('null')
@@ -25,7 +28,19 @@ export class Projector {
   /** open containers while skipping a nested value: 1 = object, 2 = array */
   private readonly stack = new Uint8Array(MAX_DEPTH)
 
-  constructor(fields: string[]) {
+  /**
+   * The short ASCII texts read lately, by a hash of their bytes (a direct-mapped cache). A key
+   * read again is then the same string: nothing decoded or allocated, and its hash, which a Map
+   * lookup needs, already computed. In a pipe chain each stage reads the key from bytes on its own
+   * thread, and decoding the key and looking up a fresh string were a sixth of the aggregate stage.
+   */
+  private readonly recentTexts: string[]
+  private readonly recentMask: number
+
+  /** `recentTexts`: slots of the recent texts, a power of two (tests make it small) */
+  constructor(fields: string[], recentTexts = RECENT_TEXTS) {
+    this.recentTexts = new Array<string>(recentTexts).fill('')
+    this.recentMask = recentTexts - 1
     this.names = fields
     this.nameBytes = fields.map((f) => Buffer.from(f, 'utf8'))
     this.lengths = this.nameBytes.map((b) => b.length)
@@ -73,7 +88,7 @@ export class Projector {
       if (c === QUOTE) {
         const close = scanString(text, i + 1, end)
         if (close >= 0) {
-          if (field >= 0) out[field] = text.toString('utf8', i + 1, close)
+          if (field >= 0) out[field] = this.textOf(text, i + 1, close)
           i = close + 1
         } else {
           const stop = skipEscapedString(text, i + 1, end)
@@ -168,6 +183,32 @@ export class Projector {
       }
     }
   }
+
+  /**
+   * The string text[from, to) has no escapes: its value, from the recent texts when short and ASCII.
+   * A long or non-ASCII one, rarely a key, is decoded as it is.
+   */
+  private textOf(text: Buffer, from: number, to: number): string {
+    const length = to - from
+    if (length > RECENT_TEXT_MAX) return text.toString('utf8', from, to)
+    let hash = length
+    for (let k = from; k < to; k++) {
+      const c = text[k]!
+      if (c >= 128) return text.toString('utf8', from, to)
+      hash = (Math.imul(hash, 31) + c) | 0
+    }
+    const slot = (hash ^ (hash >>> 13)) & this.recentMask
+    const recent = this.recentTexts[slot]!
+    if (recent.length === length) {
+      let k = 0
+      while (k < length && recent.charCodeAt(k) === text[from + k]!) k++
+      if (k === length) return recent
+    }
+    // ASCII, where latin1 reads as UTF-8 does and decodes faster
+    const fresh = text.toString('latin1', from, to)
+    this.recentTexts[slot] = fresh
+    return fresh
+  }
 }
 
 /** A member's name and its ':', starting at i; returns where the value starts, or −1. */
@@ -180,6 +221,7 @@ function skipMemberName(text: Buffer, i: number, end: number): number {
   i = skipWs(text, i + 1, end)
   return i >= end ? -1 : i
 }
+
 
 function skipWs(text: Buffer, i: number, end: number): number {
   while (i < end) {

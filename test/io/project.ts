@@ -161,3 +161,28 @@ t.test('edge cases', async (t) => {
   t.ok(projector.project(Buffer.from('{"user":"a","user":"b"}'), 0, 23, out))
   t.equal(out[0], 'b', 'a repeated name: the last one wins, as in JSON.parse')
 })
+
+t.test('short texts read again come from the recent texts: the same values as JSON.parse', async (t) => {
+  // More distinct texts than the cache has slots, of lengths 0–7 over a small alphabet, so slots
+  // collide between texts of equal and of different lengths (a prefix among them), and bytes
+  // above 127 beside them; each read twice, in two orders. A cache of 4 slots makes every kind of
+  // collision common.
+  const alphabet = ['a', 'b', 'c', 'é', '0', '日']
+  const texts = new Set<string>()
+  while (texts.size < 100_000) {
+    let s = ''
+    const n = Math.floor(rnd() * 8)
+    for (let i = 0; i < n; i++) s += pick(alphabet)
+    texts.add(s)
+  }
+  const all = [...texts]
+  const order = [...all, ...all.slice().sort(() => rnd() - 0.5)]
+  const lines = order.map((s) => Buffer.from(JSON.stringify({ ts: 1, user: s })))
+  for (const slots of [undefined, 4]) {
+    const p = new Projector(['user'], slots)
+    const out: unknown[] = []
+    let wrong = 0
+    for (let i = 0; i < order.length; i++) if (!p.project(lines[i]!, 0, lines[i]!.length, out) || out[0] !== order[i]) wrong++
+    t.equal(wrong, 0, `${order.length} reads of ${all.length} texts, each its own value (${slots ?? 'default'} slots)`)
+  }
+})
