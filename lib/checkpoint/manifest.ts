@@ -243,10 +243,11 @@ export function listManifests(jobDir: string): { id: number; path: string }[] {
  * run falls back to the previous complete checkpoint and says so.
  */
 export function latestManifest(jobDir: string, warn: (message: string) => void): ManifestRead & { ok: true } | undefined {
-  for (const { path } of listManifests(jobDir)) {
+  const all = listManifests(jobDir)
+  for (const [i, { path }] of all.entries()) {
     const r = readManifest(path)
     if (r.ok) return r
-    warn(`${path}: ${r.why}; falling back to the previous checkpoint`)
+    warn(`${path}: ${r.why}; ${i + 1 < all.length ? 'falling back to the previous checkpoint' : 'no earlier checkpoint'}`)
   }
   return undefined
 }

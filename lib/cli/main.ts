@@ -194,7 +194,11 @@ async function execute(plan: JobPlan): Promise<void> {
  * durable job adds its totals since its first run and its last checkpoint (decisions.md 34).
  */
 function writeStats(path: string, s: Stats, status: string, result: JobResult | undefined): void {
-  const body: Record<string, unknown> = { status, ...s }
+  const { replayed, ...fates } = s
+  // the record the job failed on (bad input under --on-error fail, an expression that threw) has
+  // no other fate: it is counted here, so that read is still the sum of the fates
+  const failed = status === 'failed' ? Math.max(0, s.read - s.written - s.filtered - s.consumed - s.late - s.skipped - s.deadLettered) : 0
+  const body: Record<string, unknown> = { status, ...fates, failed, replayed }
   if (result?.totals) body.job = { checkpoint: result.checkpoint ?? null, ...result.totals }
   // stdout was a pipe: what the side channel beside it took (weir-protocol(7))
   if (result?.channelBytes !== undefined) body.channelBytes = result.channelBytes

@@ -158,8 +158,16 @@ export class LineSink {
         base = resume.base
         start = resume.committed
       } else {
+        // Another file by that name. Rotated away and gone, or left empty (logrotate's create): a
+        // new file starts. Anything else (a copy put in its place, a restored backup) may hold the
+        // committed lines, and writing it from scratch would erase them: refused.
+        if (resume && existing && existing.size > 0)
+          throw new WeirError(
+            'cant-create',
+            `${path}: not the file checkpoint ${resume.checkpoint} wrote (another file by that name: copied or replaced), and not empty: resuming would overwrite it. Move it away to start a new file, or put the original back`,
+          )
         if (resume && resume.committed > resume.base)
-          onRotated?.(`${path}: not the file checkpoint ${resume.checkpoint} wrote (rotated or replaced): writing it from scratch`)
+          onRotated?.(`${path}: not the file checkpoint ${resume.checkpoint} wrote (rotated away or replaced by an empty one): writing it from scratch`)
         fd = openSync(path, 'w')
       }
     } catch (e) {

@@ -1,5 +1,6 @@
 // Input sources: files given on the command line (or in a spec), or stdin for none or '-'.
-import { closeSync, createReadStream, fstatSync, openSync, readFileSync, readSync, readlinkSync, statSync } from 'node:fs'
+import { accessSync, closeSync, constants, createReadStream, fstatSync, openSync, readSync, statSync } from 'node:fs'
+import { closedByShell } from './closed-fd.js'
 import type { Readable } from 'node:stream'
 import { createGunzip } from 'node:zlib'
 import { WeirError } from '../stream/errors.js'
@@ -29,8 +30,10 @@ export function checkInputs(paths: string[]): InputsInfo {
   const gzip: string[] = []
   for (const p of paths) {
     if (p === STDIN) {
-      if (stdinClosed())
+      if (closedByShell(0))
         throw new WeirError('no-input', "stdin: closed (weir reads stdin when no file is named): name an input file, or give '< /dev/null' for none")
+      // `< dir`: reading it fails with EISDIR, which a stream ends on quietly, as an empty input
+      if (fstatSync(0).isDirectory()) throw new WeirError('no-input', 'stdin: is a directory, expected NDJSON')
       allRegular = false
       continue
     }
@@ -45,6 +48,12 @@ export function checkInputs(paths: string[]): InputsInfo {
       throw new WeirError('no-input', `${p}: ${code === 'ENOENT' ? 'no such file' : (e as Error).message}`)
     }
     if (!isFile) throw new WeirError('no-input', `${p}: is a directory, expected an NDJSON file`)
+    try {
+      // unreadable (its mode, a directory above it): found now, before any output is created
+      accessSync(p, constants.R_OK)
+    } catch (e) {
+      throw new WeirError('no-input', `${p}: cannot be read: ${(e as NodeJS.ErrnoException).code === 'EACCES' ? 'permission denied' : (e as Error).message}`)
+    }
     if (allRegular && isGzip(p)) {
       gzip.push(p)
       allRegular = false // its bytes are not its lines: no reading by offset (the parse worker does)
@@ -70,23 +79,6 @@ export function isGzip(path: string): boolean {
     return false // unreadable: reading it says why
   } finally {
     if (fd !== undefined) closeSync(fd)
-  }
-}
-
-/**
- * Whether the shell closed stdin (`weir filter true <&-`), which jq and Miller report as an error
- * rather than read as empty input. Node reopens a closed fd 0 on /dev/null before any JS runs, so
- * the only trace left is how: read-write, where a shell's `< /dev/null` and a spawn's ignored stdin
- * open it read-only. A `<> /dev/null` (or Python's subprocess.DEVNULL) looks the same and is
- * refused too; it reads nothing either, and the message says how to give no input.
- */
-function stdinClosed(): boolean {
-  try {
-    if (readlinkSync('/proc/self/fd/0') !== '/dev/null') return false
-    const m = /^flags:\s*([0-7]+)/m.exec(readFileSync('/proc/self/fdinfo/0', 'utf8'))
-    return m !== null && (parseInt(m[1]!, 8) & 3) === 2 // O_ACCMODE is O_RDWR
-  } catch {
-    return false // no /proc: read it as it is
   }
 }
 

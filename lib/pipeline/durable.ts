@@ -111,7 +111,16 @@ export async function openDurableJob(stages: Stage[], inputs: string[], opts: Jo
       finished = place.job.finished === true
     } else {
       if (opts.fromCheckpoint !== undefined) restored = findManifest(jobDir, opts.fromCheckpoint, warn).manifest
-      else if (opts.resume) restored = latestManifest(jobDir, warn)?.manifest
+      else if (opts.resume) {
+        restored = latestManifest(jobDir, warn)?.manifest
+        // Starting over here would write every result a second time (after `>> out`, beside the
+        // first): the corrupt manifests are refused, not passed over.
+        if (!restored && listManifests(jobDir).length > 0)
+          throw new WeirError(
+            'io',
+            `${jobDir}: no checkpoint to resume from: every manifest in checkpoints/ is corrupt, and starting over would repeat every result already written. Restore a manifest, or remove the job dir to start over`,
+          )
+      }
       else if (listManifests(jobDir).length > 0)
         throw usageError(`${jobDir}: holds checkpoints of an earlier run: --resume continues it; to start over, remove the job dir`)
     }
@@ -163,6 +172,25 @@ export async function openDurableJob(stages: Stage[], inputs: string[], opts: Jo
       mkdirSync(dir, { recursive: true, mode: JOB_DIR_MODE })
       const lineage = place ? part?.state?.lineage ?? [] : restored?.state.lineage ?? []
       const lmdb = await openLmdbState(dir, { lineage, minPendingEpoch: place ? 0 : maxId + 1 })
+      const epoch = place ? part?.state?.epoch : restored?.state.epoch
+      // state the checkpoint wrote and the dir no longer holds (data.mdb removed or replaced):
+      // restoring from it would be restoring from nothing, with no error
+      if (epoch !== undefined && lmdb.maxEpoch() < epoch) {
+        await lmdb.close()
+        throw new WeirError(
+          'io',
+          `${dir}: holds no state of checkpoint ${restored!.id} (its newest is ${lmdb.maxEpoch() < 0 ? 'none' : lmdb.maxEpoch()}): the state was removed or replaced. Restore it, or remove the job dir to start over`,
+        )
+      }
+      // checkpoints were completed over this state (it records how far they read) and none is
+      // left: checkpoints/ was removed, and starting over would repeat every result
+      if (!place && !restored && lmdb.readMarks().length > 0) {
+        await lmdb.close()
+        throw new WeirError(
+          'io',
+          `${jobDir}: its state was checkpointed, but checkpoints/ holds no manifest: starting over would repeat every result already written. Restore checkpoints/, or remove the job dir to start over`,
+        )
+      }
       state = lmdb
       nextId = lmdb.pendingEpoch
     }

@@ -2,6 +2,7 @@
 // shutdown. Records cross the async boundary a chunk at a time; inside a chunk everything is
 // synchronous, with no `await` per record. Output produced by a chunk is written as soon as the
 // chunk is done, so a live source (`tail -F log | weir …`) never waits for a batch to fill.
+import { closedByShell } from '../io/closed-fd.js'
 import { LineSink, PIPE_QUEUE_BUDGET, STDOUT, refuseInputsAsOutputs } from '../io/sink.js'
 import { LineSplitter } from '../io/splitter.js'
 import { DEFAULT_MAX_LINE_BYTES } from '../io/pending-line.js'
@@ -156,6 +157,9 @@ export async function runJob(stages: Stage[], opts: JobOptions): Promise<JobResu
     const ops = pipeIn ? [pipeIn.operator('upstream', upKey === 'lines' || keysReadAfter(stages, 0, upKey?.fields)), ...built.ops] : built.ops
     const warn = opts.warn ?? (() => {})
     const resumeOf = (role: 'output' | 'late' | 'dead-letter', path: string) => durable?.sinkResume(role, path)
+    // a closed stdout (`>&-`) reads as /dev/null: cat and jq fail on it, but a launcher that
+    // discards output on purpose opens it the same way (io/closed-fd.ts), so it is said, not refused
+    if (toStdout && closedByShell(1)) warn('stdout: closed, or /dev/null opened read-write: every result is discarded (-o FILE keeps them)')
     const out =
       opts.output && opts.output !== STDIN ? await LineSink.file(opts.output, resumeOf('output', opts.output), warn) : LineSink.stdout(resumeOf('output', STDOUT))
     // a pipe holds 64 KiB: stdout keeps more queued, unless a checkpoint's barrier would wait in it

@@ -18,7 +18,7 @@
 //
 // This file is the only importer of 'lmdb': the native module loads only for jobs with a job dir.
 import { createHash } from 'node:crypto'
-import { accessSync, closeSync, constants, existsSync, fstatSync, mkdirSync, openSync, readSync, renameSync, rmSync, statSync } from 'node:fs'
+import { accessSync, closeSync, constants, existsSync, fstatSync, mkdirSync, openSync, readSync, renameSync, rmSync, statSync, statfsSync } from 'node:fs'
 import { join } from 'node:path'
 import { open, type Database, type RootDatabase } from 'lmdb'
 import { WeirError } from '../stream/errors.js'
@@ -395,7 +395,18 @@ function ioError(dir: string, doing: string, err: unknown): unknown {
   // size …" on stderr itself, with no line end, and put this text in the error: end its line, so
   // that weir's own message still starts a line of its own.
   if (message.includes('Attempting to write page')) process.stderr.write('\n')
-  return new WeirError('io', `${dir}: state is ${doing}: ${message}`)
+  // LMDB reports a page write that found the disk full as EIO: say what the disk says
+  return new WeirError('io', `${dir}: state is ${doing}: ${message}${/Input\/output error|EIO|ENOSPC/.test(message) && diskFull(dir) ? ' (no space left on the device)' : ''}`)
+}
+
+/** Whether the file system holding `dir` has no room left for a user's writes (under 1 MiB). */
+function diskFull(dir: string): boolean {
+  try {
+    const fs = statfsSync(dir)
+    return fs.bavail * fs.bsize < 1 << 20
+  } catch {
+    return false
+  }
 }
 
 // -- reading chains ----------------------------------------------------------------------------

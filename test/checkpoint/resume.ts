@@ -4,7 +4,7 @@
 import t from 'tap'
 import { rng } from '../harness/random.js'
 import { spawn, spawnSync } from 'node:child_process'
-import { appendFileSync, existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { appendFileSync, existsSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { ROOT, WEIR, sh, weir } from '../harness/cli.js'
 
@@ -88,6 +88,60 @@ t.test('a corrupted newest manifest is detected by its checksum: the run falls b
   t.equal(r.code, 0, r.stderr)
   t.match(r.stderr, /checksum mismatch \(corrupted\); falling back to the previous checkpoint/)
   t.equal(r.stdout, '{"u":"a","count":1}\n{"u":"b","count":1}\n', 'the fallback checkpoint (the start) replays the input once')
+})
+
+t.test('a job dir that lost its manifests or its state is refused, not resumed from nothing (results would repeat or go wrong)', async (t) => {
+  const dir = t.testdir({ 'in.ndjson': '{"u":"a","t":1}\n{"u":"b","t":1500}\n' })
+  const job = (jobDir: string) => `"$WEIR" keyby u then window tumbling 1s --time t then aggregate count "${dir}/in.ndjson" --job-dir "${jobDir}" --no-flush --checkpoint-interval 1r`
+  const fresh = async (name: string) => {
+    const jobDir = join(dir, name)
+    const r = await sh(`${job(jobDir)} >> "${dir}/${name}.out"`)
+    t.equal(r.code, 0, r.stderr)
+    t.equal(readFileSync(join(dir, `${name}.out`), 'utf8'), '{"u":"a","window_start":0,"window_end":1000,"count":1}\n')
+    return jobDir
+  }
+  const resume = (name: string) => sh(`${job(join(dir, name))} --resume >> "${dir}/${name}.out"`)
+  const corrupt = await fresh('corrupt')
+  for (const n of readdirSync(join(corrupt, 'checkpoints'))) writeFileSync(join(corrupt, 'checkpoints', n), '{"trunc')
+  const c = await resume('corrupt')
+  t.equal(c.code, 74, 'every manifest corrupt')
+  t.match(c.stderr, /no earlier checkpoint\n.*every manifest in checkpoints\/ is corrupt/s)
+  t.equal(readFileSync(join(dir, 'corrupt.out'), 'utf8').split('\n').length, 2, 'nothing written a second time')
+  const gone = await fresh('gone')
+  rmSync(join(gone, 'checkpoints'), { recursive: true })
+  const g = await resume('gone')
+  t.equal(g.code, 74, 'checkpoints/ removed')
+  t.match(g.stderr, /its state was checkpointed, but checkpoints\/ holds no manifest/)
+  const noState = await fresh('nostate')
+  rmSync(join(noState, 'state', 'data.mdb'))
+  const n = await resume('nostate')
+  t.equal(n.code, 74, 'state removed')
+  t.match(n.stderr, /holds no state of checkpoint \d+ \(its newest is none\)/)
+  // and a job dir that never completed a checkpoint still starts with --resume (a cron job's first run)
+  const first = await sh(`${job(join(dir, 'first'))} --resume >> "${dir}/first.out"`)
+  t.equal(first.code, 0, first.stderr)
+})
+
+t.test('resuming into an output file replaced by another non-empty one is refused (73); a new or empty file is written from scratch', async (t) => {
+  const dir = t.testdir({ 'in.ndjson': '{"u":"a","t":1}\n{"u":"a","t":5000}\n' })
+  const jobDir = join(dir, 'job')
+  const out = join(dir, 'out.ndjson')
+  const job = ['keyby', 'u', 'then', 'window', 'tumbling', '1s', '--time', 't', 'then', 'aggregate', 'count', join(dir, 'in.ndjson'), '--job-dir', jobDir, '-o', out]
+  t.equal((await weir([...job, '--no-flush'])).code, 0)
+  const committed = readFileSync(out, 'utf8')
+  t.equal(committed, '{"u":"a","window_start":0,"window_end":1000,"count":1}\n')
+  // the same bytes under a new inode, as `cp out out.tmp && mv out.tmp out` leaves them
+  writeFileSync(out + '.tmp', committed)
+  renameSync(out + '.tmp', out)
+  const r = await weir([...job, '--resume'])
+  t.equal(r.code, 73, r.stderr)
+  t.match(r.stderr, /another file by that name: copied or replaced\), and not empty/)
+  t.equal(readFileSync(out, 'utf8'), committed, 'the committed row is still there')
+  rmSync(out) // rotated away: the rest starts a new file
+  const rotated = await weir([...job, '--resume'])
+  t.equal(rotated.code, 0, rotated.stderr)
+  t.match(rotated.stderr, /rotated away or replaced by an empty one\): writing it from scratch/)
+  t.equal(readFileSync(out, 'utf8'), '{"u":"a","window_start":5000,"window_end":6000,"count":1}\n')
 })
 
 t.test("resuming into stdout opened with '>' is refused (73); '>>' works", async (t) => {

@@ -179,11 +179,11 @@ t.test('--stats FILE: every record read is accounted for, as JSON, however the j
   const ok = await weir([...chain, 'fixtures/clicks.ndjson', '--late-output', '/dev/null', '--stats', `${dir}/ok.json`])
   t.equal(ok.code, 0)
   const s = JSON.parse(readFileSync(`${dir}/ok.json`, 'utf8'))
-  t.same(s, { status: 'ok', read: 3000, written: 0, linesWritten: 879, filtered: 0, consumed: 2999, late: 1, lateDropped: 0, skipped: 0, deadLettered: 0, replayed: 0 })
+  t.same(s, { status: 'ok', read: 3000, written: 0, linesWritten: 879, filtered: 0, consumed: 2999, late: 1, lateDropped: 0, skipped: 0, deadLettered: 0, failed: 0, replayed: 0 })
   t.equal(s.read, s.written + s.consumed + s.late + s.filtered + s.skipped + s.deadLettered, 'read = written + consumed + late + filtered + skipped + dead-lettered')
   const bad = await weir(['filter', 'r.n > 1', '--stats', `${dir}/bad.json`], { stdin: '{"n":1}\n{"n":2}\n{"n":\n' })
   t.equal(bad.code, 65)
-  t.same(JSON.parse(readFileSync(`${dir}/bad.json`, 'utf8')), { status: 'failed', read: 3, written: 1, linesWritten: 1, filtered: 1, consumed: 0, late: 0, lateDropped: 0, skipped: 0, deadLettered: 0, replayed: 0 })
+  t.same(JSON.parse(readFileSync(`${dir}/bad.json`, 'utf8')), { status: 'failed', read: 3, written: 1, linesWritten: 1, filtered: 1, consumed: 0, late: 0, lateDropped: 0, skipped: 0, deadLettered: 0, failed: 1, replayed: 0 })
 })
 
 t.test('--stats: each record read has one fate, however many lines it makes or rows are made beside it (decisions.md 34)', async (t) => {

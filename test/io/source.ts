@@ -13,6 +13,30 @@ t.test('a closed stdin is an error, as in jq and Miller; an empty one is no inpu
   t.same([files.code, files.stdout], [0, '{"count":3000}\n'], 'stdin closed does not matter when it is not read')
 })
 
+t.test('stdin from a directory and an unreadable input file are refused (66) before any output is created', async (t) => {
+  const { chmodSync, copyFileSync, existsSync } = await import('node:fs')
+  const dir = t.testdir({ sub: {} })
+  const fromDir = await sh(`"$WEIR" filter true < "${dir}/sub"`)
+  t.same([fromDir.code, fromDir.stderr], [66, 'weir: stdin: is a directory, expected NDJSON\n'])
+  copyFileSync('fixtures/clicks.ndjson', `${dir}/in.ndjson`)
+  chmodSync(`${dir}/in.ndjson`, 0o600)
+  // root reads any file: the refusal is seen as another user, where one can be switched to
+  const asNobody = process.getuid?.() === 0 && (await sh('command -v su')).code === 0
+  if (!asNobody) return t.pass('not root: cannot read the file as another user', { skip: true })
+  chmodSync(dir, 0o777)
+  const r = await sh(`su nobody -s /bin/sh -c '"$WEIR" filter true "${dir}/in.ndjson" -o "${dir}/out.ndjson"'`)
+  t.same([r.code, r.stderr], [66, `weir: ${dir}/in.ndjson: cannot be read: permission denied\n`])
+  t.notOk(existsSync(`${dir}/out.ndjson`), 'the output file is not created')
+})
+
+t.test('a closed stdout is said on stderr: the results are discarded', async (t) => {
+  const closed = await sh('"$WEIR" aggregate count fixtures/clicks.ndjson >&-')
+  t.equal(closed.code, 0)
+  t.match(closed.stderr, /^weir: warning: stdout: closed, or \/dev\/null opened read-write: every result is discarded \(-o FILE keeps them\)\n$/)
+  const discarded = await sh('"$WEIR" aggregate count fixtures/clicks.ndjson > /dev/null')
+  t.same([discarded.code, discarded.stderr], [0, ''], "'> /dev/null' discards them quietly")
+})
+
 t.test('a gzip-compressed input is read through zlib, by its magic bytes, on every parse path; where it cannot be, the message says what to do', async (t) => {
   const { gzipSync } = await import('node:zlib')
   const { readFileSync, writeFileSync } = await import('node:fs')
