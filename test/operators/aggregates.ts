@@ -30,6 +30,19 @@ t.test('percentiles are exact nearest rank, as Miller: sorted[floor(p/100 · n)]
   t.equal(run('p95:x', []), null)
   t.equal(nearestRank([10], 1), 10)
   t.equal(run('median:x', [10, 9, 100, -1]), 10, 'numeric order, not string order')
+  // the rank is exact where p/100 · n in floating point is just below an integer (Miller agrees)
+  const upTo = (n: number) => Array.from({ length: n }, (_, i) => i + 1)
+  t.equal(run('p58:x', upTo(50)), 30, '0.58 · 50 is 29, not 28.999…')
+  t.equal(run('p29:x', upTo(100)), 30)
+  t.equal(run('p70:x', upTo(90)), 64)
+  t.equal(run('p33.3:x', upTo(1000)), 334)
+  t.equal(run('p0.3:x', upTo(1000)), 4)
+  t.equal(run('p100:x', upTo(7)), 7)
+  for (let n = 1; n <= 200; n++)
+    for (let p = 1; p <= 100; p++) {
+      const want = Math.min(n, Math.floor((p * n) / 100) + 1) // p·n is an integer: exact
+      if (run(`p${p}:x`, upTo(n)) !== want) return t.fail(`p${p} of 1..${n}: want ${want}`)
+    }
 })
 
 t.test('var and stddev are sample statistics; null below two values', async (t) => {

@@ -126,11 +126,25 @@ const welford = (name: string, describe: string, finish: (w: Welford) => number 
   result: (acc) => finish(acc as Welford),
 })
 
-/** Nearest rank, as Miller's non-interpolated percentiles: sorted[min(n − 1, floor(p/100 · n))]. */
+/**
+ * Nearest rank, as Miller's non-interpolated percentiles: sorted[min(n − 1, floor(p/100 · n))],
+ * with floor(p/100 · n) exact. In floating point 0.58 · 50 is 28.999…, and p58 of 1..50 would
+ * be 29 where Miller and the formula give 30: p is read as the decimal it was written as (p99.9
+ * is 999/10) and the rank taken in integers.
+ */
 export function nearestRank(sorted: number[], p: number): number | null {
-  if (sorted.length === 0) return null
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.floor((p / 100) * sorted.length)))
-  return sorted[i]!
+  const n = sorted.length
+  if (n === 0) return null
+  const [num, den] = decimalFraction(p)
+  const rank = num * n < Number.MAX_SAFE_INTEGER ? Math.floor((num * n) / (100 * den)) : Number((BigInt(num) * BigInt(n)) / (100n * BigInt(den)))
+  return sorted[Math.min(n - 1, Math.max(0, rank))]!
+}
+
+/** A percentage given with up to 10 decimals (pN's N) as integers num/den, exactly. */
+function decimalFraction(p: number): [number, number] {
+  const text = p.toFixed(10).replace(/\.?0+$/, '')
+  const dot = text.indexOf('.')
+  return dot < 0 ? [Number(text), 1] : [Number(text.replace('.', '')), 10 ** (text.length - dot - 1)]
 }
 
 export function percentile(p: number, name: string): AggregateFunction {
