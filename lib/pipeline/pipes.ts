@@ -66,8 +66,10 @@ export class PipeWriter {
     const w = context.window?.config
     if (w && (w.window.kind === 'tumbling' || w.window.kind === 'sliding') && (w.time?.mode ?? 'event') !== 'processing') {
       const slide = w.window.kind === 'tumbling' ? w.window.size : w.window.slide
-      // firing at end − 1 and cleanup at end − 1 + lateness, with ends on offset + k·slide
-      this.grid = { slide, offsets: [w.window.offset - 1, w.window.offset - 1 + w.lateness] }
+      // firing at end − 1 and cleanup at end − 1 + lateness, with ends on offset + size + k·slide
+      // (a sliding window's size need not be a multiple of its slide: 9s every 5s ends at 9, 14, …)
+      const end = w.window.offset + w.window.size
+      this.grid = { slide, offsets: [end - 1, end - 1 + w.lateness] }
     }
   }
 

@@ -118,7 +118,7 @@ t.test('random inputs with late data and re-firings: pipe = then = spec for ever
     const lateness = ['0s', '2s', '15s'][Math.floor(rand() * 3)]
     const w = [
       `tumbling ${['1s', '10s', '1m'][n % 3]} --time ts --max-delay 2s --lateness ${lateness}`,
-      `sliding 10s 5s --time ts --max-delay 1s --lateness ${lateness}`,
+      `sliding ${['10s 5s', '9s 5s', '10s 3s'][Math.floor(rand() * 3)]} --time ts --max-delay 1s --lateness ${lateness}`,
       `session ${gap} --time ts --max-delay 2s --lateness ${lateness}`,
       `count ${2 + Math.floor(rand() * 5)}`,
       'global',
@@ -141,6 +141,23 @@ t.test('random inputs with late data and re-firings: pipe = then = spec for ever
     })
   }
   await all(jobs, 1)
+})
+
+t.test('a sliding window whose size is not a multiple of its slide fires downstream when its own end passes', async (t) => {
+  // ends at 9 s, 14 s, … (not on multiples of the 5 s slide): the watermark past 9 s must reach
+  // the aggregate before the record that is late for [0, 9 s), which re-fires it
+  const input = join(dir, 'sliding-ends.ndjson')
+  writeFileSync(input, '{"k":"a","ts":8900}\n{"k":"a","ts":9900}\n{"k":"a","ts":8800}\n')
+  const w = 'sliding 9s 5s --time ts --lateness 2s'
+  const then = await sh(`${W} keyby k then window ${w} then aggregate count ${input}`)
+  t.equal(
+    then.stdout,
+    '{"k":"a","window_start":0,"window_end":9000,"count":1}\n{"k":"a","window_start":0,"window_end":9000,"count":2}\n{"k":"a","window_start":5000,"window_end":14000,"count":3}\n',
+  )
+  for (const cut of [`keyby k ${input} | ${W} window ${w} | ${W} aggregate count`, `keyby k then window ${w} ${input} | ${W} aggregate count`]) {
+    const r = await sh(`${W} ${cut}`)
+    t.equal(r.stdout, then.stdout, cut)
+  }
 })
 
 t.test('keys and windows that records no longer show travel per line: after map, and rows keyed by their key fields', async (t) => {
