@@ -9,7 +9,7 @@ import type { TimeInfo } from '../operators/timestamps.js'
 import { KeyReader } from '../operators/keyby.js'
 import { topLevelName } from '../expr/path.js'
 import { WeirError } from '../stream/errors.js'
-import { makeKey } from '../stream/key.js'
+import { exactKeyTexts, makeKey } from '../stream/key.js'
 import type { Rec, Window } from '../stream/record.js'
 import { isoMillis, type TimeFormat } from '../time/timestamps.js'
 import type { StreamContext } from './build.js'
@@ -78,7 +78,12 @@ export class PipeWriter {
     this.fmtOnce()
     if (this.perLine) {
       const e: ChannelEntry = { n: this.n }
-      if (rec.key) e.key = rec.key.values
+      if (rec.key) {
+        e.key = rec.key.values
+        // an integer beyond 2^53 keeps its digits (12345678901234567891 is not …7000)
+        const texts = exactKeyTexts(rec.key)
+        if (texts) e.kt = texts.map((x) => x ?? null)
+      }
       if (rec.window) e.win = [rec.window.start, rec.window.end]
       this.channel.add(e)
     }
@@ -179,6 +184,7 @@ export class PipeWriter {
 /** The key and window of the next line, from the channel when its bytes cannot tell them. */
 interface LineContext {
   key?: readonly unknown[]
+  kt?: (string | null)[]
   win?: [number, number]
 }
 
@@ -273,7 +279,7 @@ export class PipeReader {
       this.stopReason = e.stop
       this.endAt = e.n
     } else if (e.src !== undefined) this.from = { n: e.n, src: e.src, line: e.line ?? 0, step: e.step ?? 1 }
-    else if (e.key !== undefined || e.win !== undefined) this.next = { key: e.key, win: e.win }
+    else if (e.key !== undefined || e.win !== undefined) this.next = { key: e.key, kt: e.kt, win: e.win }
     // an entry of a kind this weir does not know is ignored (man/weir-protocol.7, versions)
   }
 
@@ -321,7 +327,7 @@ export class PipeReader {
         if (!keysRead) {
           // nothing here reads the key: the next process finds it again as this one would
         } else if (ctx.key === 'lines') {
-          if (line?.key) rec.key = makeKey([...line.key])
+          if (line?.key) rec.key = makeKey([...line.key], line.kt?.map((x) => (typeof x === 'string' && /^-?\d+$/.test(x) ? x : undefined)))
         } else if (keys) {
           const key = keys.read(rec)
           if (key === undefined) return octx.badRecord(rec, `key field '${keys.fields[keys.missing]}' (set by '${this.upstream}') is missing`)

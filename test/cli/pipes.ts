@@ -175,6 +175,12 @@ t.test('keys and windows that records no longer show travel per line: after map,
     t.ok(then.stdout.length > 100)
     t.equal(pipe.stdout, then.stdout, cases[i]!.join(' | '))
   }
+  // keys beyond 2^53 keep their digits on the channel: rounded, these two would be one key
+  const big = join(dir, 'big-keys.ndjson')
+  writeFileSync(big, '{"k":12345678901234567891}\n{"k":12345678901234567892}\n{"k":12345678901234567891}\n')
+  const want = '{"k":12345678901234567891,"count":2}\n{"k":12345678901234567892,"count":1}\n'
+  t.equal((await sh(`${W} keyby k then map r then aggregate count ${big}`)).stdout, want)
+  t.equal((await sh(`${W} keyby k ${big} | ${W} map r | ${W} aggregate count`)).stdout, want, 'a big integer key across a map in a pipe')
 })
 
 t.test('keyby | process, and a first stage reading several files', async (t) => {

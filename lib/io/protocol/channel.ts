@@ -66,6 +66,8 @@ export interface ChannelEntry {
   pane?: 'begin' | 'end'
   fmt?: string
   key?: readonly unknown[]
+  /** with `key`: the digits of its integer values beyond 2^53, which a JSON number would round, by position (null elsewhere) */
+  kt?: (string | null)[]
   win?: [number, number]
   barrier?: number
   final?: true
