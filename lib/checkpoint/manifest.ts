@@ -4,7 +4,7 @@
 // written only after everything it names is durable: the state epoch (LMDB's synchronous commit)
 // and every sink up to its committed length. It is the checkpoint: no manifest, no checkpoint.
 import { createHash } from 'node:crypto'
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, unlinkSync, writeSync } from 'node:fs'
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { STATE_FORMAT, type Lineage } from '../state/backend.js'
 import { WeirError } from '../stream/errors.js'
@@ -126,7 +126,19 @@ function checksumOf(m: { checksum?: string }): string {
 
 /** Writes the manifest so that a reader sees the whole file or none of it, and so it survives power loss. */
 export function writeManifest(jobDir: string, m: Manifest): string {
-  return writeAtomically(jobDir, fileName(m.id), m)
+  const path = writeAtomically(jobDir, fileName(m.id), m)
+  // A hint beside checkpoints/, not a record: a job dir holding it and no manifest lost its
+  // checkpoints (removed), and starting over would repeat every result (pipeline/durable.ts).
+  // Not synced: a crash that loses it loses only that check.
+  writeFileSync(join(jobDir, CHECKPOINTED), `${m.id}\n`, { mode: 0o664 })
+  return path
+}
+
+const CHECKPOINTED = 'checkpointed'
+
+/** Whether a manifest of this job dir was ever completed (see writeManifest). */
+export function everCheckpointed(jobDir: string): boolean {
+  return existsSync(join(jobDir, CHECKPOINTED))
 }
 
 /** Writes a stage's part of a pipe chain's checkpoint, as atomically and durably as a manifest. */

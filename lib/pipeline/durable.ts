@@ -13,7 +13,7 @@ import { mkdirSync, unlinkSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { lockJobDir, type JobLock } from '../checkpoint/lock.js'
 import { CheckpointCoordinator, type ChainRole, type CheckpointParticipants, type CheckpointedSink } from '../checkpoint/coordinator.js'
-import { findManifest, hasParts, latestManifest, listManifests, removeParts, type Manifest, type OperatorRecord, type SourcePosition, type StagePart } from '../checkpoint/manifest.js'
+import { everCheckpointed, findManifest, hasParts, latestManifest, listManifests, removeParts, type Manifest, type OperatorRecord, type SourcePosition, type StagePart } from '../checkpoint/manifest.js'
 import type { ChainJob } from '../io/protocol/channel.js'
 import { MemoryStateBackend } from '../state/memory.js'
 import type { Stats } from '../stream/stats.js'
@@ -124,6 +124,13 @@ export async function openDurableJob(stages: Stage[], inputs: string[], opts: Jo
       else if (listManifests(jobDir).length > 0)
         throw usageError(`${jobDir}: holds checkpoints of an earlier run: --resume continues it; to start over, remove the job dir`)
     }
+    // checkpoints were completed here and none is left: checkpoints/ was removed, and starting
+    // over would repeat every result
+    if (!place && !restored && listManifests(jobDir).length === 0 && everCheckpointed(jobDir))
+      throw new WeirError(
+        'io',
+        `${jobDir}: checkpoints were completed here, but checkpoints/ holds no manifest: starting over would repeat every result already written. Restore checkpoints/, or remove the job dir to start over`,
+      )
     // this stage's part of the restored checkpoint
     let part: StagePart | undefined
     if (restored && !place) {
@@ -180,15 +187,6 @@ export async function openDurableJob(stages: Stage[], inputs: string[], opts: Jo
         throw new WeirError(
           'io',
           `${dir}: holds no state of checkpoint ${restored!.id} (its newest is ${lmdb.maxEpoch() < 0 ? 'none' : lmdb.maxEpoch()}): the state was removed or replaced. Restore it, or remove the job dir to start over`,
-        )
-      }
-      // checkpoints were completed over this state (it records how far they read) and none is
-      // left: checkpoints/ was removed, and starting over would repeat every result
-      if (!place && !restored && lmdb.readMarks().length > 0) {
-        await lmdb.close()
-        throw new WeirError(
-          'io',
-          `${jobDir}: its state was checkpointed, but checkpoints/ holds no manifest: starting over would repeat every result already written. Restore checkpoints/, or remove the job dir to start over`,
         )
       }
       state = lmdb

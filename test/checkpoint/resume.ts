@@ -111,7 +111,7 @@ t.test('a job dir that lost its manifests or its state is refused, not resumed f
   rmSync(join(gone, 'checkpoints'), { recursive: true })
   const g = await resume('gone')
   t.equal(g.code, 74, 'checkpoints/ removed')
-  t.match(g.stderr, /its state was checkpointed, but checkpoints\/ holds no manifest/)
+  t.match(g.stderr, /checkpoints were completed here, but checkpoints\/ holds no manifest/)
   const noState = await fresh('nostate')
   rmSync(join(noState, 'state', 'data.mdb'))
   const n = await resume('nostate')
