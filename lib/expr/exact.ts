@@ -1,6 +1,6 @@
 // The exact text of an integer beyond 2^53 at a field path, read from the record's bytes, for the
 // stages that must tell such integers apart: keys (keyby) and distinct values.
-import { INTEGER_LITERAL, skipValue, skipWs } from '../stream/json-text.js'
+import { exactIntegerText, skipValue, skipWs } from '../stream/json-text.js'
 import { parsePath, type PathStep } from './path.js'
 
 /** (raw line) → the integer literal at the path, or undefined (no such field, or not an integer). */
@@ -13,7 +13,7 @@ export function compileIntegerText(path: string): (raw: string) => string | unde
       if (at < 0) return undefined
     }
     const text = raw.slice(at, skipValue(raw, at))
-    return INTEGER_LITERAL.test(text) ? text : undefined
+    return exactIntegerText(text)
   }
 }
 

@@ -107,6 +107,13 @@ t.test('integer keys and distinct values beyond 2^53 keep their exact digits, in
   t.same(lines(w.stdout), ['{"id":9007199254740992,"window_start":0,"window_end":1000,"count":1}', '{"id":9007199254740993,"window_start":0,"window_end":1000,"count":2}'])
   const n = await weir(['aggregate', 'distinct:id', 'approx-distinct:id'], { stdin: input })
   t.same(lines(n.stdout), ['{"id_distinct":2,"id_approx_distinct":2}'])
+  // one value written several ways is one key, as 1 and 1.0 are; the rounded neighbour is another
+  const forms = ['12345678901234567890', '12345678901234567890.0', '1.2345678901234567890e19', '12345678901234567000', '1e21', '1000000000000000000000']
+  const written = forms.map((f) => `{"id":${f}}`).join('\n') + '\n'
+  const k = await weir(['keyby', 'id', 'then', 'aggregate', 'count'], { stdin: written })
+  t.same(lines(k.stdout), ['{"id":1000000000000000000000,"count":2}', '{"id":12345678901234567000,"count":1}', '{"id":12345678901234567890,"count":3}'])
+  const dn = await weir(['aggregate', 'distinct:id'], { stdin: written })
+  t.same(lines(dn.stdout), ['{"id_distinct":3}'])
 })
 
 // A lone `keyby` by top-level fields writes the bytes of the records it passes without decoding
