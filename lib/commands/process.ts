@@ -9,8 +9,8 @@ export const describe = 'Run your own process function with keyed state and time
 
 export const builder = (y: Argv) =>
   withTime(withIo(y.positional('module', { type: 'string', describe: 'an ES module exporting processElement(record, ctx) and optionally onTimer(ts, ctx)' })))
-    .example('$0 keyby user then process fixtures/fn/failed-logins.mjs --time ts clicks.ndjson', 'three failed logins within a minute')
-    .example('$0 keyby user then process fixtures/fn/session-summary.mjs --time ts clicks.ndjson', 'a summary per session, after 10 minutes of inactivity')
+    .example('$0 keyby user then process fixtures/fn/failed-logins.mjs --time ts fixtures/clicks.ndjson', 'three failed logins within a minute')
+    .example('$0 keyby user then process fixtures/fn/session-summary.mjs --time ts fixtures/clicks.ndjson', 'a summary per session, after 10 minutes of inactivity')
     .epilogue(
       'ctx.key, ctx.timestamp, ctx.state.value(name) / list(name) / map(name), ctx.timerService.registerEventTimeTimer(t), ' +
         'registerProcessingTimeTimer(t), delete…, currentWatermark(), and ctx.emit(value). onTimer(ts, ctx) runs with the ' +
