@@ -5,7 +5,7 @@ import { NO_KEY } from '../stream/key.js'
 import { RowWriter } from '../stream/row-text.js'
 import type { OperatorState } from '../state/backend.js'
 import type { Operator, OperatorContext, Output } from './operator.js'
-import { RowAggregator, type AggSpec } from './aggregates/row.js'
+import { RowAggregator, overflowed, type AggSpec } from './aggregates/row.js'
 import type { Key } from '../stream/key.js'
 import { usageError, type Position } from '../stream/errors.js'
 import { TimerQueue } from '../time/timers.js'
@@ -52,6 +52,7 @@ export function runningAggregate(cfg: RunningAggregateConfig, uid: string): Oper
     uid,
     open(c) {
       ctx = c
+      agg.onNonFinite = (name) => c.warn?.(overflowed(name))
       state = c.state.operator(uid)
       ttl = c.stateTtl
       expiries = new TimerQueue(ttl === undefined ? undefined : state.timerSpill?.())

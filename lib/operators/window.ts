@@ -18,7 +18,7 @@ import { WindowTimers, cleanupTimeOf, type WindowEvent } from '../time/window-ti
 import { formatTime } from '../time/timestamps.js'
 import type { Operator, OperatorContext, Output, PaneEdge } from './operator.js'
 import type { Position } from '../stream/errors.js'
-import { RowAggregator, type AggSpec } from './aggregates/row.js'
+import { RowAggregator, overflowed, type AggSpec } from './aggregates/row.js'
 import { cover, intersects, sliding, windowStart, type WindowSpec } from './windows/assigners.js'
 import { ColumnAggregator } from './aggregates/columns.js'
 import { PaneTables, type Pane as PaneTable } from './windows/panes.js'
@@ -510,6 +510,7 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
     open(c) {
       ctx = c
       state = c.state.operator(uid)
+      if (agg) agg.onNonFinite = (name) => c.warn?.(overflowed(name))
       if (columns) {
         tables = new PaneTables(columns, (spec as { size: number }).size, lateness, MAX_WATERMARK)
         tableBound = c.state.heldEntries

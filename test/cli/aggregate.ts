@@ -17,6 +17,17 @@ t.test('1e400 reaching an aggregate is bad input with its line, under --on-error
   }
 })
 
+t.test('a sum past ±1.8e308 is written as null, and said once on stderr, in every form', async (t) => {
+  const input = '{"x":1.7e308,"ts":1}\n{"x":1.7e308,"ts":2}\n{"x":1,"ts":1500}\n'
+  const warning = 'weir: warning: x_sum went past ±1.8e308 and is written as null (JSON has no infinity)\n'
+  const running = await weir(['aggregate', 'sum:x', 'max:x'], { stdin: input })
+  t.same([running.code, running.stdout, running.stderr], [0, '{"x_sum":null,"x_max":1.7e+308}\n', warning])
+  const windowed = await weir(['window', 'tumbling', '1s', '--time', 'ts', 'then', 'aggregate', 'sum:x'], { stdin: input })
+  t.same([windowed.code, windowed.stdout, windowed.stderr], [0, '{"window_start":0,"window_end":1000,"x_sum":null}\n{"window_start":1000,"window_end":2000,"x_sum":1}\n', warning])
+  const fine = await weir(['aggregate', 'sum:x'], { stdin: '{"x":1.7e308}\n{"x":-1.7e308}\n' })
+  t.same([fine.stdout, fine.stderr], ['{"x_sum":0}\n', ''], 'no warning for a finite result')
+})
+
 t.test('a file name taken for an aggregate gets a hint: ./FILE or --', async (t) => {
   const dir = t.testdir({ 'clicks.log': '{"a":1}\n{"a":2}\n' })
   const r = await weir(['aggregate', 'count', 'clicks.log'], { cwd: dir })

@@ -140,6 +140,7 @@ export class ColumnAggregator {
         const n = t.nums[c + 1]![row]!
         r = n === 0 ? null : kind === AVG ? t.nums[c]![row]! / n : t.nums[c]![row]
       }
+      if (typeof r === 'number' && r - r !== 0) this.agg.onNonFinite?.(names[i]!)
       out[names[i]!] = r
     }
   }

@@ -33,12 +33,22 @@ export function parseAggSpec(text: string): AggSpec {
   return { func: func!, field, name: name ?? defaultName(func!, field) }
 }
 
+/** The warning for a result JSON cannot hold (RowAggregator.onNonFinite). */
+export function overflowed(name: string): string {
+  return `${name} went past ±1.8e308 and is written as null (JSON has no infinity)`
+}
+
 export class RowAggregator {
   readonly fns: AggregateFunction[]
   readonly getters: (((r: unknown) => unknown) | undefined)[]
   /** for functions that tell values apart by their text: the exact literal of a rounded integer */
   readonly integerTexts: (((raw: string) => string | undefined) | undefined)[]
   readonly names: string[]
+  /**
+   * Told the name of a result that is not a finite number (a sum past ±1.8e308), which JSON
+   * writes as null: the operator says so once rather than let a total vanish quietly.
+   */
+  onNonFinite: ((name: string) => void) | undefined
 
   constructor(readonly specs: AggSpec[]) {
     this.fns = specs.map((s) => findAggregate(s.func)!)
@@ -106,6 +116,10 @@ export class RowAggregator {
 
   /** Writes name → result into row, in spec order. */
   results(accs: unknown[], row: Record<string, unknown>): void {
-    for (let i = 0; i < this.fns.length; i++) row[this.names[i]!] = this.fns[i]!.result(accs[i])
+    for (let i = 0; i < this.fns.length; i++) {
+      const r = this.fns[i]!.result(accs[i])
+      if (typeof r === 'number' && r - r !== 0) this.onNonFinite?.(this.names[i]!)
+      row[this.names[i]!] = r
+    }
   }
 }
