@@ -110,6 +110,12 @@ export interface StreamContext {
   names: string[]
   /** a window whose records flow unaggregated, and how they carry it */
   window?: { config: WindowStageConfig; info: TimeInfo; carried: 'fields' | 'lines' }
+  /**
+   * The records are a time window's rows: each has its window (in window_start and window_end,
+   * or per line once a map may have changed them) and the time end − 1, as the `then` form gives
+   * them to a process function after `window … then aggregate`.
+   */
+  rows?: { info: TimeInfo; carried: 'fields' | 'lines' }
 }
 
 export function buildChain(
@@ -126,6 +132,9 @@ export function buildChain(
   // a window stage whose records are not yet aggregated: an aggregate after it aggregates by the
   // window each record carries
   let openWindow = upstream?.window
+  let rows = upstream?.rows
+  const rowsOf = (w: WindowStageConfig, info: TimeInfo): StreamContext['rows'] =>
+    w.window.kind === 'tumbling' || w.window.kind === 'sliding' || w.window.kind === 'session' ? { info, carried: 'fields' } : undefined
   // rows carry their key under its output names: found again by them when they are plain names
   const rowKey = () => (key === undefined ? undefined : names.every((n) => /^[A-Za-z_$][\w$]*$/.test(n)) ? { fields: names } : 'lines' as const)
   for (let i = 0; i < stages.length; i++) {
@@ -150,6 +159,7 @@ export function buildChain(
           // the key and window stay with the record, but its new value may not hold them
           if (key) key = 'lines'
           if (openWindow) openWindow = { ...openWindow, carried: 'lines' }
+          if (rows) rows = { ...rows, carried: 'lines' }
           break
         case 'window': {
           if (openWindow) throw usageError('a window after a window that is not aggregated yet: put aggregate between them')
@@ -168,9 +178,11 @@ export function buildChain(
               uid,
             ),
           )
+          rows = undefined
           if (fused) {
             i++ // window + aggregate run as one operator
             key = rowKey()
+            rows = rowsOf(c, info)
           } else {
             openWindow = { config: c, info, carried: 'fields' }
             // a key field named like a window bound would be overwritten on the record
@@ -197,10 +209,12 @@ export function buildChain(
                 uid,
               ),
             )
+            rows = rowsOf(w, openWindow.info)
             openWindow = undefined
             key = rowKey()
             break
           }
+          rows = undefined
           checkRowNames(names, c.specs.map((x) => x.name), false)
           if (c.time) ops.push(timestamps(c.time, { format: undefined }, uid + '/time'))
           ops.push(
@@ -223,6 +237,7 @@ export function buildChain(
           if (c.time) ops.push(timestamps(c.time, { format: undefined }, uid + '/time'))
           ops.push(processOperator({ module: modules.get(c.module)!, name: c.module, eventTime: c.time?.mode === 'event' }, uid))
           if (key) key = 'lines'
+          rows = undefined
           break
         }
         default:
@@ -233,7 +248,7 @@ export function buildChain(
       throw e
     }
   }
-  return { ops, context: { key, names, window: openWindow } }
+  return { ops, context: { key, names, window: openWindow, ...(rows ? { rows } : {}) } }
 }
 
 /** An aggregate of a window's records: final rows only, and the window's time. */

@@ -22,7 +22,7 @@ export function fieldsNeeded(stages: Stage[], upstream?: StreamContext): string[
   // does not, and it passes the key on by its selector (the middle stage of `keyby | window | aggregate`)
   const upKey = upstream?.key
   if (upKey !== undefined && upKey !== 'lines' && keysReadAfter(stages, 0, upKey.fields) && !upKey.fields.every(add)) return undefined
-  if (upstream?.window?.carried === 'fields') add('window_start') && add('window_end')
+  if (upstream?.window?.carried === 'fields' || upstream?.rows?.carried === 'fields') add('window_start') && add('window_end')
   for (let i = 0; i < stages.length; i++) {
     const c = stages[i]!.config
     switch (c.op) {

@@ -20,10 +20,17 @@ interface ContextJson {
   key?: { fields: string[] } | 'lines'
   names: string[]
   window?: { config: WindowStageConfig; carried: 'fields' | 'lines' }
+  /** (since 0.1.0 of this protocol's version 1; older readers ignore it) */
+  rows?: { carried: 'fields' | 'lines' }
 }
 
 export function contextToJson(c: StreamContext): ContextJson {
-  return { key: c.key, names: c.names, window: c.window && { config: c.window.config, carried: c.window.carried } }
+  return {
+    key: c.key,
+    names: c.names,
+    window: c.window && { config: c.window.config, carried: c.window.carried },
+    ...(c.rows ? { rows: { carried: c.rows.carried } } : {}),
+  }
 }
 
 export function contextFromJson(j: ContextJson): StreamContext {
@@ -31,6 +38,7 @@ export function contextFromJson(j: ContextJson): StreamContext {
     key: j.key,
     names: j.names ?? [],
     window: j.window && { config: j.window.config, carried: j.window.carried, info: { format: undefined } },
+    ...(j.rows ? { rows: { carried: j.rows.carried === 'lines' ? 'lines' : 'fields', info: { format: undefined } } } : {}),
   }
 }
 
@@ -61,8 +69,8 @@ export class PipeWriter {
     readonly channel: ChannelWriter,
     context: StreamContext,
   ) {
-    this.perLine = context.key === 'lines' || context.window?.carried === 'lines'
-    this.info = context.window?.info
+    this.perLine = context.key === 'lines' || context.window?.carried === 'lines' || context.rows?.carried === 'lines'
+    this.info = context.window?.info ?? context.rows?.info
     const w = context.window?.config
     if (w && (w.window.kind === 'tumbling' || w.window.kind === 'sliding') && (w.time?.mode ?? 'event') !== 'processing') {
       const slide = w.window.kind === 'tumbling' ? w.window.size : w.window.slide
@@ -74,6 +82,7 @@ export class PipeWriter {
   }
 
   record(rec: Rec): void {
+    this.watermarkBeforeLine()
     this.cameFrom(rec.source, rec.line, rec.derived ? 0 : 1, 1)
     this.fmtOnce()
     if (this.perLine) {
@@ -96,6 +105,7 @@ export class PipeWriter {
    * `source`, with no entry of its own (not perLine).
    */
   passed(source: string, line: number): void {
+    this.watermarkBeforeLine()
     this.cameFrom(source, line, 1, 1)
     this.fmtOnce()
     this.n++
@@ -125,14 +135,33 @@ export class PipeWriter {
    * here lines `line`… of the input `source`, one after another.
    */
   records(count: number, source: string, line: number): void {
+    this.watermarkBeforeLine()
     this.cameFrom(source, line, 1, count)
     this.n += count
     if (this.pendingWm !== undefined && this.n - this.lastWmLine >= WATERMARK_EVERY_LINES) this.writeWm(this.pendingWm)
   }
 
   watermark(t: number): void {
-    if (this.lastWm === undefined || this.crossesGrid(this.lastWm, t)) this.writeWm(t)
-    else this.pendingWm = t
+    if (this.lastWm === undefined || this.crossesGrid(this.lastWm, t)) {
+      // the watermark just before the one that fires goes first: downstream it is the watermark a
+      // firing's rows are made under, as in one process (a process function reads it)
+      if (this.pendingWm !== undefined) this.writeWm(this.pendingWm)
+      this.writeWm(t)
+    } else this.pendingWm = t
+  }
+
+  /**
+   * With no window downstream to fire (rows, a process function's records), what a watermark
+   * can change there is not known here: a process function's timers may be set at any time. So
+   * the latest one goes before each line, as the `then` form hands it on before the next record.
+   */
+  private watermarkBeforeLine(): void {
+    if (!this.grid && this.pendingWm !== undefined) this.writeWm(this.pendingWm)
+  }
+
+  /** A batch is done: a watermark no line followed goes out (watermarkBeforeLine; a quiet stream). */
+  endBatch(): void {
+    if (!this.grid && this.pendingWm !== undefined) this.writeWm(this.pendingWm)
   }
 
   pane(edge: PaneEdge): void {
@@ -271,6 +300,7 @@ export class PipeReader {
     else if (e.barrier !== undefined) this.onBarrier?.(e.barrier, e.final === true)
     else if (e.fmt !== undefined) {
       if (this.context.window) this.context.window.info.format = e.fmt as TimeFormat
+      if (this.context.rows) this.context.rows.info.format = e.fmt as TimeFormat
     } else if (e.end) {
       this.ended = 'end'
       this.endAt = e.n
@@ -294,8 +324,9 @@ export class PipeReader {
     const window = ctx.window
     const span = window?.config.window
     const timeWindows = span?.kind === 'tumbling' || span?.kind === 'sliding' || span?.kind === 'session'
+    const rows = ctx.rows
     const bound = (v: unknown): number | undefined => {
-      const f = window!.info.format
+      const f = (window ?? rows)!.info.format
       if (typeof v === 'string') {
         // weir writes ISO bounds as toISOString does, the form isoMillis reads without Date.parse
         const fast = isoMillis(v)
@@ -308,7 +339,7 @@ export class PipeReader {
     }
     let last: Window | undefined
     // nothing here reads the key or a window: every record passes on as it is
-    const passes = !keys && !(window && timeWindows) && !(keysRead && ctx.key === 'lines')
+    const passes = !keys && !(window && timeWindows) && !(keysRead && ctx.key === 'lines') && !rows
     // a key of one top-level field and tumbling windows in the records' fields: a driver may read
     // both from parsed columns (Operator.carriesFields)
     const keyField = keys?.fields.length === 1 ? topLevelName(keys.fields[0]!) : undefined
@@ -345,6 +376,19 @@ export class PipeReader {
           }
           if (!w) return octx.badRecord(rec, `window_start and window_end (set by '${this.upstream}') are missing or not times`)
           rec.window = w
+        } else if (rows) {
+          // a window's row: its window and the time end − 1, as the window gave it in one process
+          let w: Window | undefined
+          if (rows.carried === 'lines') w = line?.win && { start: line.win[0], end: line.win[1] }
+          else {
+            const v = rec.value as Record<string, unknown> | null
+            const start = v && typeof v === 'object' ? bound(v.window_start) : undefined
+            const end = v && typeof v === 'object' ? bound(v.window_end) : undefined
+            if (start !== undefined && end !== undefined) w = last !== undefined && last.start === start && last.end === end ? last : (last = { start, end })
+          }
+          if (!w) return octx.badRecord(rec, `window_start and window_end (set by '${this.upstream}') are missing or not times`)
+          rec.window = w
+          rec.time = w.end - 1
         }
         out.record(rec)
       },

@@ -1214,6 +1214,7 @@ class Job {
       const lateFlowing = this.lateOut?.flush() ?? true
       flowing = this.out.flush() && lateFlowing
       // entries that no line follows yet (a watermark of a quiet stream) go out now
+      this.pipeOut?.endBatch()
       this.pipeOut?.channel.flush()
     } catch (e) {
       // a failed write (ENOSPC, EIO): this runs in a source's event handler, where a throw would

@@ -183,6 +183,38 @@ t.test('keys and windows that records no longer show travel per line: after map,
   t.equal((await sh(`${W} keyby k ${big} | ${W} map r | ${W} aggregate count`)).stdout, want, 'a big integer key across a map in a pipe')
 })
 
+t.test("a window's rows reach a process function with their time and the watermark, in every cut", async (t) => {
+  // the row's time is its window's end − 1; timers fire as the watermark passes them, between rows
+  const fn = join(dir, 'row-timers.mjs')
+  writeFileSync(
+    fn,
+    'export function processElement(row, ctx) {\n' +
+      '  ctx.emit({ k: ctx.key, at: ctx.timestamp, wm: ctx.timerService.currentWatermark(), n: row.count })\n' +
+      '  ctx.timerService.registerEventTimeTimer(ctx.timestamp + 1500)\n' +
+      '}\n' +
+      // not the watermark inside onTimer: between two rows a pipe carries only the latest (README, departures)
+      'export function onTimer(t, ctx) { ctx.emit({ k: ctx.key, timer: t }) }\n',
+  )
+  const input = join(dir, 'rows-in.ndjson')
+  await sh(`node fixtures/gen.mjs --events 400 --keys 5 --rate 20 --late 0.05 --seed 7 > ${input}`)
+  const w = 'window tumbling 1s --time ts --max-delay 500ms'
+  const then = await sh(`${W} keyby user then ${w} then aggregate count then process ${fn} ${input}`)
+  t.equal(then.code, 0, then.stderr)
+  t.ok(then.stdout.split('\n').length > 100)
+  for (const cut of [
+    `keyby user ${input} | ${W} ${w} | ${W} aggregate count | ${W} process ${fn}`,
+    `keyby user then ${w} then aggregate count ${input} | ${W} process ${fn}`,
+    `keyby user then ${w} then aggregate count ${input} | ${W} filter true | ${W} process ${fn}`,
+  ]) {
+    const r = await sh(`${W} ${cut}`)
+    t.equal(r.code, 0, r.stderr)
+    t.equal(r.stdout, then.stdout, cut)
+  }
+  const mapped = await sh(`${W} keyby user then ${w} then aggregate count then map '({n: r.count})' then process ${fn} ${input}`)
+  const mappedPipe = await sh(`${W} keyby user then ${w} then aggregate count ${input} | ${W} map '({n: r.count})' | ${W} process ${fn}`)
+  t.equal(mappedPipe.stdout, mapped.stdout, 'after a map, the window and time travel per line')
+})
+
 t.test('keyby | process, and a first stage reading several files', async (t) => {
   const a = await sh(`${W} keyby user then process fixtures/fn/failed-logins.mjs --time ts ${F} ${F}`)
   const b = await sh(`${W} keyby user ${F} ${F} | ${W} process fixtures/fn/failed-logins.mjs --time ts`)
