@@ -1,5 +1,6 @@
 // One parser for both forms of a stage: a command line (`weir window …`, or a span of a `then`
 // chain) and a spec stage string. Each command's own yargs builder defines its options once.
+import { JOB_OPTIONS } from './job-options.js'
 import { usageError } from '../stream/errors.js'
 import { fastParse } from './fast-parse.js'
 import { protectDash, refuseNegativeWords, restoreDash, yargsMessage } from './common.js'
@@ -65,5 +66,11 @@ export function rejectIoInStage(p: ParsedStage): void {
   if (files && files.length > 0) throw usageError(`${p.stage.label}: input files belong in the spec's "source", not in a stage`)
   for (const o of ['output', 'late-output', 'dead-letter', 'stats']) {
     if (p.args[o] !== undefined) throw usageError(`${p.stage.label}: --${o} belongs in the spec, not in a stage`)
+  }
+  // The rest of the job's options, but the two a stage may say (--on-error, --no-flush): taken
+  // quietly and ignored, a --job-dir here would leave a job the user thinks durable in memory.
+  for (const o of JOB_OPTIONS) {
+    if (o.name === 'on-error' || o.name === 'flush') continue
+    if (p.args[o.name] !== undefined) throw usageError(`${p.stage.label}: --${o.name} is an option of the whole job: give it to weir run, not in a stage`)
   }
 }

@@ -145,6 +145,11 @@ t.test('spec errors name the stage and exit 64 before reading', async (t) => {
     specError(t, { stages: ['keyby user', 'filter true data.ndjson'] }, 64, /stage 2 .*input files belong in the spec's "source"/),
   )
   t.test('--output inside a stage', (t) => specError(t, { stages: ['filter true -o x.ndjson'] }, 64, /stage 1 .*--output belongs in the spec/))
+  // not taken and ignored: a job the user thinks durable would run in memory
+  for (const o of ['--job-dir jd', '--follow', '--resume', '--checkpoint-interval 1s', '--max-line-bytes 5', '--verbose'])
+    t.test(`${o} inside a stage`, (t) =>
+      specError(t, { stages: [`keyby user ${o}`, 'aggregate count'] }, 64, new RegExp(`stage 1 .*--${o.split(' ')[0]!.slice(2)} is an option of the whole job: give it to weir run`)),
+    )
   t.test('an array stage with an unknown command', (t) =>
     specError(t, { stages: ['filter true', ['filtr', 'r.amount > 0']] }, 64, /stage 2 .*unknown command 'filtr'/),
   )
