@@ -17,14 +17,18 @@ export function withTime<T>(y: Argv<T>): Argv<T> {
 }
 
 export function timeConfigOf(a: Record<string, unknown>, required: boolean): TimeConfig | undefined {
+  // given twice, yargs makes a list ('ts,ts' as a field name): one value each
+  for (const o of ['time', 'time-unit', 'max-delay', 'idle-timeout'])
+    if (Array.isArray(a[o])) throw usageError(`--${o} given ${(a[o] as unknown[]).length} times: give it once`)
   const modes = [a.time !== undefined, !!a['ingestion-time'], !!a['processing-time']].filter(Boolean).length
   if (modes > 1) throw usageError('choose one of --time FIELD, --ingestion-time, --processing-time')
-  if (a['ingestion-time'] || a['processing-time']) {
+  if (a.time === undefined) {
+    // the watermark's options mean nothing without an event time: refused, not ignored
     for (const o of ['idle-timeout', 'time-unit'] as const)
       if (a[o] !== undefined && !(o === 'time-unit' && a[o] === 'ms')) throw usageError(`--${o} applies to --time FIELD only`)
     if (a['max-delay'] !== undefined && a['max-delay'] !== '0ms') throw usageError('--max-delay applies to --time FIELD only')
-    return a['ingestion-time'] ? { mode: 'ingestion' } : { mode: 'processing' }
   }
+  if (a['ingestion-time'] || a['processing-time']) return a['ingestion-time'] ? { mode: 'ingestion' } : { mode: 'processing' }
   if (a.time === undefined) {
     if (required) throw usageError('time windows need a time: --time FIELD, --ingestion-time or --processing-time')
     return undefined

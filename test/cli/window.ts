@@ -70,6 +70,12 @@ t.test('usage errors: a time window without a time, a bad duration, an unknown a
     [['window', 'sliding', '1m', '2m', '--time', 't'], /slide 2m is longer than size 1m/],
     [['aggregate', 'cnt'], /unknown function 'cnt'/],
     [['aggregate', 'sum'], /sum needs a field/],
+    // the watermark's options without an event time, and an option given twice: refused, not taken
+    [['window', 'count', '2', '--max-delay', '5s'], /--max-delay applies to --time FIELD only/],
+    [['window', 'global', '--idle-timeout', '1s'], /--idle-timeout applies to --time FIELD only/],
+    [['process', 'fixtures/fn/failed-logins.mjs', '--time-unit', 's'], /--time-unit applies to --time FIELD only/],
+    [['window', 'tumbling', '1s', '--time', 'ts', '--time', 'ts'], /--time given 2 times: give it once/],
+    [['window', 'tumbling', '1s', '--time', 'ts', '--max-delay', '5s', '--max-delay', '1s'], /--max-delay given 2 times/],
   ] as const) {
     const r = await weir([...args], { stdin: '' })
     t.equal(r.code, 64, args.join(' '))
