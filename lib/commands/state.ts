@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { listManifests, readManifest, type Manifest, type OperatorRecord } from '../checkpoint/manifest.js'
 import type { Lineage } from '../state/backend.js'
 import { WeirError, usageError } from '../stream/errors.js'
-import { compareCanon, type Key } from '../stream/key.js'
+import { compareCanon, type Key, exactKeyTexts } from '../stream/key.js'
 
 export const command = 'state <dir>'
 export const describe = 'Show the keyed state of a durable job (--job-dir) at a checkpoint'
@@ -69,23 +69,23 @@ export async function execute(a: Record<string, unknown>): Promise<void> {
     (wanted === undefined || wanted.has(uid)) &&
     (k === undefined || key.canon === k || (key.values.length === 1 && key.values[0] === k))
   const { readState } = await import('../state/lmdb.js')
-  const { stateDir, lineage } = view
+  const { stateDir, lineage, epoch } = view
   if (args.json || !process.stdout.isTTY) {
     const out = new LineOut()
     try {
       await readState(stateDir, lineage, (uid, key, ns, value) => {
-        if (keep(uid, key)) out.line(JSON.stringify(row(uid, key, ns, value)))
-      })
+        if (keep(uid, key)) out.line(rowJson(row(uid, key, ns, value), key))
+      }, epoch)
     } catch (e) {
       if (e !== STOP) throw e
     }
     await out.end()
     return
   }
-  const rows: { canon: string; row: Row }[] = []
+  const rows: { canon: string; keyText: string; row: Row }[] = []
   await readState(stateDir, lineage, (uid, key, ns, value) => {
-    if (keep(uid, key)) rows.push({ canon: key.canon, row: row(uid, key, ns, value) })
-  })
+    if (keep(uid, key)) rows.push({ canon: key.canon, keyText: keyJson(key), row: row(uid, key, ns, value) })
+  }, epoch)
   const order = new Map(view.operators.map((o, i) => [o.uid, i]))
   rows.sort(
     (x, y) =>
@@ -99,6 +99,20 @@ export async function execute(a: Record<string, unknown>): Promise<void> {
 
 function row(uid: string, key: Key, ns: string | number, value: unknown): Row {
   return { operator: uid, key: key.values.length === 1 ? key.values[0] : key.values, ns, value }
+}
+
+/**
+ * The key as JSON text: an integer beyond 2^53 with its digits (from the canonical form), which
+ * JSON.stringify of the value would round, so two keys would show as one.
+ */
+function keyJson(key: Key): string {
+  return exactKeyTexts(key) ? key.canon : JSON.stringify(key.values.length === 1 ? key.values[0] : key.values)
+}
+
+function rowJson(r: Row, key: Key): string {
+  const text = JSON.stringify(r)
+  if (!exactKeyTexts(key)) return text
+  return JSON.stringify({ ...r, key: 0 }).replace('"key":0', () => `"key":${keyJson(key)}`)
 }
 
 function compareNs(a: string | number, b: string | number): number {
@@ -133,15 +147,15 @@ function pickCheckpoint(dir: string, which: string): Manifest {
  * --stage N of a pipe chain (man/weir-protocol.7, JOBS): the first stage's state is in DIR/state,
  * a later stage's in DIR/stage-K/state, at the epochs its part of the manifest names.
  */
-function stageView(dir: string, m: Manifest, stage: string): { operators: OperatorRecord[]; stateDir: string; lineage: Lineage } {
+function stageView(dir: string, m: Manifest, stage: string): { operators: OperatorRecord[]; stateDir: string; lineage: Lineage; epoch?: number } {
   const n = Number(stage)
   const stages = 1 + (m.chain?.length ?? 0)
   if (!Number.isInteger(n) || n < 1 || n > stages)
     throw usageError(`--stage ${stage}: checkpoint ${m.id} has ${stages === 1 ? 'one stage (1)' : `stages 1 to ${stages}`}`)
-  if (n === 1) return { operators: m.operators, stateDir: join(dir, 'state'), lineage: m.state.lineage }
+  if (n === 1) return { operators: m.operators, stateDir: join(dir, 'state'), lineage: m.state.lineage, epoch: m.state.epoch }
   const part = m.chain!.find((p) => p.stage === n - 1)!
   if (!part.state) throw new WeirError('no-input', `stage ${n} ('${part.command}') keeps no keyed state`)
-  return { operators: part.operators, stateDir: join(dir, `stage-${n - 1}`, 'state'), lineage: part.state.lineage }
+  return { operators: part.operators, stateDir: join(dir, `stage-${n - 1}`, 'state'), lineage: part.state.lineage, epoch: part.state.epoch }
 }
 
 /** --operator: a uid, a stage label, or a kind (window-1a2b3c4d-1 is a window). */
@@ -180,11 +194,11 @@ class LineOut {
   }
 }
 
-async function renderTable(m: Manifest, rows: { row: Row }[]): Promise<string> {
+async function renderTable(m: Manifest, rows: { keyText: string; row: Row }[]): Promise<string> {
   const paint = await painter()
   const width = process.stdout.columns || 100
   const header = ['OPERATOR', 'KEY', 'NS', 'VALUE']
-  const cells = rows.map(({ row: r }) => [r.operator, JSON.stringify(r.key), typeof r.ns === 'number' ? String(r.ns) : r.ns, JSON.stringify(r.value) ?? 'undefined'])
+  const cells = rows.map(({ row: r, keyText }) => [r.operator, keyText, typeof r.ns === 'number' ? String(r.ns) : r.ns, JSON.stringify(r.value) ?? 'undefined'])
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)))
   const line = (c: string[]) => {
     const fixed = c.slice(0, 3).map((x, i) => (i === 2 && /^\d/.test(x) ? x.padStart(widths[i]!) : x.padEnd(widths[i]!))).join('  ') + '  '

@@ -1413,15 +1413,26 @@ export async function openLmdbState(dir: string, opts: LmdbStateOptions): Promis
 }
 
 /** Read-only inspection for `weir state`: every live (uid, key, ns, value) visible at a checkpoint's lineage. */
-export async function readState(dir: string, lineage: Lineage, fn: (uid: string, key: Key, ns: Namespace, value: unknown) => void): Promise<void> {
+export async function readState(dir: string, lineage: Lineage, fn: (uid: string, key: Key, ns: Namespace, value: unknown) => void, epoch?: number): Promise<void> {
+  // `epoch`: the checkpoint's, whose state must be here; gone (data.mdb removed or replaced), it is
+  // an error, as for a resume, not an empty state
+  const gone = () => new WeirError('io', `${dir}: holds no state of epoch ${epoch} (the checkpoint's): the state was removed or replaced`)
   // no state yet (a job that never checkpointed): nothing to show, and nothing for LMDB to open
-  if (checkDataFile(dir, true) === 'none') return
+  if (checkDataFile(dir, true) === 'none') {
+    if (epoch !== undefined) throw gone()
+    return
+  }
   const env = openEnv(dir, true, true)
   try {
-    if (!env.meta || !env.state) return
+    if (!env.meta || !env.state) {
+      if (epoch !== undefined) throw gone()
+      return
+    }
     const { state, meta } = env
     guard(dir, 'unreadable', () => {
       checkFormat(dir, meta.get('stateFormat'))
+      const newest = meta.get('maxEpoch')
+      if (epoch !== undefined && !(typeof newest === 'number' && newest >= epoch)) throw gone()
       scanChains(state, undefined, undefined, new Epochs(lineage, Infinity), (dk, rec) => {
         if (rec.d !== undefined) return
         const canon = isLongElement(dk[2]) ? rec.c : dk[2]

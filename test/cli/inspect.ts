@@ -232,6 +232,21 @@ t.test('errors: a missing job dir, one without checkpoints, a missing checkpoint
   t.match(r.stderr, /^weir: .*: no checkpoint 99 \(there are: 0, 1\)\n$/)
   r = await weir(['state', jobDir, '--checkpoint', 'first'])
   t.equal(r.code, 64)
+  // the state a checkpoint names is gone: an error, as for a resume, not an empty state
+  const { rmSync } = await import('node:fs')
+  rmSync(join(jobDir, 'state', 'data.mdb'))
+  r = await weir(['state', jobDir])
+  t.equal(r.code, 74)
+  t.match(r.stderr, /state: holds no state of epoch \d+ \(the checkpoint's\): the state was removed or replaced\n$/)
+})
+
+t.test('weir state shows integer keys beyond 2^53 with their digits, two keys as two', async (t) => {
+  const dir = t.testdir({ 'big.ndjson': '{"id":12345678901234567890}\n{"id":12345678901234567891}\n{"id":12345678901234567891}\n' })
+  const jobDir = join(dir, 'job')
+  t.equal((await weir(['keyby', 'id', 'then', 'aggregate', 'count', join(dir, 'big.ndjson'), '--job-dir', jobDir, '--no-flush'])).code, 0)
+  const r = await weir(['state', jobDir, '--json'])
+  t.equal(r.code, 0, r.stderr)
+  t.same(lines(r.stdout).map((l) => l.replace(/"operator":"[^"]*",/, '')).sort(), ['{"key":12345678901234567890,"ns":"a","value":[1]}', '{"key":12345678901234567891,"ns":"a","value":[2]}'])
 })
 
 t.test('a reader that stops early ends the command quietly', async (t) => {
