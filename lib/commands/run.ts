@@ -1,4 +1,5 @@
 import type { Argv } from 'yargs'
+import { dirname, isAbsolute, resolve } from 'node:path'
 import { readSpec } from '../pipeline/spec.js'
 import { usageError } from '../stream/errors.js'
 import { jobOptions, type IoArgs, type JobPlan } from '../commandline/common.js'
@@ -39,6 +40,10 @@ export async function toJob(a: Record<string, unknown>): Promise<JobPlan> {
     const oe = parsed.args['on-error'] as typeof onError
     if (oe !== undefined && oe !== 'fail') onError = oe
     if (parsed.args.flush === false) noFlush = true
+    // a process function's module is a path in the spec like any other: relative to its folder
+    const c = parsed.stage.config
+    if (c.op === 'process' && !isAbsolute(String(parsed.args.module)))
+      parsed.stage = { ...parsed.stage, config: { ...c, module: resolve(dirname(specPath), String(parsed.args.module)) } }
     stages.push(parsed.stage)
   }
   const deadLetter = (a['dead-letter'] as string | undefined) ?? spec.deadLetter

@@ -211,6 +211,19 @@ t.test('a job option inside a spec stage is not silently ignored', async (t) => 
   t.ok(r.code === 64 || (r.code === 0 && r.stdout === '{"user":"a"}\n'), `rejected (64) or applied (0), not ignored (exit ${r.code})`)
 })
 
+t.test("a process function's module in a spec is found beside the spec, from any directory", async (t) => {
+  const dir = t.testdir({
+    jobs: {
+      'spec.json': JSON.stringify({ stages: ['keyby k', 'process fn.mjs'] }),
+      'fn.mjs': 'export function processElement(r, ctx) { ctx.emit({ k: ctx.key, beside: true }) }\n',
+    },
+    // a module of that name where the run starts must not be taken instead
+    'fn.mjs': 'export function processElement(r, ctx) { ctx.emit({ k: ctx.key, beside: false }) }\n',
+  })
+  const r = await weir(['run', 'jobs/spec.json'], { cwd: dir, stdin: '{"k":"a"}\n' })
+  t.same([r.code, r.stdout], [0, '{"k":"a","beside":true}\n'], r.stderr)
+})
+
 // A misspelt "uid" would silently hand the stage a derived uid, and so other state on restore.
 t.test('a misspelt field inside a stage, source or sink object is an error', async (t) => {
   const docs = [
