@@ -46,6 +46,10 @@ export async function toJob(a: Record<string, unknown>): Promise<JobPlan> {
       parsed.stage = { ...parsed.stage, config: { ...c, module: resolve(dirname(specPath), String(parsed.args.module)) } }
     stages.push(parsed.stage)
   }
+  // two explicit uids alike: named here, with the spec and its stages (the chain would only say which uid)
+  for (const [i, x] of spec.stages.entries())
+    for (const y of spec.stages.slice(i + 1))
+      if (x.uid !== undefined && x.uid === y.uid) throw usageError(`${specPath}: stages ${x.index} and ${y.index} have the uid '${x.uid}'`)
   const deadLetter = (a['dead-letter'] as string | undefined) ?? spec.deadLetter
   if (a['on-error'] !== undefined && a['on-error'] !== 'fail') onError = a['on-error'] as typeof onError
   if (deadLetter) {

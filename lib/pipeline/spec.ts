@@ -50,6 +50,7 @@ export function readSpec(path: string): Spec {
   const o = doc as Record<string, unknown>
   for (const k of Object.keys(o)) if (!TOP_KEYS.has(k)) throw fail(`unknown field "${k}" (expected one of ${[...TOP_KEYS].join(', ')})`)
   if (!Array.isArray(o.stages)) throw fail('"stages" must be an array of stage strings')
+  if (o.name !== undefined && typeof o.name !== 'string') throw fail('"name" must be a string')
   const stages = o.stages.map((s: unknown, i: number): SpecStage => {
     const index = i + 1
     if (typeof s === 'string' || isStringArray(s)) return { index, words: s }
@@ -109,6 +110,7 @@ function pathsOf(x: unknown, field: string, fail: (w: string) => Error): string[
     const o = x as Record<string, unknown>
     const allowed = field === 'source' ? ['path', 'paths'] : ['path']
     for (const k of Object.keys(o)) if (!allowed.includes(k)) throw fail(`"${field}": unknown field "${k}" (expected ${allowed.join(' or ')})`)
+    if (o.path !== undefined && o.paths !== undefined) throw fail(`"${field}": "path" or "paths", not both`)
     if (typeof o.path === 'string' && o.path !== '') return [o.path]
     if (field === 'source' && isStringArray(o.paths)) return o.paths
   }

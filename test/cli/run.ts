@@ -144,6 +144,8 @@ t.test('spec errors name the stage and exit 64 before reading', async (t) => {
   t.test('input files inside a stage', (t) =>
     specError(t, { stages: ['keyby user', 'filter true data.ndjson'] }, 64, /stage 2 .*input files belong in the spec's "source"/),
   )
+  t.test('a source with both path and paths', (t) => specError(t, { source: { path: 'a', paths: ['b'] }, stages: ['filter true'] }, 64, /"source": "path" or "paths", not both/))
+  t.test('a name that is not a string', (t) => specError(t, { name: 5, stages: ['filter true'] }, 64, /"name" must be a string/))
   t.test('--output inside a stage', (t) => specError(t, { stages: ['filter true -o x.ndjson'] }, 64, /stage 1 .*--output belongs in the spec/))
   // not taken and ignored: a job the user thinks durable would run in memory
   for (const o of ['--job-dir jd', '--follow', '--resume', '--checkpoint-interval 1s', '--max-line-bytes 5', '--verbose'])
@@ -159,7 +161,7 @@ t.test('spec errors name the stage and exit 64 before reading', async (t) => {
   )
   t.test('a uid that is not a string', (t) => specError(t, { stages: [{ stage: 'keyby user', uid: 5 }] }, 64, /stage 1: "uid" must be a string/))
   t.test('two stages with one uid', (t) =>
-    specError(t, { stages: [{ stage: 'keyby user', uid: 'x' }, { stage: 'filter true', uid: 'x' }] }, 64, /two stages have the uid 'x'/),
+    specError(t, { stages: [{ stage: 'keyby user', uid: 'x' }, { stage: 'filter true', uid: 'x' }] }, 64, /^weir: spec\.json: stages 1 and 2 have the uid 'x'/),
   )
   t.test('an unknown top-level field', (t) => specError(t, { stages: [], stage: ['keyby user'] }, 64, /^weir: spec\.json: unknown field "stage"/))
   t.test('no stages array', (t) => specError(t, { stages: 'keyby user' }, 64, /"stages" must be an array/))
