@@ -11,8 +11,11 @@ export function compileExpression(source: string, what: string): Expression {
   if (text === '') throw usageError(`${what}: the expression is empty`)
   try {
     // Wrapping the text as the value of an object property accepts exactly one expression:
-    // `a; b` and `a), (b` both fail to compile there. The newlines let a trailing // comment end.
+    // `a; b` fails to compile there. Text that closes the wrapper's parenthesis and opens another
+    // (`r.a)||(true`) compiles in parentheses but not in brackets, and the reverse: in both it is
+    // one expression. The newlines let a trailing // comment end.
     new Function('r', `"use strict"; return ({ v: (\n${text}\n) });`)
+    new Function('r', `"use strict"; return [\n${text}\n];`)
     return new Function('r', `"use strict"; return (\n${text}\n);`) as Expression
   } catch (e) {
     throw usageError(`${what}: invalid expression '${source}': ${syntaxProblem(source) ?? (e as Error).message}`)

@@ -55,6 +55,9 @@ t.test("a syntax error is told in the user's text, not in the code that wraps it
     ['r.a +\n+ ) 1', "Unexpected token ')' at line 2, column 3"],
     ['r.a; r.b', "not one expression: Unexpected token ';' at column 4"],
     ['if (r.a) 1', "not one expression: Unexpected token 'if' at column 1"],
+    // closes the wrapper's parenthesis and opens another: one expression only in parentheses
+    ['r.a)||(true', "Unexpected token ')' at column 4"],
+    ['r.a]||[true', "Unexpected token ']' at column 4"],
   ]
   for (const [text, why] of cases) {
     let got = ''
