@@ -471,7 +471,9 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
     const { size, offset } = spec as { size: number; offset: number }
     const start = windowStart(ts, offset, size)
     const end = start + size
-    if (end - 1 + lateness <= wm) return undefined // late: processRecord sends it on
+    // late, or for a window that fired (a re-firing downstream, whose pipe must get the
+    // watermark before it: PipeWriter.record): processRecord sends it on
+    if (end - 1 <= wm) return undefined
     seq++
     lastSource = source
     lastLine = line

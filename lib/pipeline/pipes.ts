@@ -83,6 +83,9 @@ export class PipeWriter {
 
   record(rec: Rec): void {
     this.watermarkBeforeLine()
+    // a record for a window the watermark has passed (late, within the lateness): downstream it
+    // re-fires that window, under the watermark it has now in one process, not the last one sent
+    if (rec.window && this.pendingWm !== undefined && rec.window.end - 1 <= this.pendingWm) this.writeWm(this.pendingWm)
     this.cameFrom(rec.source, rec.line, rec.derived ? 0 : 1, 1)
     this.fmtOnce()
     if (this.perLine) {
