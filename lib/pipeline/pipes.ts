@@ -191,6 +191,9 @@ export class PipeWriter {
    * input and line in its messages and dead letters, as the `then` form does, not its stdin line.
    */
   private cameFrom(source: string, line: number, step: 0 | 1, count: number): void {
+    // a row made from the record after the last line's (a running aggregate's update per record)
+    // comes from the next input line, as a record passed on does: it continues a run of step 1
+    if (step === 0 && count === 1 && source === this.from && line === this.fromLine + 1) step = 1
     if (source !== this.from || step !== this.fromStep || line !== this.fromLine + step)
       this.channel.add(step === 1 ? { n: this.n, src: source, line } : { n: this.n, src: source, line, step })
     this.from = source

@@ -219,6 +219,23 @@ t.test("a window's rows reach a process function with their time and the waterma
   }
 })
 
+t.test("a running aggregate's updates, a row per record, need no channel entry each, and keep their input lines", async (t) => {
+  const input = join(dir, 'updates.ndjson')
+  writeFileSync(input, '{"k":1}\n\n' + Array.from({ length: 999 }, (_, i) => `{"k":${i + 2}}\n`).join(''))
+  const stats = join(dir, 'updates.stats.json')
+  const r = await sh(`${W} aggregate count --emit updates ${input} --stats ${stats} | ${W} filter true`)
+  t.equal(r.code, 0, r.stderr)
+  t.equal(r.stdout.split('\n').length, 1001)
+  const bytes = (JSON.parse(readFileSync(stats, 'utf8')) as { channelBytes: number }).channelBytes
+  t.ok(bytes < 1000, `${bytes} channel bytes beside 1,000 rows`)
+  // the third row is made from line 4 (line 2 is blank): a later stage names that line
+  const fails = `filter 'r.count === 3 ? r.x.y : true'`
+  const then = await sh(`${W} aggregate count --emit updates then ${fails} ${input}`)
+  const pipe = await sh(`${W} aggregate count --emit updates ${input} | ${W} ${fails}`)
+  t.match(then.stderr, /updates\.ndjson:4: filter .* threw/)
+  t.same([pipe.code, pipe.stdout, pipe.stderr], [then.code, then.stdout, then.stderr])
+})
+
 t.test('keyby | process, and a first stage reading several files', async (t) => {
   const a = await sh(`${W} keyby user then process fixtures/fn/failed-logins.mjs --time ts ${F} ${F}`)
   const b = await sh(`${W} keyby user ${F} ${F} | ${W} process fixtures/fn/failed-logins.mjs --time ts`)
