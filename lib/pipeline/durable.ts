@@ -172,6 +172,7 @@ export async function openDurableJob(stages: Stage[], inputs: string[], opts: Jo
     // parts of checkpoints a chain never completed: nothing will gather them now
     if (!place) removeParts(jobDir, Number.POSITIVE_INFINITY)
     const maxId = listManifests(jobDir).reduce((m, x) => Math.max(m, x.id), -1)
+    const restoredEpoch = place ? part?.state?.epoch : restored?.state.epoch
     let nextId = maxId + 1
     if (!place || stages.some((s) => STATEFUL.has(s.config.op))) {
       const { openLmdbState } = await import('../state/lmdb.js')
@@ -179,10 +180,9 @@ export async function openDurableJob(stages: Stage[], inputs: string[], opts: Jo
       mkdirSync(dir, { recursive: true, mode: JOB_DIR_MODE })
       const lineage = place ? part?.state?.lineage ?? [] : restored?.state.lineage ?? []
       const lmdb = await openLmdbState(dir, { lineage, minPendingEpoch: place ? 0 : maxId + 1 })
-      const epoch = place ? part?.state?.epoch : restored?.state.epoch
       // state the checkpoint wrote and the dir no longer holds (data.mdb removed or replaced):
       // restoring from it would be restoring from nothing, with no error
-      if (epoch !== undefined && lmdb.maxEpoch() < epoch) {
+      if (restoredEpoch !== undefined && lmdb.maxEpoch() < restoredEpoch) {
         await lmdb.close()
         throw new WeirError(
           'io',
@@ -200,7 +200,6 @@ export async function openDurableJob(stages: Stage[], inputs: string[], opts: Jo
     const lastUid = uids[stages.length - 1] ?? ''
     const mySinks = place ? part?.sinks ?? [] : restored?.sinks ?? []
     const restoredTotals = (place ? part?.totals : restored?.totals) ?? newStats()
-    const restoredEpoch = place ? part?.state?.epoch : restored?.state.epoch
     const chainJob: ChainJob = {
       dir: jobDir,
       stage,

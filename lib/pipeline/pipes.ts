@@ -164,7 +164,7 @@ export class PipeWriter {
 
   /** A batch is done: a watermark no line followed goes out (watermarkBeforeLine; a quiet stream). */
   endBatch(): void {
-    if (!this.grid && this.pendingWm !== undefined) this.writeWm(this.pendingWm)
+    this.watermarkBeforeLine()
   }
 
   pane(edge: PaneEdge): void {
@@ -370,9 +370,11 @@ export class PipeReader {
           if (key === undefined) return octx.badRecord(rec, `key field '${keys.fields[keys.missing]}' (set by '${this.upstream}') is missing`)
           rec.key = key
         }
-        if (window && timeWindows) {
+        // an open window's record, or a window's row (whose time is end − 1, as one process gives it)
+        const carried = window && timeWindows ? window.carried : rows?.carried
+        if (carried !== undefined) {
           let w: Window | undefined
-          if (window.carried === 'lines') w = line?.win && { start: line.win[0], end: line.win[1] }
+          if (carried === 'lines') w = line?.win && { start: line.win[0], end: line.win[1] }
           else {
             const v = rec.value as Record<string, unknown> | null
             const start = v && typeof v === 'object' ? bound(v.window_start) : undefined
@@ -382,19 +384,7 @@ export class PipeReader {
           }
           if (!w) return octx.badRecord(rec, `window_start and window_end (set by '${this.upstream}') are missing or not times`)
           rec.window = w
-        } else if (rows) {
-          // a window's row: its window and the time end − 1, as the window gave it in one process
-          let w: Window | undefined
-          if (rows.carried === 'lines') w = line?.win && { start: line.win[0], end: line.win[1] }
-          else {
-            const v = rec.value as Record<string, unknown> | null
-            const start = v && typeof v === 'object' ? bound(v.window_start) : undefined
-            const end = v && typeof v === 'object' ? bound(v.window_end) : undefined
-            if (start !== undefined && end !== undefined) w = last !== undefined && last.start === start && last.end === end ? last : (last = { start, end })
-          }
-          if (!w) return octx.badRecord(rec, `window_start and window_end (set by '${this.upstream}') are missing or not times`)
-          rec.window = w
-          rec.time = w.end - 1
+          if (!(window && timeWindows)) rec.time = w.end - 1
         }
         out.record(rec)
       },
