@@ -16,6 +16,10 @@ const MAX_DEPTH = 64
 // a key of up to this many bytes is kept among the recent texts (Projector.textOf)
 const RECENT_TEXT_MAX = 32
 const RECENT_TEXTS = 1 << 16
+// names shorter than this are found by their length first (Projector.firstOfLength)
+const NAME_LENGTHS = 64
+// a number text of up to this many bytes is kept as its field's last (Projector.numberOf)
+const LAST_NUMBER_MAX = 24
 const TRUE = Buffer.from('true')
 const FALSE = Buffer.from('false')
 const NULL = Buffer.from('null')
@@ -25,6 +29,12 @@ export class Projector {
   private readonly names: string[]
   private readonly nameBytes: Buffer[]
   private readonly lengths: number[]
+  /**
+   * The wanted names by length, shorter than NAME_LENGTHS: firstOfLength[n] is 1 + the first
+   * field whose name has n bytes (0: none), nextOfLength[f] 1 + the next one after f.
+   */
+  private readonly firstOfLength: Int32Array
+  private readonly nextOfLength: Int32Array
   /** open containers while skipping a nested value: 1 = object, 2 = array */
   private readonly stack = new Uint8Array(MAX_DEPTH)
 
@@ -37,13 +47,33 @@ export class Projector {
   private readonly recentTexts: string[]
   private readonly recentMask: number
 
+  /**
+   * Each field's last number, as text and value: a window's bounds repeat from record to record,
+   * and a repeated text gives the same value without parsing it or boxing a new double (a time in
+   * milliseconds is past the small integers V8 keeps unboxed).
+   */
+  private readonly lastNumberTexts: Uint8Array
+  private readonly lastNumberLengths: Int32Array
+  private readonly lastNumbers: unknown[]
+
   /** `recentTexts`: slots of the recent texts, a power of two (tests make it small) */
   constructor(fields: string[], recentTexts = RECENT_TEXTS) {
+    this.lastNumberTexts = new Uint8Array(fields.length * LAST_NUMBER_MAX)
+    this.lastNumberLengths = new Int32Array(fields.length).fill(-1)
+    this.lastNumbers = new Array<unknown>(fields.length).fill(undefined)
     this.recentTexts = new Array<string>(recentTexts).fill('')
     this.recentMask = recentTexts - 1
     this.names = fields
     this.nameBytes = fields.map((f) => Buffer.from(f, 'utf8'))
     this.lengths = this.nameBytes.map((b) => b.length)
+    this.firstOfLength = new Int32Array(NAME_LENGTHS)
+    this.nextOfLength = new Int32Array(fields.length)
+    for (let f = fields.length - 1; f >= 0; f--) {
+      const len = this.lengths[f]!
+      if (len >= NAME_LENGTHS) continue
+      this.nextOfLength[f] = this.firstOfLength[len]!
+      this.firstOfLength[len] = f + 1
+    }
   }
 
   /**
@@ -67,11 +97,20 @@ export class Projector {
       let field = -1
       if (nameEnd >= 0) {
         const len = nameEnd - nameStart
-        for (let f = 0; f < nf; f++)
-          if (this.lengths[f] === len && sameBytes(text, nameStart, this.nameBytes[f]!)) {
-            field = f
-            break
-          }
+        if (len < NAME_LENGTHS) {
+          // most members are not wanted, and their names' lengths say so without a comparison
+          for (let f = this.firstOfLength[len]! - 1; f >= 0; f = this.nextOfLength[f]! - 1)
+            if (sameBytes(text, nameStart, this.nameBytes[f]!)) {
+              field = f
+              break
+            }
+        } else {
+          for (let f = 0; f < nf; f++)
+            if (this.lengths[f] === len && sameBytes(text, nameStart, this.nameBytes[f]!)) {
+              field = f
+              break
+            }
+        }
       } else {
         // a name with escapes ("us\u0065r" is "user"): rare, so decoded the slow way
         const stop = skipEscapedString(text, nameStart, end)
@@ -99,7 +138,7 @@ export class Projector {
       } else if (c === 45 /* - */ || (c >= 48 && c <= 57)) {
         const stop = scanNumber(text, i, end)
         if (stop < 0) return false
-        if (field >= 0) out[field] = numberValue(text, i, stop)
+        if (field >= 0) out[field] = this.numberOf(field, text, i, stop)
         i = stop
       } else if (c === 123 || c === 91 /* { [ */) {
         const stop = this.skipNested(text, i, end)
@@ -125,6 +164,25 @@ export class Projector {
       i = skipWs(text, i + 1, end)
       if (i >= end) return false
     }
+  }
+
+  /** The value of field f's number text[from, to), the one read last when the text is the same. */
+  private numberOf(f: number, text: Buffer, from: number, to: number): number {
+    const length = to - from
+    const last = this.lastNumberTexts
+    const base = f * LAST_NUMBER_MAX
+    if (this.lastNumberLengths[f] === length) {
+      let k = 0
+      while (k < length && last[base + k] === text[from + k]) k++
+      if (k === length) return this.lastNumbers[f] as number
+    }
+    const value = numberValue(text, from, to)
+    if (length <= LAST_NUMBER_MAX) {
+      for (let k = 0; k < length; k++) last[base + k] = text[from + k]!
+      this.lastNumberLengths[f] = length
+      this.lastNumbers[f] = value
+    }
+    return value
   }
 
   /** Validates an object or array starting at i; returns the index after it, or −1. */

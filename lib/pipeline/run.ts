@@ -12,6 +12,7 @@ import { MemoryStateBackend } from '../state/memory.js'
 import type { KeyedStateBackend } from '../state/backend.js'
 import { WeirError, dataError, printable, usageError, type Position } from '../stream/errors.js'
 import { type Rec, recordText } from '../stream/record.js'
+import { NO_KEY, type Key } from '../stream/key.js'
 import { Fates, newStats, type Stats } from '../stream/stats.js'
 import { type Clock, wallClock } from '../time/clock.js'
 import { buildChain, keysReadAfter, loadModules, type StreamContext } from './build.js'
@@ -988,7 +989,24 @@ class Job {
     const windowStarts = cols[path.start]!
     const windowEnds = cols[path.end]!
     const bytes = batch.bytes && Buffer.from(batch.bytes.buffer, batch.bytes.byteOffset, batch.bytes.byteLength)
-    for (let i = 0; i < lines.length; i++) {
+    // The record being added, for the aggregate to build only where it needs one (late, bad, a
+    // function reading the record's bytes): one closure per batch over these, not one per record.
+    let i = 0
+    let value: Record<string, unknown> = {}
+    let key: Key = NO_KEY
+    let start = 0
+    let end = 0
+    let at = source
+    let line = 0
+    const rec = (): Rec => ({
+      raw: raws ? raws[i]! : bytes ? bytes.toString('latin1', starts![i]!, ends![i]!) : '',
+      value,
+      key,
+      window: { start, end },
+      source: at,
+      line,
+    })
+    for (; i < lines.length; i++) {
       if (this.stopped) return
       if (bad[i] !== undefined || (whole !== undefined && i in whole)) {
         this.recordsOf(batch, fields, replayUntil, i, i + 1)
@@ -996,26 +1014,21 @@ class Job {
       }
       // the entries before the line first: the first of them may say how times are written
       const read = lines[i]!
-      const at = pipeIn.arrive(read, chain, source)
-      const key = reader.key(keys[i])
-      const start = reader.bound(windowStarts[i])
-      const end = reader.bound(windowEnds[i])
-      if (key === undefined || start === undefined || end === undefined) {
+      at = pipeIn.arrive(read, chain, source)
+      const k = reader.key(keys[i])
+      const s = reader.bound(windowStarts[i])
+      const e = reader.bound(windowEnds[i])
+      if (k === undefined || s === undefined || e === undefined) {
         this.recordsOf(batch, fields, replayUntil, i, i + 1)
         continue
       }
+      key = k
+      start = s
+      end = e
       stats.read++
       if (read <= replayUntil) stats.replayed++
-      const line = pipeIn.lineOf(read)
-      const value = valueAt(cols, fields, i)
-      const rec = (): Rec => ({
-        raw: raws ? raws[i]! : bytes ? bytes.toString('latin1', starts![i]!, ends![i]!) : '',
-        value,
-        key,
-        window: { start, end },
-        source: at,
-        line,
-      })
+      line = pipeIn.lineOf(read)
+      value = valueAt(cols, fields, i)
       fates.begin()
       try {
         add(value, key, start, end, at, line, rec, out)

@@ -186,3 +186,28 @@ t.test('short texts read again come from the recent texts: the same values as JS
     t.equal(wrong, 0, `${order.length} reads of ${all.length} texts, each its own value (${slots ?? 'default'} slots)`)
   }
 })
+
+t.test('a number read again gives the value of its own text, and long or same-length names are told apart', async (t) => {
+  // Number texts that often equal the one before, or differ from it in one byte or in length only
+  // (-0 after 0, 1e2 beside 100, a window's bounds in turn), each compared with JSON.parse.
+  const texts = ['0', '-0', '100', '1e2', '1E2', '1.5', '1.50', '1732521600000', '1732521660000', '-1732521600000',
+    '12345678901234567890', '12345678901234567891', '0.1', '1e400', '123456789012345678901234567']
+  const long = 'n'.repeat(70)
+  const longToo = 'n'.repeat(69) + 'm'
+  const fields = ['ts', 'page', 'user', long, 'window_start']
+  const p = new Projector(fields)
+  const out: unknown[] = []
+  let wrong = 0
+  let n = 0
+  for (let i = 0; i < 20000; i++) {
+    const a = rnd() < 0.6 && i > 0 ? texts[(i >> 3) % texts.length]! : pick(texts)
+    const b = pick(texts)
+    const text = `{"ts":${a},"user":${b},"pags":${b},"${longToo}":1,"${long}":${a},"window_start":${rnd() < 0.5 ? a : b}}`
+    const ref = JSON.parse(text) as Record<string, unknown>
+    const buf = Buffer.from(text)
+    n++
+    if (!p.project(buf, 0, buf.length, out)) wrong++
+    else for (let f = 0; f < fields.length; f++) if (!Object.is(out[f], ref[fields[f]!])) wrong++
+  }
+  t.equal(wrong, 0, `${n} records: every field as JSON.parse gives it`)
+})
