@@ -132,10 +132,10 @@ const welford = (name: string, describe: string, finish: (w: Welford) => number 
  * be 29 where Miller and the formula give 30: p is read as the decimal it was written as (p99.9
  * is 999/10) and the rank taken in integers.
  */
-export function nearestRank(sorted: number[], p: number): number | null {
+export function nearestRank(sorted: number[], p: number, fraction = decimalFraction(p)): number | null {
   const n = sorted.length
   if (n === 0) return null
-  const [num, den] = decimalFraction(p)
+  const [num, den] = fraction
   const rank = num * n < Number.MAX_SAFE_INTEGER ? Math.floor((num * n) / (100 * den)) : Number((BigInt(num) * BigInt(n)) / (100n * BigInt(den)))
   return sorted[Math.min(n - 1, Math.max(0, rank))]!
 }
@@ -148,6 +148,9 @@ function decimalFraction(p: number): [number, number] {
 }
 
 export function percentile(p: number, name: string): AggregateFunction {
+  // p as the decimal it was written as, once per aggregate, not once per row (a sliding window
+  // writes a row per slide)
+  const fraction = decimalFraction(p)
   return {
     name,
     describe: p === 50 ? 'median, exact (nearest rank, as Miller)' : `${p}th percentile, exact (nearest rank, as Miller)`,
@@ -159,7 +162,7 @@ export function percentile(p: number, name: string): AggregateFunction {
       return acc
     },
     merge: (a, b) => (a as number[]).concat(b as number[]),
-    result: (acc) => nearestRank(Float64Array.from(acc as number[]).sort() as unknown as number[], p),
+    result: (acc) => nearestRank(Float64Array.from(acc as number[]).sort() as unknown as number[], p, fraction),
   }
 }
 
