@@ -60,12 +60,14 @@ export class LineBatcher {
     private readonly source: string,
     start?: { offset: number; line: number },
     maxLineBytes = DEFAULT_MAX_LINE_BYTES,
+    /** only whether each record has the fields is wanted (Projector's presenceOnly) */
+    presenceOnly = false,
   ) {
     if (start) {
       this.offset = start.offset
       this.lineNo = start.line
     }
-    this.projector = new Projector(fields)
+    this.projector = new Projector(fields, undefined, presenceOnly)
     this.values = new Array<unknown>(fields.length)
     this.pending = new PendingLine(maxLineBytes, true)
   }

@@ -56,8 +56,17 @@ export class Projector {
   private readonly lastNumberLengths: Int32Array
   private readonly lastNumbers: unknown[]
 
-  /** `recentTexts`: slots of the recent texts, a power of two (tests make it small) */
-  constructor(fields: string[], recentTexts = RECENT_TEXTS) {
+  /**
+   * `recentTexts`: slots of the recent texts, a power of two (tests make it small).
+   * `presenceOnly`: the caller asks only which fields a record has (a stage that forwards records
+   * holding its key fields, `weir keyby user | …`): a string, number or nested value present is
+   * given as `true`, not decoded; true, false and null as themselves.
+   */
+  constructor(
+    fields: string[],
+    recentTexts = RECENT_TEXTS,
+    private readonly presenceOnly = false,
+  ) {
     this.lastNumberTexts = new Uint8Array(fields.length * LAST_NUMBER_MAX)
     this.lastNumberLengths = new Int32Array(fields.length).fill(-1)
     this.lastNumbers = new Array<unknown>(fields.length).fill(undefined)
@@ -127,23 +136,23 @@ export class Projector {
       if (c === QUOTE) {
         const close = scanString(text, i + 1, end)
         if (close >= 0) {
-          if (field >= 0) out[field] = this.textOf(text, i + 1, close)
+          if (field >= 0) out[field] = this.presenceOnly || this.textOf(text, i + 1, close)
           i = close + 1
         } else {
           const stop = skipEscapedString(text, i + 1, end)
           if (stop < 0) return false
-          if (field >= 0) out[field] = JSON.parse(text.toString('utf8', valueStart, stop))
+          if (field >= 0) out[field] = this.presenceOnly || JSON.parse(text.toString('utf8', valueStart, stop))
           i = stop
         }
       } else if (c === 45 /* - */ || (c >= 48 && c <= 57)) {
         const stop = scanNumber(text, i, end)
         if (stop < 0) return false
-        if (field >= 0) out[field] = this.numberOf(field, text, i, stop)
+        if (field >= 0) out[field] = this.presenceOnly || this.numberOf(field, text, i, stop)
         i = stop
       } else if (c === 123 || c === 91 /* { [ */) {
         const stop = this.skipNested(text, i, end)
         if (stop < 0) return false
-        if (field >= 0) out[field] = JSON.parse(text.toString('utf8', valueStart, stop))
+        if (field >= 0) out[field] = this.presenceOnly || JSON.parse(text.toString('utf8', valueStart, stop))
         i = stop
       } else if (c === 116 /* t */ && isWord(text, i, TRUE)) {
         if (field >= 0) out[field] = true

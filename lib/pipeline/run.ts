@@ -672,7 +672,9 @@ class Job {
     const fields = this.parsing?.fields
     if (fields) {
       // projected records, as the parse worker makes them, but on this thread
-      const batcher = new LineBatcher(fields, source, start, this.opts.maxLineBytes)
+      // a stage that only forwards records holding their key fields needs to know no values
+      const presenceOnly = this.forwardCols !== undefined && this.forwardCols.length === fields.length
+      const batcher = new LineBatcher(fields, source, start, this.opts.maxLineBytes, presenceOnly)
       reader = batcher
       const take = (batch: ParsedBatch | undefined) => {
         if (batch) this.onParsedBatch(batch, fields, replayUntil)

@@ -211,3 +211,34 @@ t.test('a number read again gives the value of its own text, and long or same-le
   }
   t.equal(wrong, 0, `${n} records: every field as JSON.parse gives it`)
 })
+
+t.test('presence only: the same records answered and rejected, and each field present exactly where JSON.parse has it', async (t) => {
+  // the first stage of `weir keyby user | …` asks only whether the key fields are there
+  const presence = new Projector(FIELDS, undefined, true)
+  let wrong = 0
+  let answered = 0
+  const N = 20000
+  for (let i = 0; i < N; i++) {
+    const text = i % 2 === 0 ? ws() + object(0) + ws() : mutate(object(0))
+    const buf = Buffer.from(text)
+    const out: unknown[] = []
+    const ok = presence.project(buf, 0, buf.length, out)
+    const ref = reference(text)
+    if (!ok) {
+      // declining is safe (JSON.parse then decides) but a valid record must not be declined
+      if (i % 2 === 0 && Array.isArray(ref)) wrong++
+      continue
+    }
+    answered++
+    if (!Array.isArray(ref)) {
+      wrong++
+      continue
+    }
+    for (let f = 0; f < FIELDS.length; f++) {
+      const v = ref[f]
+      const expected = v === undefined ? undefined : v === false || v === null ? v : true
+      if (out[f] !== expected) wrong++
+    }
+  }
+  t.equal(wrong, 0, `${answered} of ${N} records answered, each field's presence as JSON.parse has it`)
+})
