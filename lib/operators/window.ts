@@ -68,6 +68,13 @@ interface HeldRec {
 interface Pane {
   accs?: unknown[]
   recs?: HeldRec[]
+  /**
+   * Every record in it was refused by the aggregate (--on-error skip or dead-letter): it has a
+   * window's extent (a session's bounds, a count window's records) but no row, as when the
+   * aggregate runs as a stage of its own and never sees an accepted record of it. Absent in
+   * state written before it existed, when every pane held an accepted record.
+   */
+  none?: true
 }
 interface Session extends Pane, Window {}
 interface CountPane extends Pane {
@@ -120,7 +127,10 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
   }
 
   function addTo(pane: Pane, rec: Rec, s: number): void {
-    if (agg) agg.add(pane.accs!, rec.value, s, rec)
+    if (agg) {
+      agg.add(pane.accs!, rec.value, s, rec)
+      delete pane.none
+    }
     else {
       const held: HeldRec = { value: rec.value, source: rec.source, line: rec.line, seq: s }
       if (rec.raw !== undefined) held.raw = rec.raw
@@ -130,7 +140,7 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
   }
 
   function mergePanes(a: Pane, b: Pane): Pane {
-    if (agg) return { accs: agg.merge(a.accs!, b.accs!) }
+    if (agg) return a.none && b.none ? { accs: agg.merge(a.accs!, b.accs!), none: true } : { accs: agg.merge(a.accs!, b.accs!) }
     // records keep arrival order: both lists are in arrival order, so merge by sequence
     const out: HeldRec[] = []
     const x = a.recs!
@@ -162,7 +172,7 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
   }
 
   function emitPane(key: Key, w: Window | undefined, pane: Pane, out: Output): void {
-    if (agg) return emitRow(key, w, pane.accs!, out)
+    if (agg) return pane.none ? undefined : emitRow(key, w, pane.accs!, out)
     // a firing is the window's whole contents, re-fired ones too: marked so an aggregate further
     // on makes one row of it rather than adding the records again
     out.pane('begin')
@@ -347,13 +357,14 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
 
   // ---- records -----------------------------------------------------------------------------
 
-  function processTimeWindows(rec: Rec, key: Key, s: number, out: Output): void {
+  function processTimeWindows(rec: Rec, key: Key, s: number, out: Output, refused: string | undefined): void {
     const ts = rec.time!
     if (spec.kind === 'tumbling') {
       // the common case, without allocating a window unless a new pane needs one
       const start = windowStart(ts, spec.offset, spec.size)
       const end = start + spec.size
       if (eventTime && end - 1 + lateness <= wm) return out.late(rec)
+      if (refused !== undefined) return ctx.badRecord(rec, refused)
       if (!agg) out.record(withWindow(rec, { start, end }, true))
       else if (tables) addToPane(rec, key, s, { start, end }, out)
       else {
@@ -368,13 +379,10 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
         if (eventTime && end - 1 <= wm) emitRow(key, { start, end }, accs, out) // late, within the lateness
       }
     } else if (spec.kind === 'sliding') {
-      let accepted = false
-      for (const w of sliding(ts, spec.size, spec.slide, spec.offset)) {
-        if (isLate(w)) continue
-        accepted = true
-        addToTimeWindow(rec, key, s, w, out)
-      }
-      if (!accepted) return out.late(rec)
+      const windows = sliding(ts, spec.size, spec.slide, spec.offset).filter((w) => !isLate(w))
+      if (windows.length === 0) return out.late(rec)
+      if (refused !== undefined) return ctx.badRecord(rec, refused)
+      for (const w of windows) addToTimeWindow(rec, key, s, w, out)
     }
     if (agg) ctx.stats.consumed++
   }
@@ -393,20 +401,25 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
     if (hasFired(w)) emitRow(key, w, accs, out) // a late record within the lateness: updated result at once
   }
 
-  function processSession(rec: Rec, key: Key, s: number, out: Output): void {
+  function processSession(rec: Rec, key: Key, s: number, out: Output, refused: string | undefined): void {
     const ts = rec.time!
     const w: Window = { start: ts, end: ts + (spec as { gap: number }).gap }
     const list = (state.get(key, SESSIONS) as Session[] | undefined) ?? []
     const overlapping = list.filter((x) => intersects(x, w))
     if (overlapping.length === 0 && isLate(w)) return out.late(rec)
+    // a record the aggregate refuses still opens, extends and bridges sessions, as it does when
+    // the window runs as a stage of its own (the aggregate after it then refuses it): it only adds nothing
+    if (refused !== undefined) ctx.badRecord(rec, refused)
     let merged: Window = w
     let pane = newPane()
+    if (refused !== undefined) pane.none = true
     for (const o of overlapping) {
       merged = cover(merged, o)
       pane = mergePanes(pane, o)
     }
-    addTo(pane, rec, s)
+    if (refused === undefined) addTo(pane, rec, s)
     const session: Session = { start: merged.start, end: merged.end, accs: pane.accs, recs: pane.recs }
+    if (pane.none) session.none = true
     const rest = list.filter((x) => !overlapping.includes(x))
     rest.push(session)
     rest.sort((a, b) => a.start - b.start)
@@ -415,11 +428,14 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
     const grew = overlapping.length !== 1 || overlapping[0]!.start !== merged.start || overlapping[0]!.end !== merged.end
     if (grew) registerTimers(key, merged)
     if (hasFired(merged)) emitPane(key, merged, session, out)
-    ctx.stats.consumed++
+    if (refused === undefined) ctx.stats.consumed++
   }
 
-  function processUnbounded(rec: Rec, key: Key, s: number, out: Output): void {
+  function processUnbounded(rec: Rec, key: Key, s: number, out: Output, refused: string | undefined): void {
+    if (refused !== undefined) ctx.badRecord(rec, refused)
     if (spec.kind === 'global') {
+      // a global window's refused record changes nothing: it has no extent
+      if (refused !== undefined) return
       let pane = state.get(key, GLOBAL) as Pane | undefined
       if (!pane) {
         pane = newPane()
@@ -431,9 +447,11 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
       let pane = state.get(key, COUNT) as CountPane | undefined
       if (!pane) {
         pane = { ...newPane(), n: 0 }
+        if (refused !== undefined) pane.none = true
         open++
       }
-      addTo(pane, rec, s)
+      // a refused record is still one of the n, as in `weir window count N | weir aggregate …`
+      if (refused === undefined) addTo(pane, rec, s)
       pane.n++
       if (pane.n >= (spec as { size: number }).size) {
         emitPane(key, undefined, pane, out)
@@ -441,7 +459,7 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
         open--
       } else state.put(key, COUNT, pane)
     }
-    ctx.stats.consumed++
+    if (refused === undefined) ctx.stats.consumed++
   }
 
   /** Carried mode: the record's own window (tumbling, sliding) or the pane it is in (the others). */
@@ -489,10 +507,12 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
       lastLine = rec.line
       return processCarried(rec, rec.key ?? NO_KEY, seq++, out)
     }
-    if (agg) {
-      const why = agg.check(rec.value)
-      if (why !== undefined) return ctx.badRecord(rec, why)
-    } else if (spec.kind === 'tumbling' || spec.kind === 'sliding' || spec.kind === 'session') {
+    // A record the aggregate refuses (--on-error skip or dead-letter) is refused where the window
+    // stage of `weir window … | weir aggregate …` would have passed it on: after its lateness,
+    // and having shaped its session or count window (processSession, processUnbounded).
+    let refused: string | undefined
+    if (agg) refused = agg.check(rec.value)
+    else if (spec.kind === 'tumbling' || spec.kind === 'sliding' || spec.kind === 'session') {
       const v = rec.value
       if (v === null || typeof v !== 'object' || Array.isArray(v))
         return ctx.badRecord(rec, 'window: a record must be a JSON object to carry window_start and window_end')
@@ -501,9 +521,9 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
     const s = seq++
     lastSource = rec.source
     lastLine = rec.line
-    if (spec.kind === 'tumbling' || spec.kind === 'sliding') processTimeWindows(rec, key, s, out)
-    else if (spec.kind === 'session') processSession(rec, key, s, out)
-    else processUnbounded(rec, key, s, out)
+    if (spec.kind === 'tumbling' || spec.kind === 'sliding') processTimeWindows(rec, key, s, out, refused)
+    else if (spec.kind === 'session') processSession(rec, key, s, out, refused)
+    else processUnbounded(rec, key, s, out, refused)
   }
 
   return {

@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import { pathLeafName } from '../expr/path.js'
+import { parsePath, pathLeafName } from '../expr/path.js'
 import { runningAggregate } from '../operators/aggregate.js'
 import { filter } from '../operators/filter.js'
 import { keyby } from '../operators/keyby.js'
@@ -13,6 +13,7 @@ import type { Operator } from '../operators/operator.js'
 import { processOperator, type ProcessFunctionModule } from '../operators/process.js'
 import { timestamps, type TimeInfo } from '../operators/timestamps.js'
 import { windowOperator } from '../operators/window.js'
+import type { AggSpec } from '../operators/aggregates/row.js'
 import { WeirError, usageError } from '../stream/errors.js'
 import { canonicalJson } from '../stream/key.js'
 import { assertNever } from '../stream/record.js'
@@ -166,7 +167,10 @@ export function buildChain(
           const info: TimeInfo = { format: undefined }
           if (c.time) ops.push(timestamps(c.time, info, uid + '/time'))
           const next = stages[i + 1]?.config
-          const fused = next?.op === 'aggregate' ? next : undefined
+          // An aggregate that reads a window bound as a field (collect:window_start) reads it from
+          // the record the window writes, stamped with its window, as after a pipe or a filter:
+          // the fused operator aggregates records before they are stamped, so it is not used.
+          const fused = next?.op === 'aggregate' && !readsWindowBounds(next.specs) ? next : undefined
           if (fused) {
             blamed = stages[i + 1]!
             checkAfterWindow(names, fused, c)
@@ -284,4 +288,13 @@ async function loadProcessModule(path: string): Promise<ProcessFunctionModule> {
   if (typeof m.processElement !== 'function') throw usageError(`${path}: must export a function processElement(record, ctx)`)
   if (m.onTimer !== undefined && typeof m.onTimer !== 'function') throw usageError(`${path}: onTimer must be a function`)
   return m as unknown as ProcessFunctionModule
+}
+
+/** Whether an aggregate reads window_start or window_end (or a path under them) of its records. */
+function readsWindowBounds(specs: readonly AggSpec[]): boolean {
+  return specs.some((x) => {
+    if (x.field === undefined) return false
+    const first = parsePath(x.field)[0]
+    return first === 'window_start' || first === 'window_end'
+  })
 }
