@@ -40,6 +40,8 @@ export class KeyReader {
   private readonly values: unknown[]
   /** after `read` returned undefined: the index of the key field the record lacks */
   missing = 0
+  /** after `read` returned undefined: the field is there, but a number beyond a double's range (1e400) */
+  private overflow = false
 
   constructor(readonly fields: string[]) {
     this.getters = fields.map(compilePath)
@@ -51,15 +53,25 @@ export class KeyReader {
 
   /** Whether the record has every key field (`missing` says which it lacks), without making its key. */
   has(rec: Rec): boolean {
-    for (let i = 0; i < this.getters.length; i++)
-      if (this.getters[i]!(rec.value) === undefined) {
+    for (let i = 0; i < this.getters.length; i++) {
+      const v = this.getters[i]!(rec.value)
+      const overflow = typeof v === 'number' && !Number.isFinite(v)
+      if (v === undefined || overflow) {
         this.missing = i
+        this.overflow = overflow
         return false
       }
+    }
     return true
   }
 
-  /** The record's key; undefined when it lacks a key field (`missing` says which). */
+  /** Why `read` or `has` gave no key: a key field missing, or a number beyond range. `setBy`: the stage that set the key. */
+  why(setBy?: string): string {
+    const field = `key field '${this.fields[this.missing]}'${setBy ? ` (set by '${setBy}')` : ''}`
+    return this.overflow ? `${field} is a number beyond ±1.8e308, which JSON cannot keep` : `${field} is missing`
+  }
+
+  /** The record's key; undefined when it lacks a key field or it is a number beyond range (`why` says which). */
   read(rec: Rec): Key | undefined {
     const getters = this.getters
     if (this.recent) {
@@ -75,8 +87,12 @@ export class KeyReader {
     let texts: (string | undefined)[] | undefined
     for (let i = 0; i < getters.length; i++) {
       const v = getters[i]!(rec.value)
-      if (v === undefined) {
+      // JSON.parse reads 1e400 as Infinity, which JSON.stringify writes as null: as a key it
+      // would silently be the key null, so the record is refused as the aggregates refuse it
+      const overflow = typeof v === 'number' && !Number.isFinite(v)
+      if (v === undefined || overflow) {
         this.missing = i
+        this.overflow = overflow
         return undefined
       }
       values[i] = v
@@ -136,7 +152,7 @@ export class KeyReader {
 
 /** A key value the recent keys hold by value: a string, or a number that is exact (not beyond 2^53). */
 function plainKeyValue(v: unknown): v is string | number {
-  return typeof v === 'string' || (typeof v === 'number' && !isInexactInteger(v))
+  return typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v) && !isInexactInteger(v))
 }
 
 /**
@@ -160,11 +176,11 @@ export function keyby(cfg: KeybyConfig, uid: string, keysRead = true): Operator 
     },
     processRecord(rec, out) {
       if (!keysRead) {
-        if (!keys.has(rec)) return ctx.badRecord(rec, `key field '${cfg.fields[keys.missing]}' is missing`)
+        if (!keys.has(rec)) return ctx.badRecord(rec, keys.why())
         return out.record(rec)
       }
       const key = keys.read(rec)
-      if (key === undefined) return ctx.badRecord(rec, `key field '${cfg.fields[keys.missing]}' is missing`)
+      if (key === undefined) return ctx.badRecord(rec, keys.why())
       rec.key = key
       out.record(rec)
     },

@@ -367,7 +367,7 @@ export class PipeReader {
           if (line?.key) rec.key = makeKey([...line.key], line.kt?.map((x) => (typeof x === 'string' && /^-?\d+$/.test(x) ? x : undefined)))
         } else if (keys) {
           const key = keys.read(rec)
-          if (key === undefined) return octx.badRecord(rec, `key field '${keys.fields[keys.missing]}' (set by '${this.upstream}') is missing`)
+          if (key === undefined) return octx.badRecord(rec, keys.why(this.upstream))
           rec.key = key
         }
         // an open window's record, or a window's row (whose time is end − 1, as one process gives it)

@@ -45,6 +45,18 @@ t.test('a null key value is a key, not a missing field', async (t) => {
   t.equal(r.stdout, '{"user":null}\n')
 })
 
+t.test('a key number beyond a double (1e400) is refused, not taken as the key null', async (t) => {
+  // JSON.parse reads it as Infinity, which JSON writes as null: as a key it would merge with null
+  const stdin = '{"k":null,"x":1}\n{"k":1E400,"x":2}\n{"k":null,"x":3}\n'
+  const r = await weir(['keyby', 'k', 'then', 'aggregate', 'count'], { stdin })
+  t.equal(r.code, 65)
+  t.equal(r.stderr, "weir: stdin:2: key field 'k' is a number beyond ±1.8e308, which JSON cannot keep\n")
+  const skipped = await weir(['keyby', 'k', 'then', 'aggregate', 'count', '--on-error', 'skip'], { stdin })
+  t.equal(skipped.stdout, '{"k":null,"count":2}\n', 'skipped, the key null counts its own records only')
+  const piped = await sh(`printf '${stdin.replaceAll('\n', '\\n')}' | "$WEIR" keyby k | "$WEIR" aggregate count --on-error skip`)
+  t.equal(piped.stdout, skipped.stdout, 'a pipe refuses it too')
+})
+
 t.test('a record missing the key field stops the run with exit 65 and its line', async (t) => {
   const cases: [string, string, string][] = [
     ['user', '{"user":"a"}\n\n{"name":"b"}\n{"user":"c"}\n', "weir: stdin:3: key field 'user' is missing\n"],
