@@ -20,6 +20,8 @@ const RECENT_TEXTS = 1 << 16
 const NAME_LENGTHS = 64
 // a number text of up to this many bytes is kept as its field's last (Projector.numberOf)
 const LAST_NUMBER_MAX = 24
+// after this many numbers of a field without a repeat, its last number is rarely compared
+const NUMBER_MISSES = 32
 const TRUE = Buffer.from('true')
 const FALSE = Buffer.from('false')
 const NULL = Buffer.from('null')
@@ -55,6 +57,8 @@ export class Projector {
   private readonly lastNumberTexts: Uint8Array
   private readonly lastNumberLengths: Int32Array
   private readonly lastNumbers: unknown[]
+  /** numbers read since the field's last repeated one (numberOf) */
+  private readonly numberMisses: Int32Array
 
   /**
    * `recentTexts`: slots of the recent texts, a power of two (tests make it small).
@@ -70,6 +74,7 @@ export class Projector {
     this.lastNumberTexts = new Uint8Array(fields.length * LAST_NUMBER_MAX)
     this.lastNumberLengths = new Int32Array(fields.length).fill(-1)
     this.lastNumbers = new Array<unknown>(fields.length).fill(undefined)
+    this.numberMisses = new Int32Array(fields.length)
     this.recentTexts = new Array<string>(recentTexts).fill('')
     this.recentMask = recentTexts - 1
     this.names = fields
@@ -177,14 +182,25 @@ export class Projector {
 
   /** The value of field f's number text[from, to), the one read last when the text is the same. */
   private numberOf(f: number, text: Buffer, from: number, to: number): number {
+    // A field whose numbers keep changing (an event's own time) stops comparing after a run of
+    // misses, and tries again every 64th number.
+    const misses = this.numberMisses[f]!
+    if (misses >= NUMBER_MISSES && (misses & 63) !== 0) {
+      this.numberMisses[f] = misses + 1
+      return numberValue(text, from, to)
+    }
     const length = to - from
     const last = this.lastNumberTexts
     const base = f * LAST_NUMBER_MAX
     if (this.lastNumberLengths[f] === length) {
       let k = 0
       while (k < length && last[base + k] === text[from + k]) k++
-      if (k === length) return this.lastNumbers[f] as number
+      if (k === length) {
+        this.numberMisses[f] = 0
+        return this.lastNumbers[f] as number
+      }
     }
+    this.numberMisses[f] = misses + 1
     const value = numberValue(text, from, to)
     if (length <= LAST_NUMBER_MAX) {
       for (let k = 0; k < length; k++) last[base + k] = text[from + k]!
