@@ -22,7 +22,7 @@
 import { createHash } from 'node:crypto'
 import { accessSync, closeSync, constants, existsSync, fstatSync, mkdirSync, openSync, readSync, renameSync, rmSync, statSync, statfsSync } from 'node:fs'
 import { join } from 'node:path'
-import { open, type Database, type RootDatabase } from 'lmdb'
+import { open, type Database, type Key as LmdbKey, type RootDatabase } from 'lmdb'
 import { WeirError } from '../stream/errors.js'
 import { MAX_KEY_GROUPS, compareCanon, keyGroupOf, type Key } from '../stream/key.js'
 import { STATE_FORMAT, type KeyedStateBackend, type SpilledTimer, type TimerSpill, type Lineage, type Namespace, type OperatorState, type ReadMark } from './backend.js'
@@ -51,6 +51,8 @@ export interface LmdbStateOptions {
 }
 
 const MAX_DBS = 8
+/** entries written per transaction when a compaction rewrites the state */
+const COMPACT_BATCH = 10_000
 /** The address space reserved for the state file's map (see openEnv): 256 GiB; a larger state grows it. */
 const MAP_SIZE = 2 ** 38
 /** files whose read marks are kept: a cron job over a rotated log sees a new inode per rotation */
@@ -1489,8 +1491,37 @@ export async function compactState(dir: string): Promise<{ before: number; after
   mkdirSync(copy)
   const env = openEnv(dir, false, true)
   try {
-    // with subdirectories (noSubdir: false) LMDB copies into a directory, as DIR/data.mdb
-    await guard(dir, 'unreadable', () => env.root.backup(copy, true))
+    // Every entry written anew, in key order, into a fresh environment: its pages come out full
+    // and it holds nothing else. (LMDB's own compacting copy, lmdb-js backup(path, true), made a
+    // copy that passed the check below but whose free-page list was broken: the job's next
+    // checkpoint then failed, MDB_BAD_VALSIZE, or aborted in mdb_page_alloc.)
+    const fresh = openEnv(copy, false, true)
+    try {
+      for (const name of ['state', 'meta'] as const) {
+        const from = env[name] as Database | undefined
+        const to = fresh[name] as Database | undefined
+        if (!from || !to) continue
+        let batch: { key: LmdbKey; value: unknown }[] = []
+        const write = () =>
+          guard(copy, 'not writable', () =>
+            to.transactionSync(() => {
+              for (const e of batch) void to.put(e.key, e.value)
+            }),
+          )
+        for (const e of from.getRange({ snapshot: false })) {
+          batch.push({ key: e.key, value: e.value })
+          if (batch.length === COMPACT_BATCH) {
+            write()
+            batch = []
+          }
+        }
+        if (batch.length > 0) write()
+      }
+      // the copy is complete on disk before it takes the state's place
+      await fresh.root.flushed
+    } finally {
+      await fresh.root.close()
+    }
     const twin = openEnv(copy, true, true)
     try {
       for (const name of ['state', 'meta'] as const) {
