@@ -32,8 +32,24 @@ export async function main(argv: string[]): Promise<void> {
     if (plan) plan.options.commandLine = commandLineOf(argv)
     if (plan) await execute(plan)
   } catch (e) {
+    // a job's stage that fails before it made its pipe's channel says so to a weir stage after it
+    if (isJobCommand(argv)) {
+      const { channelOfFailedStage } = await import('../io/protocol/channel.js')
+      channelOfFailedStage(commandLineOf(argv))
+    }
     await report(e, argv.includes(THEN) ? undefined : argv[0])
   }
+}
+
+/** A command that runs a job writing a stream (not --help, --version or --explain, and not state or checkpoints). */
+function isJobCommand(argv: string[]): boolean {
+  const name = argv[0] ?? ''
+  return (
+    findCommand(name) !== undefined &&
+    name !== 'state' &&
+    name !== 'checkpoints' &&
+    !argv.some((w) => w === '--help' || w === '-h' || w === '--version' || w === '--explain')
+  )
 }
 
 /** Job options (commandline/job-options.ts): in a `then` chain they may stand in any span. */

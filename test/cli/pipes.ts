@@ -329,6 +329,16 @@ t.test('a foreign program between weir stages starts a new stream, and the next 
   t.match(r.stderr, /not from a weir stage/, 'said once on stderr')
 })
 
+t.test('a stage that fails before its first output (a usage error) makes the next exit 74 naming it, not an empty success', async (t) => {
+  const r = await sh(`${W} keyby user ${F} | ${W} window tumbling 1m --time ts --bogus | ${W} aggregate count; echo "status \${PIPESTATUS[*]}"`)
+  t.match(r.stdout, /^status \d+ 64 74$/m, r.stderr)
+  t.match(r.stderr, /stdin: the stage before this one \('weir window tumbling 1m --time ts --bogus'\) ended without finishing its stream/)
+  t.notMatch(r.stdout, /count/, 'no rows')
+  // a stage that writes to a file, not its pipe, leaves the next stage an empty stream, as before
+  const o = await sh(`${W} keyby user ${F} -o ${dir}/keyed.ndjson | ${W} aggregate count; echo "status \${PIPESTATUS[*]}"`)
+  t.match(o.stdout, /^status 0 0$/m, o.stderr)
+})
+
 t.test('an upstream stage killed mid-stream: the next exits 74 and flushes nothing', async (t) => {
   const child = spawn('bash', ['-o', 'pipefail', '-c', `${W} keyby user | ${W} window tumbling 1h --time ts | ${W} aggregate count`], {
     env: { ...process.env, NODE_OPTIONS: '', WEIR },

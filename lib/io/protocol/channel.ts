@@ -116,6 +116,25 @@ function pipeOf(fd: number): { dev: number; ino: number } | undefined {
   }
 }
 
+/** Whether this process made the channel of its stdout's pipe (ChannelWriter.create). */
+let madeChannel = false
+
+/**
+ * A stage that fails before making its channel (a usage error, a job dir refusing a changed
+ * job) makes one now, with no end in it: the weir stage reading its pipe then exits 74 naming it,
+ * as for a stage that died mid-stream, rather than reading an empty stream that looks complete
+ * (`… | weir window … | weir aggregate … >> out` from cron, without pipefail). Nothing when stdout
+ * is not a pipe, or the channel was made.
+ */
+export function channelOfFailedStage(commandLine: string): void {
+  if (madeChannel) return
+  try {
+    ChannelWriter.create({ stages: [commandLine], context: {} })?.close()
+  } catch {
+    // the stage's own error is what matters: the reader then sees a plain empty stream
+  }
+}
+
 export class ChannelWriter {
   private pending = ''
   private written = 0
@@ -140,6 +159,7 @@ export class ChannelWriter {
     const full: ChannelHeader = { weir: 'channel', version: CHANNEL_VERSION, pid: process.pid, ...header }
     writeFileSync(temp, JSON.stringify(full) + '\n', { mode: 0o600 })
     renameSync(temp, path)
+    madeChannel = true
     return new ChannelWriter(path, openSync(path, 'a'))
   }
 
