@@ -322,6 +322,10 @@ function startPositions(inputs: string[], restored: Manifest | undefined, warn: 
       )
       return fresh
     }
+    // An input before the last that was read to its end and has grown since: its new lines are
+    // read too, from where the checkpoint left it, before the inputs after it go on (they were
+    // skipped as done, and lost without a word)
+    if (r.done && path !== STDIN && id.size > r.offset) return { ...r, dev: id.dev, ino: id.ino, done: false }
     return { ...r, dev: id.dev, ino: id.ino }
   })
 }

@@ -58,6 +58,23 @@ t.test('cron: runs with --no-flush over a growing file, then one without, equal 
   t.match(grown.stderr, /finished at checkpoint \d+: its input ended/)
 })
 
+t.test('cron over several inputs: lines appended to an earlier input, read to its end, are read by the next run too', async (t) => {
+  const dir = t.testdir({})
+  const a = join(dir, 'a.ndjson')
+  const b = join(dir, 'b.ndjson')
+  const rows = (u: string, from: number, to: number) => Array.from({ length: to - from }, (_, i) => `{"u":"${u}","n":${from + i}}\n`).join('')
+  writeFileSync(a, rows('a', 0, 3))
+  writeFileSync(b, rows('b', 0, 3))
+  const job = ['keyby', 'u', 'then', 'aggregate', 'count', a, b, '--job-dir', join(dir, 'job'), '--resume']
+  const first = await weir([...job, '--no-flush'])
+  t.equal(first.code, 0, first.stderr)
+  appendFileSync(a, rows('a', 3, 5))
+  appendFileSync(b, rows('b', 3, 4))
+  const second = await weir(job)
+  t.equal(second.code, 0, second.stderr)
+  t.equal(first.stdout + second.stdout, '{"u":"a","count":5}\n{"u":"b","count":4}\n', 'the two lines appended to a.ndjson are counted')
+})
+
 t.test('a second run on a busy job dir exits 75 at once; SIGKILL frees the lock', async (t) => {
   const dir = t.testdir({})
   const jobDir = join(dir, 'job')
