@@ -37,6 +37,8 @@ export type CheckpointInterval = { ms: number } | { records: number }
 export interface CheckpointedSink {
   record: Omit<SinkRecord, 'committed' | 'durable'>
   length(): number
+  /** lines handed to it this run: those its length counts, written or still on their way */
+  lines(): number
   readonly durable: boolean
   sync(): Promise<void>
 }
@@ -123,6 +125,10 @@ export class CheckpointCoordinator {
     const t = newStats()
     // a manifest written before a counter existed (linesWritten, replayed) counts it from 0
     for (const k of Object.keys(t) as (keyof Stats)[]) t[k] = (this.baseTotals[k] ?? 0) + this.p.stats[k]
+    // The output's lines in the checkpoint: those its committed length holds. The run's counter
+    // counts a write once it completed, and at a barrier some are still on their way.
+    const output = this.p.sinks.find((s) => s.record.role === 'output')
+    if (output) t.linesWritten = (this.baseTotals.linesWritten ?? 0) + Math.max(this.p.stats.linesWritten, output.lines())
     return t
   }
 

@@ -235,6 +235,7 @@ export async function openDurableJob(stages: Stage[], inputs: string[], opts: Jo
         list.map(({ role, sink }) => ({
           record: { stage, uid: lastUid, role, path: absolute(sink.name), dev: sink.dev, ino: sink.ino, base: sink.base },
           length: () => sink.length(),
+          lines: () => sink.lines,
           get durable() {
             return sink.durable
           },

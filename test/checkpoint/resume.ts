@@ -246,6 +246,30 @@ t.test("--stats of a resumed job gives this run's counts and the job's totals si
   t.type(s2.job.checkpoint, 'number')
 })
 
+t.test("each manifest's linesWritten is the lines its committed output holds, so a resume's job totals count the output", async (t) => {
+  const dir = t.testdir({})
+  const input = join(dir, 'in.ndjson')
+  writeFileSync(input, Array.from({ length: 20000 }, (_, i) => JSON.stringify({ u: `k${i % 50}`, ts: 1_700_000_000_000 + i * 37 }) + '\n').join(''))
+  const out = join(dir, 'out.ndjson')
+  const jobDir = join(dir, 'job')
+  const job = ['keyby', 'u', 'then', 'window', 'tumbling', '10s', '--time', 'ts', 'then', 'aggregate', 'count', input, '--job-dir', jobDir, '-o', out]
+  const r = await weir([...job, '--checkpoint-interval', '3000r', '--retain', '10'])
+  t.equal(r.code, 0, r.stderr)
+  const text = readFileSync(out, 'utf8')
+  const chk = readdirSync(join(jobDir, 'checkpoints')).filter((n) => /^chk-\d+\.json$/.test(n))
+  t.ok(chk.length >= 3, `${chk.length} checkpoints`)
+  for (const name of chk) {
+    const m = JSON.parse(readFileSync(join(jobDir, 'checkpoints', name), 'utf8')) as { sinks: { committed: number }[]; totals: { linesWritten: number } }
+    const held = Buffer.from(text).subarray(0, m.sinks[0]!.committed).toString().split('\n').length - 1
+    t.equal(m.totals.linesWritten, held, `${name}: linesWritten = lines in the committed output`)
+  }
+  const stats = join(dir, 'stats.json')
+  const again = await weir([...job, '--from-checkpoint', '1', '--stats', stats])
+  t.equal(again.code, 0, again.stderr)
+  const s = JSON.parse(readFileSync(stats, 'utf8')) as { job: { linesWritten: number } }
+  t.equal(s.job.linesWritten, readFileSync(out, 'utf8').split('\n').length - 1, 'the job totals count every line of the output')
+})
+
 t.test('records read again after a fallback to an older checkpoint are counted as replayed, in this run and the totals', async (t) => {
   const dir = t.testdir({})
   const file = generate(dir, 20000) // some 40 chunks: checkpoints fall between them
