@@ -143,6 +143,9 @@ function pickCheckpoint(dir: string, which: string): Manifest {
   return r.manifest
 }
 
+/** Stages that keep no keyed state, by their operators' labels. */
+const STATELESS = new Set(['keyby', 'filter', 'map'])
+
 /**
  * --stage N of a pipe chain (man/weir-protocol.7, JOBS): the first stage's state is in DIR/state,
  * a later stage's in DIR/stage-K/state, at the epochs its part of the manifest names.
@@ -152,7 +155,12 @@ function stageView(dir: string, m: Manifest, stage: string): { operators: Operat
   const stages = 1 + (m.chain?.length ?? 0)
   if (!Number.isInteger(n) || n < 1 || n > stages)
     throw usageError(`--stage ${stage}: checkpoint ${m.id} has ${stages === 1 ? 'one stage (1)' : `stages 1 to ${stages}`}`)
-  if (n === 1) return { operators: m.operators, stateDir: join(dir, 'state'), lineage: m.state.lineage, epoch: m.state.epoch }
+  if (n === 1) {
+    // the first stage holds the job's state folder even when its own stages keep none (keyby, filter, map)
+    if (stages > 1 && m.operators.every((o) => STATELESS.has(o.label.split(' ')[0]!)))
+      throw new WeirError('no-input', `stage 1 ('${m.operators.map((o) => o.label).join(' then ')}') keeps no keyed state`)
+    return { operators: m.operators, stateDir: join(dir, 'state'), lineage: m.state.lineage, epoch: m.state.epoch }
+  }
   const part = m.chain!.find((p) => p.stage === n - 1)!
   if (!part.state) throw new WeirError('no-input', `stage ${n} ('${part.command}') keeps no keyed state`)
   return { operators: part.operators, stateDir: join(dir, `stage-${n - 1}`, 'state'), lineage: part.state.lineage, epoch: part.state.epoch }

@@ -109,4 +109,7 @@ t.test('weir state --stage N shows a later stage of a chain: the open windows th
   const none = await sh(`${W} state '${chain}' --stage 4`)
   t.equal(none.code, 64)
   t.match(none.stderr, /--stage 4: checkpoint \d+ has stages 1 to 3/)
+  const keyby = await sh(`${W} state '${chain}' --stage 1`)
+  t.equal(keyby.code, 66, 'the keyby stage keeps no keyed state, and says so')
+  t.match(keyby.stderr, /stage 1 \('keyby'\) keeps no keyed state/)
 })
