@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto'
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
-import { STATE_FORMAT, type Lineage } from '../state/backend.js'
+import { OLDEST_STATE_FORMAT, STATE_FORMAT, type Lineage } from '../state/backend.js'
 import { WeirError } from '../stream/errors.js'
 import type { Stats } from '../stream/stats.js'
 import { crashPoint } from './crash.js'
@@ -230,8 +230,11 @@ export function readManifest(path: string): ManifestRead {
   if (checksumOf(m) !== m.checksum) return { ok: false, path, why: 'checksum mismatch (corrupted)' }
   if (m.format !== MANIFEST_FORMAT)
     throw new WeirError('usage', `${path}: manifest format ${m.format}, but this weir reads format ${MANIFEST_FORMAT} (written by weir ${m.weir})`)
-  if (m.stateFormat !== STATE_FORMAT)
-    throw new WeirError('usage', `${path}: state format ${m.stateFormat} (weir ${m.weir}), but this weir uses state format ${STATE_FORMAT}; finish the job with weir ${m.weir}, or start a new job dir`)
+  if (!(m.stateFormat >= OLDEST_STATE_FORMAT && m.stateFormat <= STATE_FORMAT))
+    throw new WeirError(
+      'usage',
+      `${path}: state format ${m.stateFormat} (weir ${m.weir}), but this weir reads state formats ${OLDEST_STATE_FORMAT} to ${STATE_FORMAT}; finish the job with weir ${m.weir}, or start a new job dir`,
+    )
   return { ok: true, manifest: m, path }
 }
 

@@ -18,9 +18,15 @@ export type Namespace = string | number
 
 /**
  * Bumped when what is stored changes: a key's canonical form, an accumulator's layout, an
- * operator snapshot's shape (decisions.md 33). A job dir of another format is refused, naming both.
+ * operator snapshot's shape (decisions.md 33). A job dir of another format is refused, naming both,
+ * unless this weir reads it as it is (OLDEST_STATE_FORMAT): its state is then marked as this
+ * format once this weir writes to it, so that an older weir refuses it rather than misread it.
+ * 2: integer keys and distinct values beyond 2^53 keep their exact digits
+ * 3: a session, count or global window whose records the aggregate all refused is marked (none)
  */
-export const STATE_FORMAT = 2 // 2: integer keys and distinct values beyond 2^53 keep their exact digits
+export const STATE_FORMAT = 3
+/** The oldest format this weir reads: 2 lacks only what 3 added (no window is marked none there). */
+export const OLDEST_STATE_FORMAT = 2
 
 export interface OperatorState {
   get(key: Key, ns: Namespace): unknown

@@ -25,7 +25,7 @@ import { join } from 'node:path'
 import { open, type Database, type Key as LmdbKey, type RootDatabase } from 'lmdb'
 import { WeirError } from '../stream/errors.js'
 import { MAX_KEY_GROUPS, compareCanon, keyGroupOf, type Key } from '../stream/key.js'
-import { STATE_FORMAT, type KeyedStateBackend, type SpilledTimer, type TimerSpill, type Lineage, type Namespace, type OperatorState, type ReadMark } from './backend.js'
+import { OLDEST_STATE_FORMAT, STATE_FORMAT, type KeyedStateBackend, type SpilledTimer, type TimerSpill, type Lineage, type Namespace, type OperatorState, type ReadMark } from './backend.js'
 
 export interface LmdbStateOptions {
   /** Epochs this run's reads see (see Lineage in backend.ts): the restored checkpoint's lineage, [] on a fresh job. */
@@ -1399,8 +1399,11 @@ function openScratch(dir: string): { root: RootDatabase; db: Database<Version, S
 }
 
 function checkFormat(dir: string, format: unknown): void {
-  if (format !== STATE_FORMAT)
-    throw new WeirError('io', `${dir}: state format ${JSON.stringify(format ?? 'unknown')} is not the format this weir reads (${STATE_FORMAT}); use the weir version that wrote it`)
+  if (typeof format !== 'number' || format < OLDEST_STATE_FORMAT || format > STATE_FORMAT)
+    throw new WeirError(
+      'io',
+      `${dir}: state format ${JSON.stringify(format ?? 'unknown')} is not a format this weir reads (${OLDEST_STATE_FORMAT} to ${STATE_FORMAT}); use the weir version that wrote it`,
+    )
 }
 
 export async function openLmdbState(dir: string, opts: LmdbStateOptions): Promise<LmdbStateBackend> {
@@ -1421,6 +1424,8 @@ export async function openLmdbState(dir: string, opts: LmdbStateOptions): Promis
       checkFormat(dir, format)
       const m = meta.get('maxEpoch')
       if (typeof m !== 'number') throw new WeirError('io', `${dir}: state is unreadable: no maxEpoch in its metadata`)
+      // an older format this weir reads as it is: from now on it may hold what only this format has
+      if (format !== STATE_FORMAT) guard(dir, 'not writable', () => meta.transactionSync(() => void meta.put('stateFormat', STATE_FORMAT)))
       return m
     })
     // A version under an epoch at or below maxEpoch may be a crashed run's; writing this run's

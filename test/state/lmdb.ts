@@ -509,3 +509,35 @@ t.test('state cut short or with a damaged header is an I/O error, not a crash', 
   t.equal(again.operator('op').get(makeKey([4999]), 0), 'x'.repeat(50), 'the intact file still opens')
   await again.close()
 })
+
+t.test('a state of the older format this weir reads is read as it is and marked as this format once opened; others are refused', async (t) => {
+  const { open } = await import('lmdb')
+  const { STATE_FORMAT, OLDEST_STATE_FORMAT } = await import('../../lib/state/backend.js')
+  const setFormat = async (dir: string, format: number) => {
+    const root = open(dir, { noSubdir: false, maxDbs: 8 })
+    const meta = root.openDB('meta', {})
+    await meta.put('stateFormat', format)
+    await root.close()
+  }
+  const formatOf = async (dir: string) => {
+    const root = open(dir, { noSubdir: false, maxDbs: 8, readOnly: true })
+    const v = root.openDB('meta', {}).get('stateFormat')
+    await root.close()
+    return v
+  }
+  const dir = t.testdir()
+  let b = await openLmdbState(dir, { lineage: [], pendingEpoch: 0, ...nd })
+  const u = makeKey(['u'])
+  b.operator('w#1').put(u, 's', [{ start: 1, end: 2, accs: [1] }])
+  b.checkpoint(0, [[0, 0]], 0)
+  await b.close()
+  await setFormat(dir, OLDEST_STATE_FORMAT)
+  b = await openLmdbState(dir, { lineage: [[0, 0]], pendingEpoch: 1, ...nd })
+  t.same(b.operator('w#1').get(u, 's'), [{ start: 1, end: 2, accs: [1] }], 'read as it is')
+  await b.close()
+  t.equal(await formatOf(dir), STATE_FORMAT, 'marked as this format: an older weir now refuses it')
+  for (const bad of [OLDEST_STATE_FORMAT - 1, STATE_FORMAT + 1]) {
+    await setFormat(dir, bad)
+    await t.rejects(openLmdbState(dir, { lineage: [[0, 0]], pendingEpoch: 1, ...nd }), /state format \d+ is not a format this weir reads/, `format ${bad} refused`)
+  }
+})
