@@ -1387,6 +1387,8 @@ function openEnv(dir: string, readOnly: boolean, durable: boolean): Env {
  */
 function openScratch(dir: string): { root: RootDatabase; db: Database<Version, SpillKey>; used: boolean } {
   const path = join(dir, 'timers')
+  // made here with the state folder's mode (LMDB would make it 0777 less the umask)
+  guard(dir, 'not writable', () => mkdirSync(path, { recursive: true, mode: statSync(dir).mode & 0o777 }))
   const root = guard(dir, 'not writable', () => open(path, { noSubdir: false, maxDbs: 1, mapSize: MAP_SIZE, noSync: true }))
   try {
     const db = guard(dir, 'unreadable', () => root.openDB<Version, SpillKey>('timers', {}))
@@ -1493,7 +1495,8 @@ export async function compactState(dir: string): Promise<{ before: number; after
   const before = statSync(join(dir, 'data.mdb')).size
   const copy = dir.replace(/\/+$/, '') + '.compact'
   rmSync(copy, { recursive: true, force: true })
-  mkdirSync(copy)
+  // it takes the state folder's place: its mode too
+  mkdirSync(copy, { mode: statSync(dir).mode & 0o777 })
   const env = openEnv(dir, false, true)
   try {
     // Every entry written anew, in key order, into a fresh environment: its pages come out full
