@@ -351,8 +351,10 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
 
   function fireUpTo(limit: number, out: Output): void {
     if (tables) return tables.pollUpTo(limit, (p, fire, cleanup) => onPaneTimer(p, fire, cleanup, out))
-    if (windowTimers) return windowTimers.pollUpTo(limit, (start, keys, event) => onWindowTimers(start, keys, event, out))
-    for (let t = timers.pollUpTo(limit); t; t = timers.pollUpTo(limit)) onTimer(t, out)
+    if (windowTimers) return windowTimers.batched(() => windowTimers!.pollUpTo(limit, (start, keys, event) => onWindowTimers(start, keys, event, out)))
+    timers.batched(() => {
+      for (let t = timers.pollUpTo(limit); t; t = timers.pollUpTo(limit)) onTimer(t, out)
+    })
   }
 
   // ---- records -----------------------------------------------------------------------------

@@ -76,6 +76,8 @@ export interface TimerSpill {
   write(queue: number, time: number, timers: readonly SpilledTimer[]): SpilledTimer[]
   /** Removes and returns the first `limit` timers of (queue, time), in order ([] when none are left). */
   take(queue: number, time: number, limit: number): SpilledTimer[]
+  /** Runs f, its writes together (one transaction on disk): a spill of many times at once. */
+  batch?<T>(f: () => T): T
 }
 
 /**

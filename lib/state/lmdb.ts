@@ -522,36 +522,53 @@ class LmdbTimerSpill implements TimerSpill {
     private readonly used: () => void,
   ) {}
 
+  /** inside batch(): writes join its transaction */
+  private batching = false
+
+  batch<T>(f: () => T): T {
+    if (this.batching) return f()
+    return guard(this.dir, 'not writable', () =>
+      this.db.transactionSync(() => {
+        this.batching = true
+        try {
+          return f()
+        } finally {
+          this.batching = false
+        }
+      }, SCRATCH),
+    )
+  }
+
   write(queue: number, time: number, timers: readonly SpilledTimer[]): SpilledTimer[] {
     this.used()
     const kept: SpilledTimer[] = []
-    guard(this.dir, 'not writable', () =>
-      this.db.transactionSync(() => {
-        for (const t of timers)
-          if (byteLength(t.key.canon) > LONG_CANON_BYTES) kept.push(t)
-          else void this.db.put([this.id, queue, time, t.order, t.key.canon, this.seq++], encodeVersion(t.key, t.payload, false))
-      }, SCRATCH),
-    )
+    const put = () => {
+      for (const t of timers)
+        if (byteLength(t.key.canon) > LONG_CANON_BYTES) kept.push(t)
+        else void this.db.put([this.id, queue, time, t.order, t.key.canon, this.seq++], encodeVersion(t.key, t.payload, false))
+    }
+    if (this.batching) put()
+    else guard(this.dir, 'not writable', () => this.db.transactionSync(put, SCRATCH))
     return kept
   }
 
   take(queue: number, time: number, limit: number): SpilledTimer[] {
-    return guard(this.dir, 'not writable', () =>
-      this.db.transactionSync(() => {
-        const timers: SpilledTimer[] = []
-        const taken: SpillKey[] = []
-        for (const { key: sk, value } of this.db.getRange({ start: [this.id, queue, time] as unknown as SpillKey, limit })) {
-          if (sk[0] !== this.id || sk[1] !== queue || sk[2] !== time) break
-          const canon = sk[4]
-          const { values, value: payload } = decodeVersion(value)
-          timers.push({ time, order: sk[3], key: { values, canon, group: keyGroupOf(canon) }, payload })
-          taken.push(sk)
-        }
-        for (const sk of taken) void this.db.remove(sk)
-        return timers
-      }, SCRATCH),
-    )
+    const read = (): SpilledTimer[] => {
+      const timers: SpilledTimer[] = []
+      const taken: SpillKey[] = []
+      for (const { key: sk, value } of this.db.getRange({ start: [this.id, queue, time] as unknown as SpillKey, limit })) {
+        if (sk[0] !== this.id || sk[1] !== queue || sk[2] !== time) break
+        const canon = sk[4]
+        const { values, value: payload } = decodeVersion(value)
+        timers.push({ time, order: sk[3], key: { values, canon, group: keyGroupOf(canon) }, payload })
+        taken.push(sk)
+      }
+      for (const sk of taken) void this.db.remove(sk)
+      return timers
+    }
+    return this.batching ? read() : guard(this.dir, 'not writable', () => this.db.transactionSync(read, SCRATCH))
   }
+
 }
 
 export class LmdbStateBackend implements KeyedStateBackend {

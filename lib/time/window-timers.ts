@@ -46,6 +46,11 @@ class StartQueue {
     return this.heap[0]
   }
 
+  /** Whether some of its keys are in the spill. */
+  get spills(): boolean {
+    return this.spilled.size > 0
+  }
+
   /**
    * Removes the first start and visits its keys in canonical order: in one list, or, when some
    * are in the spill, in several, each read from disk and merged with those in memory.
@@ -169,10 +174,23 @@ export class WindowTimers {
     for (const [start, keys] of this.fires.lists()) if (keys.length > 0) lists.push({ queue: this.fires, start, time: this.fireTime(start) })
     for (const [start, keys] of this.cleanups.lists()) if (keys.length > 0) lists.push({ queue: this.cleanups, start, time: this.cleanupTime(start) })
     lists.sort((a, b) => b.time - a.time || b.start - a.start)
-    for (const l of lists) {
-      if (this.head.held <= target) return
-      l.queue.spillList(l.start)
+    // every list in one write (TimerQueue.spillLatest)
+    const move = () => {
+      for (const l of lists) {
+        if (this.head.held <= target) return
+        l.queue.spillList(l.start)
+      }
     }
+    const spill = this.head.spill!
+    if (spill.batch) spill.batch(move)
+    else move()
+  }
+
+  /** Runs f (a firing of many windows) with the spill's reads and writes together (TimerQueue.batched). */
+  batched<T>(f: () => T): T {
+    const spill = this.head.spill
+    // nothing on disk to read back: no transaction to open
+    return spill?.batch && (this.fires.spills || this.cleanups.spills) ? spill.batch(f) : f()
   }
 
   /** The time of the next timer, or undefined. */
