@@ -19,7 +19,7 @@ import { formatTime } from '../time/timestamps.js'
 import type { Operator, OperatorContext, Output, PaneEdge } from './operator.js'
 import type { Position } from '../stream/errors.js'
 import { RowAggregator, overflowed, type AggSpec } from './aggregates/row.js'
-import { cover, intersects, sliding, windowStart, type WindowSpec } from './windows/assigners.js'
+import { cover, sliding, windowStart, type WindowSpec } from './windows/assigners.js'
 import { ColumnAggregator } from './aggregates/columns.js'
 import { PaneTables, type Pane as PaneTable } from './windows/panes.js'
 import type { TimeInfo } from './timestamps.js'
@@ -407,7 +407,12 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
     const ts = rec.time!
     const w: Window = { start: ts, end: ts + (spec as { gap: number }).gap }
     const list = (state.get(key, SESSIONS) as Session[] | undefined) ?? []
-    const overlapping = list.filter((x) => intersects(x, w))
+    // The key's sessions are disjoint and in order of start, so of end too: those that w touches
+    // are the run [lo, hi), found by bisection. (A filter over the list, and a sort after, made a
+    // key with thousands of open sessions, a long --max-delay, cost thousands of steps a record.)
+    const lo = firstEndingFrom(list, w.start)
+    const hi = firstStartingAfter(list, w.end, lo)
+    const overlapping = list.slice(lo, hi)
     if (overlapping.length === 0 && isLate(w)) return out.late(rec)
     // a record the aggregate refuses still opens, extends and bridges sessions, as it does when
     // the window runs as a stage of its own (the aggregate after it then refuses it): it only adds nothing
@@ -422,9 +427,10 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
     if (refused === undefined) addTo(pane, rec, s)
     const session: Session = { start: merged.start, end: merged.end, accs: pane.accs, recs: pane.recs }
     if (pane.none) session.none = true
-    const rest = list.filter((x) => !overlapping.includes(x))
+    // a new list (a snapshot may hold the old one): the session takes the run's place, in order
+    const rest = list.slice(0, lo)
     rest.push(session)
-    rest.sort((a, b) => a.start - b.start)
+    for (let i = hi; i < list.length; i++) rest.push(list[i]!)
     state.put(key, SESSIONS, rest)
     open += rest.length - list.length
     const grew = overlapping.length !== 1 || overlapping[0]!.start !== merged.start || overlapping[0]!.end !== merged.end
@@ -621,4 +627,28 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
       if (!eventTime) fireUpTo(now, out)
     },
   }
+}
+
+/** The first of disjoint sessions in order whose end is at or after t (they touch a window starting at t). */
+function firstEndingFrom(list: readonly Window[], t: number): number {
+  let lo = 0
+  let hi = list.length
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if (list[mid]!.end >= t) hi = mid
+    else lo = mid + 1
+  }
+  return lo
+}
+
+/** The first of disjoint sessions in order, from `from` on, whose start is after t (they do not touch a window ending at t). */
+function firstStartingAfter(list: readonly Window[], t: number, from: number): number {
+  let lo = from
+  let hi = list.length
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if (list[mid]!.start > t) hi = mid
+    else lo = mid + 1
+  }
+  return lo
 }

@@ -385,3 +385,34 @@ t.test('in columns (the columnar windows) every function gives what its accumula
     t.ok(isDeepStrictEqual(cols.accsOf(table, 0), accs), `zeros ${values.map((x) => (Object.is(x, -0) ? '-0' : String(x))).join(', ')}`)
   }
 })
+
+t.test('a percentile asked after every value (a running aggregate) keeps its values in order: the same answers as a sort each time', async (t) => {
+  // values with repeats, −0 beside 0 (a sort puts −0 first), and results asked at random moments
+  const pool = [-0, 0, 1, -1, 2.5, 2.5, 7, -3, 1e300, -1e300, 0.1]
+  let s = 3
+  const rnd = () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648)
+  let wrong = 0
+  for (const name of ['median', 'p10', 'p99', 'p0.5']) {
+    const fn = findAggregate(name)!
+    const p = name === 'median' ? 50 : Number(name.slice(1))
+    let acc = fn.create()
+    const all: number[] = []
+    for (let i = 0; i < 3000; i++) {
+      const v = pool[Math.floor(rnd() * pool.length)]!
+      acc = fn.add(acc, v, i)
+      all.push(v)
+      if (rnd() < (i < 1500 ? 0.9 : 0.05)) {
+        const want = nearestRank(Float64Array.from(all).sort() as unknown as number[], p)
+        if (!Object.is(fn.result(acc), want)) wrong++
+      }
+      if (i === 2000) {
+        // a merge (sessions) gives a new array: asked again, it is put in order once more
+        const other = fn.add(fn.create(), -0, 0)
+        acc = fn.merge(acc, other)
+        all.push(-0)
+      }
+    }
+    t.ok(Object.is(fn.result(acc), nearestRank(Float64Array.from(all).sort() as unknown as number[], p)), `${name}: the last result`)
+  }
+  t.equal(wrong, 0, 'every result as a sort of the values so far gives')
+})

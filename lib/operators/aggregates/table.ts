@@ -147,6 +147,27 @@ function decimalFraction(p: number): [number, number] {
   return dot < 0 ? [Number(text), 1] : [Number(text.replace('.', '')), 10 ** (text.length - dot - 1)]
 }
 
+/**
+ * A percentile's values; `sorted`: in the order Float64Array sorts (−0 before 0). A property of
+ * the array only: state stores the values, and a restored array is sorted again at its first result.
+ */
+type Values = number[] & { sorted?: boolean }
+
+/** Where x goes in ascending values, after every value at or below it (−0 below 0). */
+function upperBound(values: number[], x: number): number {
+  const negZero = x === 0 && 1 / x < 0
+  let lo = 0
+  let hi = values.length
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    const v = values[mid]!
+    // v <= x, with −0 below 0: a 0 is above a −0
+    if (v < x || (v === x && !(negZero && !(1 / v < 0)))) lo = mid + 1
+    else hi = mid
+  }
+  return lo
+}
+
 export function percentile(p: number, name: string): AggregateFunction {
   // p as the decimal it was written as, once per aggregate, not once per row (a sliding window
   // writes a row per slide)
@@ -158,11 +179,25 @@ export function percentile(p: number, name: string): AggregateFunction {
     numeric: true,
     create: (): number[] => [],
     add(acc, v) {
-      ;(acc as number[]).push(num(v))
+      const values = acc as Values
+      const x = num(v)
+      // kept in order once a result was asked for (a running aggregate asks after every record):
+      // a step of insertion then, rather than a sort of all of them at each result
+      if (values.sorted === true) values.splice(upperBound(values, x), 0, x)
+      else values.push(x)
       return acc
     },
     merge: (a, b) => (a as number[]).concat(b as number[]),
-    result: (acc) => nearestRank(Float64Array.from(acc as number[]).sort() as unknown as number[], p, fraction),
+    result(acc) {
+      const values = acc as Values
+      if (values.sorted !== true) {
+        // in place: the same values in another order (what is stored is the values, in any order)
+        const sorted = Float64Array.from(values).sort()
+        for (let i = 0; i < sorted.length; i++) values[i] = sorted[i]!
+        values.sorted = true
+      }
+      return nearestRank(values, p, fraction)
+    },
   }
 }
 
