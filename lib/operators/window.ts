@@ -427,12 +427,11 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
     if (refused === undefined) addTo(pane, rec, s)
     const session: Session = { start: merged.start, end: merged.end, accs: pane.accs, recs: pane.recs }
     if (pane.none) session.none = true
-    // a new list (a snapshot may hold the old one): the session takes the run's place, in order
-    const rest = list.slice(0, lo)
-    rest.push(session)
-    for (let i = hi; i < list.length; i++) rest.push(list[i]!)
-    state.put(key, SESSIONS, rest)
-    open += rest.length - list.length
+    // the session takes the run's place, in order, in the list itself (put again, as the state
+    // contract asks; a snapshot holds a copy): in time order that is an append
+    list.splice(lo, hi - lo, session)
+    state.put(key, SESSIONS, list)
+    open += 1 - (hi - lo)
     const grew = overlapping.length !== 1 || overlapping[0]!.start !== merged.start || overlapping[0]!.end !== merged.end
     if (grew) registerTimers(key, merged)
     if (hasFired(merged)) emitPane(key, merged, session, out)
