@@ -532,6 +532,10 @@ class LmdbTimerSpill implements TimerSpill {
         this.batching = true
         try {
           return f()
+        } catch (e) {
+          // what f throws (a stage's error while windows fire) goes through as it is; the
+          // spill's own writes and reads in it say what failed on disk themselves (guard)
+          throw new CallbackError(e)
         } finally {
           this.batching = false
         }
@@ -547,8 +551,7 @@ class LmdbTimerSpill implements TimerSpill {
         if (byteLength(t.key.canon) > LONG_CANON_BYTES) kept.push(t)
         else void this.db.put([this.id, queue, time, t.order, t.key.canon, this.seq++], encodeVersion(t.key, t.payload, false))
     }
-    if (this.batching) put()
-    else guard(this.dir, 'not writable', () => this.db.transactionSync(put, SCRATCH))
+    guard(this.dir, 'not writable', () => (this.batching ? put() : this.db.transactionSync(put, SCRATCH)))
     return kept
   }
 
@@ -566,7 +569,7 @@ class LmdbTimerSpill implements TimerSpill {
       for (const sk of taken) void this.db.remove(sk)
       return timers
     }
-    return this.batching ? read() : guard(this.dir, 'not writable', () => this.db.transactionSync(read, SCRATCH))
+    return guard(this.dir, 'not writable', () => (this.batching ? read() : this.db.transactionSync(read, SCRATCH)))
   }
 
 }
