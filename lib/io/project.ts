@@ -16,8 +16,6 @@ const MAX_DEPTH = 64
 // a key of up to this many bytes is kept among the recent texts (Projector.textOf)
 const RECENT_TEXT_MAX = 32
 const RECENT_TEXTS = 1 << 16
-// names shorter than this are found by their length first (Projector.firstOfLength)
-const NAME_LENGTHS = 64
 // a number text of up to this many bytes is kept as its field's last (Projector.numberOf)
 const LAST_NUMBER_MAX = 24
 // after this many numbers of a field without a repeat, its last number is rarely compared
@@ -30,10 +28,10 @@ const NULL = Buffer.from('null')
 export class Projector {
   private readonly names: string[]
   private readonly nameBytes: Buffer[]
-  private readonly lengths: number[]
   /**
-   * The wanted names by length, shorter than NAME_LENGTHS: firstOfLength[n] is 1 + the first
-   * field whose name has n bytes (0: none), nextOfLength[f] 1 + the next one after f.
+   * The wanted names by length: firstOfLength[n] is 1 + the first field whose name has n bytes
+   * (0: none), nextOfLength[f] 1 + the next one after f. A name longer than every wanted one is
+   * past its end.
    */
   private readonly firstOfLength: Int32Array
   private readonly nextOfLength: Int32Array
@@ -79,12 +77,10 @@ export class Projector {
     this.recentMask = recentTexts - 1
     this.names = fields
     this.nameBytes = fields.map((f) => Buffer.from(f, 'utf8'))
-    this.lengths = this.nameBytes.map((b) => b.length)
-    this.firstOfLength = new Int32Array(NAME_LENGTHS)
+    this.firstOfLength = new Int32Array(1 + Math.max(0, ...this.nameBytes.map((b) => b.length)))
     this.nextOfLength = new Int32Array(fields.length)
     for (let f = fields.length - 1; f >= 0; f--) {
-      const len = this.lengths[f]!
-      if (len >= NAME_LENGTHS) continue
+      const len = this.nameBytes[f]!.length
       this.nextOfLength[f] = this.firstOfLength[len]!
       this.firstOfLength[len] = f + 1
     }
@@ -111,20 +107,13 @@ export class Projector {
       let field = -1
       if (nameEnd >= 0) {
         const len = nameEnd - nameStart
-        if (len < NAME_LENGTHS) {
-          // most members are not wanted, and their names' lengths say so without a comparison
+        // most members are not wanted, and their names' lengths say so without a comparison
+        if (len < this.firstOfLength.length)
           for (let f = this.firstOfLength[len]! - 1; f >= 0; f = this.nextOfLength[f]! - 1)
             if (sameBytes(text, nameStart, this.nameBytes[f]!)) {
               field = f
               break
             }
-        } else {
-          for (let f = 0; f < nf; f++)
-            if (this.lengths[f] === len && sameBytes(text, nameStart, this.nameBytes[f]!)) {
-              field = f
-              break
-            }
-        }
       } else {
         // a name with escapes ("us\u0065r" is "user"): rare, so decoded the slow way
         const stop = skipEscapedString(text, nameStart, end)

@@ -55,10 +55,9 @@ export class KeyReader {
   has(rec: Rec): boolean {
     for (let i = 0; i < this.getters.length; i++) {
       const v = this.getters[i]!(rec.value)
-      const overflow = typeof v === 'number' && !Number.isFinite(v)
-      if (v === undefined || overflow) {
+      if (v === undefined || beyondRange(v)) {
         this.missing = i
-        this.overflow = overflow
+        this.overflow = v !== undefined
         return false
       }
     }
@@ -87,12 +86,9 @@ export class KeyReader {
     let texts: (string | undefined)[] | undefined
     for (let i = 0; i < getters.length; i++) {
       const v = getters[i]!(rec.value)
-      // JSON.parse reads 1e400 as Infinity, which JSON.stringify writes as null: as a key it
-      // would silently be the key null, so the record is refused as the aggregates refuse it
-      const overflow = typeof v === 'number' && !Number.isFinite(v)
-      if (v === undefined || overflow) {
+      if (v === undefined || beyondRange(v)) {
         this.missing = i
-        this.overflow = overflow
+        this.overflow = v !== undefined
         return undefined
       }
       values[i] = v
@@ -148,6 +144,15 @@ export class KeyReader {
     }
     return key
   }
+}
+
+/**
+ * A number beyond a double's range: JSON.parse reads 1e400 as Infinity, which JSON.stringify
+ * writes as null. As a key it would silently be the key null, so the record is refused, as the
+ * aggregates refuse such a value.
+ */
+function beyondRange(v: unknown): boolean {
+  return typeof v === 'number' && !Number.isFinite(v)
 }
 
 /** A key value the recent keys hold by value: a string, or a number that is exact (not beyond 2^53). */

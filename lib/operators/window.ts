@@ -381,10 +381,12 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
         if (eventTime && end - 1 <= wm) emitRow(key, { start, end }, accs, out) // late, within the lateness
       }
     } else if (spec.kind === 'sliding') {
-      const windows = sliding(ts, spec.size, spec.slide, spec.offset).filter((w) => !isLate(w))
-      if (windows.length === 0) return out.late(rec)
+      const windows = sliding(ts, spec.size, spec.slide, spec.offset)
+      let onTime = false
+      for (const w of windows) onTime ||= !isLate(w)
+      if (!onTime) return out.late(rec)
       if (refused !== undefined) return ctx.badRecord(rec, refused)
-      for (const w of windows) addToTimeWindow(rec, key, s, w, out)
+      for (const w of windows) if (!isLate(w)) addToTimeWindow(rec, key, s, w, out)
     }
     if (agg) ctx.stats.consumed++
   }

@@ -80,6 +80,11 @@ export interface TimerSpill {
   batch?<T>(f: () => T): T
 }
 
+/** Runs f with the spill's reads and writes in one batch where the spill has batches. */
+export function inOneBatch<T>(spill: TimerSpill | undefined, f: () => T): T {
+  return spill?.batch ? spill.batch(f) : f()
+}
+
 /**
  * Which epochs of state a checkpoint sees: inclusive ranges [from, to]. A fresh job's checkpoint n
  * sees [[0, n]]; a job resumed from checkpoint r whose next checkpoint id is m (ids are never

@@ -3,7 +3,7 @@
 // gives decisions.md 9's output order for window firings (a window fires at end − 1, so time order
 // is end order). Timers follow from keyed state and are rebuilt from it on restore; with LMDB
 // state, those beyond a bounded head in memory wait in a spill on disk (decisions.md 32).
-import type { TimerSpill } from '../state/backend.js'
+import { inOneBatch, type TimerSpill } from '../state/backend.js'
 import { compareCanon, plainOrdered, type Key } from '../stream/key.js'
 
 export interface Timer<P> {
@@ -88,7 +88,7 @@ export class TimerQueue<P> {
    */
   batched<T>(f: () => T): T {
     // nothing on disk to read back: no transaction to open
-    return this.spill?.batch && (this.spilled.size > 0 || this.drainMore) ? this.spill.batch(f) : f()
+    return this.spilled.size > 0 || this.drainMore ? inOneBatch(this.spill, f) : f()
   }
 
   /** Whether the time being fired has timers left (in this slice, in memory or in the spill). */
@@ -221,8 +221,7 @@ export class TimerQueue<P> {
         this.spilled.add(time)
       }
     }
-    if (spill.batch) spill.batch(move)
-    else move()
+    inOneBatch(spill, move)
   }
 }
 

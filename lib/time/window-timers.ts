@@ -5,7 +5,7 @@
 // into canonical order (decisions.md 9) and visited. With sparse keys, where most windows hold one
 // record, a timer object per key and window was a third of the garbage (issue 19); a key in a list
 // is one pointer.
-import type { TimerSpill } from '../state/backend.js'
+import { inOneBatch, type TimerSpill } from '../state/backend.js'
 import { compareCanon, plainOrdered, type Key } from '../stream/key.js'
 import { heapPop, heapPush } from './timers.js'
 
@@ -181,16 +181,13 @@ export class WindowTimers {
         l.queue.spillList(l.start)
       }
     }
-    const spill = this.head.spill!
-    if (spill.batch) spill.batch(move)
-    else move()
+    inOneBatch(this.head.spill, move)
   }
 
   /** Runs f (a firing of many windows) with the spill's reads and writes together (TimerQueue.batched). */
   batched<T>(f: () => T): T {
-    const spill = this.head.spill
     // nothing on disk to read back: no transaction to open
-    return spill?.batch && (this.fires.spills || this.cleanups.spills) ? spill.batch(f) : f()
+    return this.fires.spills || this.cleanups.spills ? inOneBatch(this.head.spill, f) : f()
   }
 
   /** The time of the next timer, or undefined. */
