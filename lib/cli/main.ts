@@ -14,7 +14,7 @@ import { newStats, type Stats } from '../stream/stats.js'
 import { writeFileSync } from 'node:fs'
 import { isatty } from 'node:tty'
 import { afterStdout } from '../io/pipe-stdout.js'
-import { EXIT_INTERNAL, EXIT_SIGHUP, EXIT_SIGINT, EXIT_SIGTERM, EXIT_USAGE, exitCodeFor } from './exit-codes.js'
+import { EXIT_INTERNAL, EXIT_IO, EXIT_SIGHUP, EXIT_SIGINT, EXIT_SIGTERM, EXIT_USAGE, exitCodeFor } from './exit-codes.js'
 
 const THEN = 'then'
 
@@ -222,6 +222,9 @@ function writeStats(path: string, s: Stats, status: string, result: JobResult | 
     writeFileSync(path, JSON.stringify(body) + '\n')
   } catch (e) {
     process.stderr.write(`weir: ${path}: cannot write stats: ${(e as Error).message}\n`)
+    // the accounting is an output: a script that reads it must not take a lost file for success.
+    // A job that failed or was stopped keeps its own status (report() sets it after this).
+    if (status === 'ok' || status === 'reader-closed') process.exitCode = EXIT_IO
   }
 }
 

@@ -95,3 +95,17 @@ t.test('an output that is one of the inputs is refused before anything is writte
   const r = await weir(['filter', 'true', `${dir}/other.ndjson`, '-o', '/dev/null', '--late-output', '/dev/null'])
   t.equal(r.code, 0, 'devices are not files: /dev/null may be both')
 })
+
+// --stats is what a script reads to check that nothing was lost: a stats file that could not be
+// written, after a job that otherwise succeeded, is a write failure (74), not a silent 0
+t.test('a --stats file that cannot be written is exit 74 after a job that succeeded; a failed job keeps its status', async (t) => {
+  const dir = t.testdir({ 'in.ndjson': '{"a":1}\n{"a":2}\n', 'bad.ndjson': '{"a":1}\nnot json\n' })
+  const ok = await weir(['filter', 'true', `${dir}/in.ndjson`, '--stats', '/dev/full'])
+  t.equal(ok.code, 74, 'exit 74')
+  t.equal(ok.stdout, '{"a":1}\n{"a":2}\n', 'the records are written')
+  t.same(lines(ok.stderr), ['weir: /dev/full: cannot write stats: ENOSPC: no space left on device, write'], 'one line naming the file')
+  const head = await sh(`"$WEIR" filter true ${F} --stats /dev/full | head -1`)
+  t.equal(head.code, 74, 'a reader that left early does not hide it')
+  const bad = await weir(['filter', 'true', `${dir}/bad.ndjson`, '--stats', '/dev/full'])
+  t.equal(bad.code, 65, 'bad input stays 65')
+})
