@@ -25,6 +25,10 @@ function commandLineOf(argv: string[]): string {
 
 export async function main(argv: string[]): Promise<void> {
   let plan: JobPlan | undefined
+  // stderr that cannot be written (`2>&1 | head -1` gone, `2>/dev/full`) has nowhere to say so:
+  // its messages are lost, but the exit status stays the job's own (65 for bad input, 0 for a
+  // job that wrote everything), not node's crash on an unheard 'error' event (1, with a stack)
+  process.stderr.on('error', () => {})
   // `weir help [COMMAND]` is `weir [COMMAND] --help`, as in git and npm
   if (argv[0] === 'help') argv = argv[1] ? [argv[1], '--help'] : ['--help']
   try {

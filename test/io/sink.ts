@@ -109,3 +109,17 @@ t.test('a --stats file that cannot be written is exit 74 after a job that succee
   const bad = await weir(['filter', 'true', `${dir}/bad.ndjson`, '--stats', '/dev/full'])
   t.equal(bad.code, 65, 'bad input stays 65')
 })
+
+// stderr that cannot be written has nowhere to say so; it must not turn the job's status into
+// node's crash (exit 1 and a stack) for an unheard 'error' event on process.stderr
+t.test('a stderr that cannot be written leaves the exit status the job gives', async (t) => {
+  const dir = t.testdir({ 'bad.ndjson': '{"a":1}\nnot json\n' })
+  const late = await sh(`"$WEIR" window tumbling 1m --time ts ${F} 2>/dev/full > /dev/null`)
+  t.equal(late.code, 0, 'a warning about late records that cannot be written: still 0')
+  const bad = await sh(`"$WEIR" filter true ${dir}/bad.ndjson 2>/dev/full`)
+  t.equal(bad.code, 65, 'bad input: still 65')
+  t.equal(bad.stdout, '{"a":1}\n')
+  const head = await sh(`"$WEIR" window tumbling 1m --time ts ${F} 2>&1 | head -1`)
+  t.equal(head.code, 0, 'stdout and stderr into a reader that left (| head): 0')
+  t.equal(lines(head.stdout).length, 1)
+})
