@@ -7,6 +7,7 @@ import { jobOptions, type IoArgs, type JobPlan, protectDash, refuseNegativeWords
 import { JOB_OPTIONS } from '../commandline/job-options.js'
 import { parseStage } from '../commandline/parse-stage.js'
 import { fastParse } from '../commandline/fast-parse.js'
+import { finishStdout, guardStdout, writeOut } from '../commandline/stdout.js'
 import { runJob, type JobResult, type Progress } from '../pipeline/run.js'
 import type { Stage } from '../pipeline/stages.js'
 import { WeirError, printable, usageError } from '../stream/errors.js'
@@ -108,6 +109,10 @@ async function planCommand(argv: string[]): Promise<JobPlan | undefined> {
     const fast = fastParse(mod, protectDash(argv))
     if (fast) return planFrom(mod, entry.name, restoreDash(fast))
   }
+  // help and completion scripts are printed by yargs: a failure to write them must be heard
+  // (before the first write) and reported, not lost with exit 0
+  const printing = !entry || argv.some((w) => w === '--help' || w === '-h')
+  if (printing) guardStdout()
   const { default: yargs } = await import('yargs')
   const y = base(yargs(protectDash(argv)))
   if (!entry) {
@@ -133,6 +138,7 @@ async function planCommand(argv: string[]): Promise<JobPlan | undefined> {
       .example('$0 run job.json', 'run a pipeline spec file')
       .epilogue("Run '$0 <command> --help' for a command's options; man weir for exit statuses.")
       .parseAsync()
+    await finishStdout()
     return undefined
   }
   const mod = await entry.load()
@@ -143,7 +149,10 @@ async function planCommand(argv: string[]): Promise<JobPlan | undefined> {
     if (a.help) helped = true
   }, true)
   const args = restoreDash((await y.parseAsync()) as Record<string, unknown>)
-  if (helped || args.help) return undefined
+  if (helped || args.help) {
+    if (printing) await finishStdout()
+    return undefined
+  }
   return planFrom(mod, entry.name, args)
 }
 
@@ -169,7 +178,7 @@ function base(y: Argv): Argv {
 async function execute(plan: JobPlan): Promise<void> {
   if (plan.options.explain) {
     const { explainJob } = await import('../pipeline/explain.js')
-    process.stdout.write(explainJob(plan.stages, plan.options))
+    await writeOut(explainJob(plan.stages, plan.options))
     return
   }
   if (!plan.options.quiet && (plan.options.progress || process.stderr.isTTY)) plan.options.onProgress = progressLine(process.stderr.isTTY === true)

@@ -47,3 +47,17 @@ export function noteWriteError(e: Error | null | undefined): void {
   if ((e as NodeJS.ErrnoException).code === 'EPIPE') stdout.gone = true
   else if (!stdout.gone) stdout.failure ??= new WeirError('io', `stdout: write failed: ${systemMessage(e)}`)
 }
+
+/**
+ * After text that yargs printed itself (help, a completion script): waits until stdout took it,
+ * then throws the failure a write met, if any (exit 74; a reader that left is still a quiet 0).
+ * guardStdout() must have been called before the text was written.
+ */
+export async function finishStdout(): Promise<void> {
+  guardStdout()
+  // the callback's own error (a stream already destroyed by the failure) says less than the
+  // 'error' event the guard heard: that one is reported
+  await new Promise<void>((resolve) => process.stdout.write('', () => resolve()))
+  await new Promise((resolve) => setImmediate(resolve))
+  if (stdout.failure) throw stdout.failure
+}

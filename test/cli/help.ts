@@ -147,6 +147,21 @@ t.test('weir --version prints the version of package.json', async (t) => {
   }
 })
 
+// What weir prints besides records (the version, help, a completion script, --explain) is output
+// too: on a full disk it is exit 74 and one line, never a stack or a silent 0 (`weir completion >>
+// ~/.bashrc` that wrote nothing); a reader that left (| head -1) stays a quiet 0.
+t.test('--version, help, completion and --explain into a full disk are exit 74; into | head, 0', async (t) => {
+  const cases = ['--version', '--help', 'filter --help', 'help window', 'completion', 'keyby user then aggregate count --explain', 'run fixtures/jobs/clicks-per-minute.json --explain']
+  for (const c of cases) {
+    const full = await sh(`"$WEIR" ${c} > /dev/full`)
+    t.equal(full.code, 74, `${c} > /dev/full: exit 74`)
+    t.same(lines(full.stderr), ['weir: stdout: write failed: no space left on device'], `${c}: one line`)
+    const head = await sh(`"$WEIR" ${c} | head -c 1`)
+    t.equal(head.code, 0, `${c} | head: 0`)
+    t.equal(head.stderr, '', `${c} | head: nothing on stderr`)
+  }
+})
+
 t.test('an unknown command is a usage error', async (t) => {
   const r = await weir(['frobnicate', 'x'], { stdin: '{"a":1}\n' })
   t.equal(r.code, 64)
