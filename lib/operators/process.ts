@@ -165,6 +165,7 @@ export function processOperator(cfg: ProcessConfig, uid: string): Operator {
       deleteProcessingTimeTimer: (ts) => unregister(key, 'p', ts),
     },
     emit(value) {
+      if (refused) return // an async function's emit after its await: the run has already failed
       if (value === undefined) throw new Error('emit(undefined): emit a JSON value')
       out.record({ raw: undefined, value: copy(value), key, time: pc.timestamp, source: pos.source, line: pos.line, derived: true })
     },
@@ -212,12 +213,22 @@ export function processOperator(cfg: ProcessConfig, uid: string): Operator {
     }
   }
 
-  function call(what: string, f: () => void): void {
+  let refused = false
+  function call(what: string, f: () => unknown): void {
+    let result: unknown
     try {
-      f()
+      result = f()
     } catch (e) {
       if (e instanceof WeirError) throw e
       throw new WeirError('user-code', `${at(pos)}process ${cfg.name}: ${what} threw: ${(e as Error)?.message ?? e}`)
+    }
+    // an async function: what it emits after an await would come after its record (or after the
+    // end), and a rejection would crash the process with a stack. Refused at its first record,
+    // its rejection heard so that it cannot.
+    if (result !== null && typeof result === 'object' && typeof (result as PromiseLike<unknown>).then === 'function') {
+      ;(result as PromiseLike<unknown>).then(undefined, () => {})
+      refused = true
+      throw new WeirError('user-code', `${at(pos)}process ${cfg.name}: ${what} returned a Promise: process functions run synchronously (no async or await)`)
     }
   }
 

@@ -92,6 +92,25 @@ t.test('a process function that throws is an error with the line number (exit 1)
   t.match(r.stderr, /^weir: stdin:2: process .*fn\.mjs: processElement threw: no good\n$/)
 })
 
+// An async function's rejection crashed weir with a stack (exit 1, no file or line), and what it
+// emits after an await would come after its record: async functions are refused with one line.
+t.test('an async process function is refused at its first record with one line (exit 1), never a crash', async (t) => {
+  const dir = t.testdir({
+    'reject.mjs': `export function processElement(r) { return Promise.reject(new Error('async boom')) }`,
+    'async.mjs': `export async function processElement(r, ctx) { await null; ctx.emit(r) }`,
+    'timer.mjs': `export function processElement(r, ctx) { ctx.timerService.registerEventTimeTimer(ctx.timestamp) }\nexport async function onTimer() {}`,
+  })
+  for (const f of ['reject', 'async']) {
+    const r = await weir(['process', `${dir}/${f}.mjs`], { stdin: '{"a":1}\n{"a":2}\n' })
+    t.equal(r.code, 1, `${f}: exit 1`)
+    t.match(r.stderr, new RegExp(`^weir: stdin:1: process .*${f}\\.mjs: processElement returned a Promise: process functions run synchronously \\(no async or await\\)\n$`), `${f}: one line`)
+    t.equal(r.stdout, '')
+  }
+  const r = await weir(['keyby', 'a', 'then', 'process', `${dir}/timer.mjs`, '--time', 'a'], { stdin: '{"a":1}\n' })
+  t.equal(r.code, 1, 'onTimer: exit 1')
+  t.match(r.stderr, /^weir: process .*timer\.mjs: onTimer returned a Promise: .*\n$/)
+})
+
 t.test('a module without processElement is refused before reading (exit 64); a missing one exits 66', async (t) => {
   const dir = t.testdir({ 'fn.mjs': `export const x = 1` })
   const r = await weir(['process', `${dir}/fn.mjs`], { stdin: '{"a":1}\n' })
