@@ -38,13 +38,35 @@ export function parsePath(text: string): PathStep[] {
   return steps
 }
 
-/** Returns undefined when any step is missing, like `?.`. */
+/**
+ * Whether a parsed record could answer this name from its prototype rather than its own fields:
+ * `constructor`, `toString`, `__proto__` (Object.prototype), `map`, `at` (Array.prototype).
+ */
+function inherited(step: PathStep): boolean {
+  return typeof step === 'string' && (step in Object.prototype || step in Array.prototype)
+}
+
+/**
+ * Returns undefined when any step is missing, like `?.`. Only a record's own fields count: a
+ * record without `constructor` lacks the field (bad input for a key or a time), rather than
+ * having Object's constructor. The check is made only for such names, decided here, once.
+ */
 export function compilePath(text: string): (r: unknown) => unknown {
   const steps = parsePath(text)
   if (steps.length === 1) {
     const s = steps[0]!
+    if (inherited(s)) return (r) => (r !== null && typeof r === 'object' && Object.hasOwn(r, s) ? (r as Record<PathStep, unknown>)[s] : undefined)
     return (r) => (r !== null && typeof r === 'object' ? (r as Record<PathStep, unknown>)[s] : undefined)
   }
+  if (steps.some(inherited))
+    return (r) => {
+      let v: unknown = r
+      for (const s of steps) {
+        if (v === null || typeof v !== 'object' || !Object.hasOwn(v, s)) return undefined
+        v = (v as Record<PathStep, unknown>)[s]
+      }
+      return v
+    }
   return (r) => {
     let v: unknown = r
     for (const s of steps) {

@@ -72,6 +72,20 @@ t.test('a record missing the key field stops the run with exit 65 and its line',
   }
 })
 
+t.test('a key field named like an Object method (constructor, __proto__) is missing when the record lacks it, on every parse path', async (t) => {
+  for (const env of [{ WEIR_PROJECT: '0' }, { WEIR_PARSE_WORKER: '0' }, { WEIR_PARSE_WORKER: '1' }]) {
+    for (const field of ['constructor', '__proto__', 'toString']) {
+      const r = await weir(['keyby', field, 'then', 'aggregate', 'count'], { stdin: `{"${field}":"k"}\n{"a":1}\n`, env })
+      t.equal(r.code, 65, `${field} ${JSON.stringify(env)}: exit 65`)
+      t.equal(r.stderr, `weir: stdin:2: key field '${field}' is missing\n`)
+    }
+    const c = await weir(['keyby', 'a', 'then', 'aggregate', 'count:constructor', 'collect:constructor'], { stdin: '{"a":1}\n', env })
+    t.equal(c.stdout, '{"a":1,"constructor_count":0,"constructor_collect":[]}\n', 'an aggregate of a missing field counts nothing')
+    const w = await weir(['window', 'tumbling', '1m', '--time', 'constructor'], { stdin: '{"a":1}\n', env })
+    t.equal(w.stderr, "weir: stdin:1: time field 'constructor' is missing\n", 'a time field too')
+  }
+})
+
 t.test('a missing key field in a file names the file', async (t) => {
   const dir = t.testdir({ 'in.ndjson': '{"user":"a"}\n{"u":"b"}\n' })
   const r = await weir(['keyby', 'user', `${dir}/in.ndjson`])

@@ -57,6 +57,24 @@ t.test('compilePath reads the value, or undefined when any step is missing', asy
   t.same(compilePath('[0].b')([{ b: 1 }]), 1)
 })
 
+// A parsed record is a plain object: without an own-field check, `constructor`, `toString` or
+// `__proto__` read Object.prototype's, so a record lacking the field had a key (null or {}) and
+// a count of it was 1, where it is missing (bad input for a key or a time).
+t.test('compilePath reads only the own fields of a record, never what its prototype has', async (t) => {
+  for (const name of ['constructor', 'toString', '__proto__', 'hasOwnProperty', 'valueOf']) {
+    t.equal(compilePath(name)({ a: 1 }), undefined, `${name}: missing`)
+    t.equal(compilePath(`a.${name}`)({ a: {} }), undefined, `a.${name}: missing`)
+    t.equal(compilePath(`a[0].${name}`)({ a: [{}] }), undefined, `a[0].${name}: missing`)
+  }
+  t.equal(compilePath('a.map')({ a: [1] }), undefined, "an array's methods are not fields")
+  t.equal(compilePath('a.at.x')({ a: [1] }), undefined)
+  const own = JSON.parse('{"constructor":"c","__proto__":"p","toString":{"x":1}}') as unknown
+  t.equal(compilePath('constructor')(own), 'c', 'a field of that name is read')
+  t.equal(compilePath('__proto__')(own), 'p', 'JSON.parse makes __proto__ an own field')
+  t.equal(compilePath('toString.x')(own), 1)
+  t.equal(compilePath('a.length')({ a: [1, 2] }), 2, "an array's length is its own")
+})
+
 t.test('compilePath fails on bad syntax at compile time, not per record', async (t) => {
   t.throws(() => compilePath('a[x'), /missing '\]'/)
 })
