@@ -26,7 +26,8 @@ export function parsePath(text: string): PathStep[] {
       else throw fail('expected an index or a "quoted name" inside [ ]')
       i = close + 1
     } else if (c === '.') {
-      if (i === 0 || i === text.length - 1) throw fail("unexpected '.'")
+      // 'a..b' is not 'a.b' (in jq '..' is recursion): an empty name between the dots
+      if (i === 0 || i === text.length - 1 || text[i + 1] === '.') throw fail("unexpected '.'")
       i++
     } else {
       const m = /^[^.[\]]+/.exec(text.slice(i))

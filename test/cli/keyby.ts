@@ -95,7 +95,7 @@ t.test('a missing key field in a file names the file', async (t) => {
 
 t.test('a bad field path is a usage error before any record is read', async (t) => {
   // the input is malformed: had a record been read, the exit would be 65
-  for (const bad of ['a[x', 'a]', 'a.', '.a', 'user,', 'items[-1]']) {
+  for (const bad of ['a[x', 'a]', 'a.', '.a', 'user,', 'items[-1]', 'a..b']) {
     const r = await weir(['keyby', bad], { stdin: 'not json\n' })
     t.equal(r.code, 64, bad)
     t.equal(r.stdout, '', bad)

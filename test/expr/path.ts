@@ -24,6 +24,8 @@ t.test('parsePath rejects bad syntax with a usage error that points at the chara
     ['a]', /^field path 'a\]': expected a field name at character 2$/],
     ['.a', /^field path '\.a': unexpected '\.' at character 1$/],
     ['a.', /^field path 'a\.': unexpected '\.' at character 2$/],
+    ['a..b', /^field path 'a\.\.b': unexpected '\.' at character 2$/],
+    ['a.b..c', /^field path 'a\.b\.\.c': unexpected '\.' at character 4$/],
   ]
   for (const [text, msg] of cases) {
     t.throws(() => parsePath(text), msg, JSON.stringify(text))
