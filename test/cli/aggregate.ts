@@ -40,3 +40,17 @@ t.test('a file name taken for an aggregate gets a hint: ./FILE or --', async (t)
   const none = await weir(['aggregate', 'count', 'nothere.log'], { cwd: dir })
   t.notMatch(none.stderr, /to read the file/, 'no hint when no such file exists')
 })
+
+// A row is a plain object: `row.__proto__ = 21` set its prototype (a number is ignored), and the
+// row was written {"__proto__":{}} with exit 0: the count was gone.
+t.test('an aggregate named __proto__ is a usage error, not a row that loses its value', async (t) => {
+  for (const argv of [
+    ['keyby', 'a', 'then', 'aggregate', 'count=__proto__'],
+    ['keyby', 'a', 'then', 'window', 'tumbling', '1m', '--time', 'a', 'then', 'aggregate', 'sum:a=__proto__'],
+  ]) {
+    const r = await weir(argv, { stdin: '{"a":1}\n' })
+    t.equal(r.code, 64, argv.join(' '))
+    t.equal(r.stdout, '')
+    t.match(r.stderr, /^weir: stage \d \(aggregate\): aggregate '[^']+=__proto__': a row cannot hold a field named __proto__; choose another =NAME\n$/)
+  }
+})

@@ -30,6 +30,8 @@ export function parseAggSpec(text: string): AggSpec {
   if (fn.field === 'required' && field === undefined) throw usageError(`aggregate '${text}': ${func} needs a field: ${func}:FIELD`)
   if (fn.field === 'none' && field !== undefined) throw usageError(`aggregate '${text}': ${func} takes no field`)
   if (field !== undefined) compilePath(field)
+  // a row is a plain object: assigning __proto__ sets its prototype, and the result was written {}
+  if (name === '__proto__') throw usageError(`aggregate '${text}': a row cannot hold a field named __proto__; choose another =NAME`)
   return { func: func!, field, name: name ?? defaultName(func!, field) }
 }
 
