@@ -34,7 +34,11 @@ export function timeExtractor(field: string, unit: TimeUnit): TimeExtractor {
     if (typeof v === 'number') {
       const ms = unit === 's' ? Math.round(v * 1000) : v
       if (!Number.isSafeInteger(ms))
-        return `time field '${field}' is ${v}, expected integer epoch ${unit === 's' ? 'seconds' : 'milliseconds'}`
+        // an integer out of range is not "not an integer"; and its digits were already rounded by
+        // JSON.parse (9007199254740993 reads 9007199254740992), so they are not quoted as the input's
+        return Number.isInteger(ms) || !Number.isFinite(ms)
+          ? `time field '${field}' is a number beyond ±2^53 epoch milliseconds, the times weir keeps exactly`
+          : `time field '${field}' is ${v}, expected integer epoch ${unit === 's' ? 'seconds' : 'milliseconds'}`
       return ms
     }
     if (typeof v === 'string') {

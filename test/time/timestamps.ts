@@ -56,3 +56,18 @@ t.test('ISO-8601: the fast reading equals the general one over generated times, 
   t.equal(commonMissed, 0, 'and reads every valid time of the common form')
   t.ok(fastRead > 20_000, `the fast reading read ${fastRead} of 200,000 (the common form, about 15% of what is generated)`)
 })
+
+// An integer out of range was "expected integer epoch milliseconds" with JSON.parse's rounded
+// digits (9007199254740993 quoted as 9007199254740992): neither was what the input held.
+t.test('a time beyond ±2^53 ms says so, without quoting rounded digits; a fraction still says integer', async (t) => {
+  const ms = timeExtractor('ts', 'ms')
+  const s = timeExtractor('ts', 's')
+  const beyond = "time field 'ts' is a number beyond ±2^53 epoch milliseconds, the times weir keeps exactly"
+  for (const v of [9007199254740993, -(2 ** 53), 1e20, Infinity]) {
+    t.ok(Number.isNaN(ms.ms({ ts: v })), `${v}: not a time`)
+    t.equal(ms.why({ ts: v }), beyond, `${v} ms`)
+  }
+  t.equal(s.why({ ts: 9007199254741 }), beyond, 'seconds that are beyond once in ms')
+  t.equal(ms.why({ ts: 1.5 }), "time field 'ts' is 1.5, expected integer epoch milliseconds")
+  t.equal(ms.ms({ ts: 2 ** 53 - 1 }), 2 ** 53 - 1, 'the last exact integer is a time')
+})
