@@ -101,7 +101,9 @@ export function runningAggregate(cfg: RunningAggregateConfig, uid: string): Oper
         for (let x = expiries.pollUpTo(t); x; x = expiries.pollUpTo(t)) {
           const touched = state.get(x.key, TOUCHED) as number | undefined
           if (touched === undefined) continue
-          if (touched + ttl > t) {
+          // touched since this timer was set: it expires at touched + ttl, in time order with the
+          // other keys' (a restored job sets its timer there at once), even when that is ≤ t
+          if (touched + ttl > x.time) {
             expiries.add({ time: touched + ttl, order: 0, key: x.key, payload: null })
             continue
           }

@@ -23,6 +23,22 @@ t.test('a running aggregate: a quiet key gets its row when its ttl passes, and a
   ], 'the end emits what is left, a from its new start')
 })
 
+t.test('a running aggregate: keys expiring under one watermark come out in the order of their expiry, resumed or not', async (t) => {
+  const h = await harness('keyby k then aggregate count collect:ts --time ts', { stateTtl: 20000 })
+  h.push({ k: 'B', ts: 0 }) // B's first timer: 20000
+  h.push({ k: 'A', ts: 14000 }) // A's first timer: 34000
+  h.push({ k: 'B', ts: 15000 }) // B expires at 35000
+  h.push({ k: 'A', ts: 15100 }) // A expires at 35100
+  h.push({ k: 'X', ts: 25000 }) // watermark 24999: B's timer at 20000 moves to 35000
+  t.same(h.values(), [])
+  // watermark 39999: A's timer at 34000 comes first, but A expires at 35100, after B
+  h.push({ k: 'Y', ts: 40000 })
+  t.same(h.values(), [
+    { k: 'B', count: 2, ts_collect: [0, 15000] },
+    { k: 'A', count: 2, ts_collect: [14000, 15100] },
+  ])
+})
+
 t.test('--emit updates: expiry forgets the key without another row', async (t) => {
   const h = await harness('keyby u then aggregate count --time t --emit updates', { stateTtl: 10 })
   h.push({ u: 'a', t: 1 })
