@@ -168,7 +168,6 @@ export class CheckpointCoordinator {
     this.lineage = lineage
     this.epochs.set(id, epoch)
     this.mine.push(id)
-    if (this.mine.length > this.retain + 1) this.mine.shift()
     const sinks = this.p.sinks.map((s) => ({ ...s.record, committed: s.length(), durable: s.durable }))
     const state = { backend: 'lmdb' as const, epoch, lineage, bytes: this.p.state.size() }
     const done =
@@ -290,9 +289,14 @@ export class CheckpointCoordinator {
     let oldest = current
     for (const id of onDisk) oldest = Math.min(oldest, this.epochOf(id))
     for (const id of this.mine) if (id > newest) oldest = Math.min(oldest, this.epochs.get(id)!)
+    // Every checkpoint of this run newer than the newest complete one may still complete and be
+    // the one a resume restores, however many came after it: in a pipe chain the completing
+    // stage can be many checkpoints behind this one (it learns of barriers as its input comes).
+    // Those at or below the newest complete one are retained on disk, or gone for good.
+    while (this.mine.length > 0 && this.mine[0]! <= newest) this.mine.shift()
     // checkpoints older than every retained one are gone for good: a job that runs for weeks
     // keeps a handful of entries here, not one per checkpoint it ever took
-    const oldestId = Math.min(onDisk[onDisk.length - 1] ?? Number.POSITIVE_INFINITY, ...this.mine)
+    const oldestId = Math.min(onDisk[onDisk.length - 1] ?? Number.POSITIVE_INFINITY, this.mine[0] ?? Number.POSITIVE_INFINITY)
     for (const id of this.epochs.keys()) if (id < oldestId) this.epochs.delete(id)
     return oldest
   }

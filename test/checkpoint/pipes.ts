@@ -2,7 +2,7 @@
 // from the side channel. Who completes the checkpoints (decisions.md 27), what a changed chain gets,
 // and a finished job resumed.
 import t from 'tap'
-import { readFileSync, readdirSync } from 'node:fs'
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { sh } from '../harness/cli.js'
 
@@ -112,4 +112,26 @@ t.test('weir state --stage N shows a later stage of a chain: the open windows th
   const keyby = await sh(`${W} state '${chain}' --stage 1`)
   t.equal(keyby.code, 66, 'the keyby stage keeps no keyed state, and says so')
   t.match(keyby.stderr, /stage 1 \('keyby'\) keeps no keyed state/)
+})
+
+t.test('a stage many checkpoints ahead of the one completing them keeps the state of each it took: a resume from the oldest restores it', async (t) => {
+  const dir = t.testdir({})
+  const input = join(dir, 'in.ndjson')
+  const pad = 'x'.repeat(60)
+  // some 3.5 MB: the first stage reads it in a dozen chunks or more, a checkpoint at each
+  writeFileSync(input, Array.from({ length: 40000 }, (_, i) => JSON.stringify({ k: `k${i % 5}`, v: i, pad }) + '\n').join(''))
+  const ref = await sh(`${W} keyby k then aggregate count sum:v '${input}'`)
+  t.equal(ref.code, 0, ref.stderr)
+  const job = join(dir, 'job')
+  const out = join(dir, 'out.ndjson')
+  // the last stage starts a second late: the first takes all its checkpoints before any of them
+  // completes; the last completes checkpoints 0 and 1, and is killed
+  const run = (crash: string) =>
+    sh(`${W} keyby k then aggregate count sum:v '${input}' --job-dir '${job}' --checkpoint-interval 1000r --resume | (sleep 1; WEIR_CRASH_AT=${crash} ${W} filter true >> '${out}')`)
+  const killed = await run('after-manifest:2')
+  t.equal(killed.code, 137, killed.stderr)
+  t.same(manifests(job), ['chk-00000000.json', 'chk-00000001.json'])
+  const again = await run('none')
+  t.equal(again.code, 0, again.stderr)
+  t.equal(readFileSync(out, 'utf8'), ref.stdout, 'checkpoint 1 restored its counts, which the later ones had not reclaimed')
 })
