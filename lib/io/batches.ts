@@ -54,6 +54,10 @@ export class LineBatcher {
   offset = 0
   /** bytes fed after `offset`: the start of a line whose end is not read yet */
   private pendingBytes = 0
+  /** Bytes of an unterminated line read so far (a line whose LF has not come). */
+  get partialBytes(): number {
+    return this.pendingBytes
+  }
 
   constructor(
     private readonly fields: string[],

@@ -24,6 +24,10 @@ export class LineSplitter {
   /** bytes of the input up to the end of the last whole line seen: where a resumed run starts */
   offset = 0
   private pendingBytes = 0
+  /** Bytes of an unterminated line read so far (a line whose LF has not come). */
+  get partialBytes(): number {
+    return this.pendingBytes
+  }
 
   constructor(start?: { offset: number; line: number }, maxLineBytes = DEFAULT_MAX_LINE_BYTES) {
     if (start) {

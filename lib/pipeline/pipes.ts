@@ -279,9 +279,13 @@ export class PipeReader {
    * At EOF, before the last (unterminated) line is taken: an upstream stage that died mid-line
    * left a cut line, which is its failure, not bad input here.
    */
-  checkFinished(): void {
+  checkFinished(partialLine: boolean): void {
     this.channel.poll()
     if (this.ended === undefined && !this.channel.holds((e) => e.end === true || e.stop !== undefined)) throw this.died()
+    // a weir stage writes whole lines: one cut off is its output cut short (its end entry goes
+    // to the channel before the last batch of lines, so a kill inside that batch leaves an end)
+    if (partialLine)
+      throw new WeirError('io', `stdin: the stage before this one ('${this.upstream}') ended in the middle of a line (killed, or it failed): nothing was flushed`)
   }
 
   /** At EOF: every entry is there. Throws when the upstream stage died (no end, no stop). */

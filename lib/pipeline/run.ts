@@ -668,7 +668,7 @@ class Job {
     const pipeIn = input === STDIN ? this.pipeIn : undefined
     let feed: (chunk: Buffer) => void
     let finishInput: () => void
-    let reader: { offset: number; lineNo: number }
+    let reader: { offset: number; lineNo: number; partialBytes: number }
     const fields = this.parsing?.fields
     if (fields) {
       // projected records, as the parse worker makes them, but on this thread
@@ -716,7 +716,7 @@ class Job {
         pipeIn.before(reader.lineNo + 1, chain)
       }
       finishInput = () => {
-        pipeIn.checkFinished()
+        pipeIn.checkFinished(reader.partialBytes > 0)
         finishLines()
         pipeIn.atEof(reader.lineNo, chain)
       }
