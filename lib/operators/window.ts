@@ -165,6 +165,12 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
     if (cleanupAt !== fireAt) timers.add({ time: cleanupAt, order: w.start, key, payload: w.end })
   }
 
+  /** A session's timers, where they still wait in memory (registerTimers' two). */
+  function deleteTimers(key: Key, w: Window): void {
+    timers.delete(w.end - 1, w.start, key)
+    timers.delete(cleanupTime(w.end), w.start, key)
+  }
+
   // ---- emission --------------------------------------------------------------------------
 
   function fmt(ms: number): number | string {
@@ -435,7 +441,11 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
     state.put(key, SESSIONS, list)
     open += 1 - (hi - lo)
     const grew = overlapping.length !== 1 || overlapping[0]!.start !== merged.start || overlapping[0]!.end !== merged.end
-    if (grew) registerTimers(key, merged)
+    if (grew) {
+      // the sessions merged away have no timers to wait for any more (Flink deletes them on merge)
+      for (const o of overlapping) deleteTimers(key, o)
+      registerTimers(key, merged)
+    }
     if (hasFired(merged)) emitPane(key, merged, session, out)
     if (refused === undefined) ctx.stats.consumed++
   }

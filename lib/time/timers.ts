@@ -97,6 +97,7 @@ export class TimerQueue<P> {
   }
 
   peekTime(): number | undefined {
+    this.dropEmptyTimes()
     const heapTop = this.times[0]
     if (this.drainTime !== undefined && this.drainingLeft()) {
       const t = this.drainTime
@@ -114,6 +115,36 @@ export class TimerQueue<P> {
     if (this.spill !== undefined && this.held > this.spill.headKeys) this.spillLatest(this.spill)
   }
 
+  /**
+   * Removes a timer waiting in memory (not one in the spill, nor one of the time being fired,
+   * whose caller drops it when it fires, as before); returns whether it was there. A session that
+   * grows replaces its timers: without this, a key whose session kept growing kept two dead timers
+   * per record until their time (~270 bytes a record).
+   */
+  delete(time: number, order: number, key: Key): boolean {
+    if (time === this.drainTime) return false
+    const bucket = this.buckets.get(time)
+    if (bucket === undefined) return false
+    const canon = key.canon
+    let i = bucket.length - 1
+    while (i >= 0 && !(bucket[i]!.order === order && (bucket[i]!.key === key || bucket[i]!.key.canon === canon))) i--
+    if (i < 0) return false
+    bucket[i] = bucket[bucket.length - 1]!
+    bucket.pop()
+    this.count--
+    this.held--
+    // an emptied time leaves the heap when it comes to the top (dropEmptyTimes); one with timers
+    // in the spill keeps its (empty) bucket, as spillLatest leaves it
+    if (bucket.length === 0 && !this.spilled.has(time)) this.buckets.delete(time)
+    return true
+  }
+
+  /** Drops the times at the top of the heap whose timers were all deleted. */
+  private dropEmptyTimes(): void {
+    const h = this.times
+    while (h.length > 0 && !this.buckets.has(h[0]!)) heapPop(h)
+  }
+
   private newBucket(time: number, timers: Timer<P>[]): void {
     this.buckets.set(time, timers)
     heapPush(this.times, time)
@@ -121,6 +152,7 @@ export class TimerQueue<P> {
 
   /** Removes and returns the first timer if its time is ≤ limit. */
   pollUpTo(limit: number): Timer<P> | undefined {
+    this.dropEmptyTimes()
     if (this.drainTime !== undefined && this.drainingLeft() && this.times.length > 0 && this.times[0]! < this.drainTime) {
       // an earlier timer came in while this time fires: it fires next, the rest of this time after
       // (what is left of the slice comes before the rest in memory: the two stay sorted)
@@ -143,6 +175,7 @@ export class TimerQueue<P> {
         continue
       }
       this.endDrain()
+      this.dropEmptyTimes()
       const h = this.times
       if (h.length === 0 || h[0]! > limit) return undefined
       const time = heapPop(h)

@@ -105,3 +105,56 @@ for (const head of [1, 7, 40])
     t.ok(spill.wrote > 0, `timers were spilled (${spill.wrote} writes)`)
     t.equal(spilled.size, 0)
   })
+
+// A session that grows deletes the timers of the sessions it replaced (window.ts deleteTimers):
+// a deleted timer must never fire, every other one must, and peekTime must never name a time
+// whose timers were all deleted (a window's next firing is told by it). With a spill, a timer
+// already on disk is not deleted (delete says so) and fires, to be dropped by its caller.
+for (const head of [undefined, 5])
+  t.test(`deleted timers never fire; the others all do; no emptied time is named next${head ? ` (head of ${head}, the rest spilled)` : ''}`, async (t) => {
+    const seed = Number(process.env.WEIR_SEED ?? Date.now() % 1e6)
+    t.comment(`seed ${seed} (WEIR_SEED=${seed})`)
+    const rand = rng(seed)
+    const q = new TimerQueue<number>(head ? listSpill(head) : undefined, 1)
+    const pending = new Map<number, Timer<number>>()
+    const fired: number[] = []
+    let limit = 0
+    let deleted = 0
+    let refused = 0
+    for (let n = 0, step = 0; step < 5000; step++) {
+      const r = rand()
+      if (r < 0.45) {
+        const tm = { time: limit + Math.floor(rand() * 20), order: Math.floor(rand() * 3), key: makeKey(['k' + n]), payload: n++ }
+        q.add(tm)
+        pending.set(tm.payload, tm)
+      } else if (r < 0.7 && pending.size > 0) {
+        const victims = [...pending.values()]
+        const v = victims[Math.floor(rand() * victims.length)]!
+        // the same key as another Key object, as a restored key or another reader's would be
+        if (q.delete(v.time, v.order, makeKey([JSON.parse(v.key.canon)]))) pending.delete(v.payload), deleted++
+        else refused++
+      } else if (r < 0.95) {
+        for (let i = Math.floor(rand() * 4); i >= 0; i--) {
+          const x = q.pollUpTo(limit)
+          if (!x) break
+          if (!pending.delete(x.payload)) t.fail(`timer ${x.payload} fired, but it was deleted or fired before`)
+          if (x.time > limit) t.fail(`timer ${x.payload} fired at limit ${limit}, its time ${x.time}`)
+          fired.push(x.payload)
+        }
+      } else limit += Math.floor(rand() * 6)
+      const next = q.peekTime()
+      const times = new Set([...pending.values()].map((x) => x.time))
+      if (next === undefined ? times.size > 0 : !times.has(next)) {
+        t.fail(`step ${step}: peekTime names ${next}, the times with timers left are ${[...times].sort((a, b) => a - b).slice(0, 5)}…`)
+        break
+      }
+    }
+    for (let x = q.pollUpTo(Infinity); x; x = q.pollUpTo(Infinity)) {
+      if (!pending.delete(x.payload)) t.fail(`timer ${x.payload} fired, but it was deleted or fired before`)
+      fired.push(x.payload)
+    }
+    t.equal(pending.size, 0, 'every timer not deleted fired')
+    t.equal(q.size, 0)
+    t.ok(deleted > (head ? 50 : 500), `${deleted} deleted, ${refused} refused (spilled, or of the time being fired)`)
+    if (!head) t.ok(refused < deleted / 10, 'without a spill, only a timer of the time being fired is refused')
+  })
