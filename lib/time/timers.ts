@@ -71,6 +71,11 @@ export class TimerQueue<P> {
   /** timers in buckets (what the head bound counts) */
   private held = 0
   private count = 0
+  /**
+   * Times in the heap whose bucket delete emptied and removed (one each: a time given timers
+   * again gets a second entry, and one of the two is left without a bucket either way)
+   */
+  private emptied = 0
 
   /** `queue`: this queue's lists in the spill, when a spill is shared */
   constructor(
@@ -135,14 +140,19 @@ export class TimerQueue<P> {
     this.held--
     // an emptied time leaves the heap when it comes to the top (dropEmptyTimes); one with timers
     // in the spill keeps its (empty) bucket, as spillLatest leaves it
-    if (bucket.length === 0 && !this.spilled.has(time)) this.buckets.delete(time)
+    if (bucket.length === 0 && !this.spilled.has(time)) {
+      this.buckets.delete(time)
+      this.emptied++
+    }
     return true
   }
 
   /** Drops the times at the top of the heap whose timers were all deleted. */
   private dropEmptyTimes(): void {
+    // (peekTime runs for every record: without deletes, nothing to look up)
+    if (this.emptied === 0) return
     const h = this.times
-    while (h.length > 0 && !this.buckets.has(h[0]!)) heapPop(h)
+    while (h.length > 0 && !this.buckets.has(h[0]!)) heapPop(h), this.emptied--
   }
 
   private newBucket(time: number, timers: Timer<P>[]): void {
