@@ -251,11 +251,17 @@ export class TimerQueue<P> {
    */
   private spillLatest(spill: TimerSpill): void {
     const target = spill.headKeys - Math.max(1, Math.floor(spill.headKeys / 10))
-    const times = [...this.buckets.keys()].filter((t) => t !== this.drainTime && this.buckets.get(t)!.length > 0).sort((a, b) => b - a)
+    // the times in a typed array, sorted without a comparator: a session's timers are nearly all
+    // of distinct times, so this sorts some 100,000 times per spill (3 s of a 57 s run as an array
+    // of numbers sorted by a callback)
+    const times = new Float64Array(this.buckets.size)
+    let n = 0
+    for (const [time, bucket] of this.buckets) if (time !== this.drainTime && bucket.length > 0) times[n++] = time
+    const latestFirst = times.subarray(0, n).sort().reverse()
     // every time in one write: timers all of distinct times (a session's, one per record) made a
     // write, and so a commit, per timer
     const move = () => {
-      for (const time of times) {
+      for (const time of latestFirst) {
         if (this.held <= target) return
         const bucket = this.buckets.get(time)!
         const kept = spill.write(this.queue, time, bucket) as Timer<P>[]
