@@ -1263,15 +1263,19 @@ export class LmdbStateBackend implements KeyedStateBackend {
    * come and go does not grow its file forever.
    */
   private sweep(epochs: Epochs, oldest: number, budget: number): void {
-    // values too: a tombstone is told by its value, and decoding a small one costs less than a get
+    // Keys only: whether a version is a tombstone matters only for the newest version a retained
+    // checkpoint may see at or below `oldest` (reclaimable), which most chains lack (their versions
+    // are newer: windows opened since); that one is read when asked (tombAt). Decoding every value
+    // the sweep passed cost more than these few gets.
     let keys: DiskKey[] = []
-    let tombs: boolean[] = []
+    let tombs: (boolean | undefined)[] = []
     let read = 0
-    const range = this.state.getRange({ ...(this.sweepAfter && { start: this.sweepAfter, exclusiveStart: true }), limit: budget, snapshot: false })
-    for (const { key, value } of range) {
+    const range = this.state.getKeys({ ...(this.sweepAfter && { start: this.sweepAfter, exclusiveStart: true }), limit: budget, snapshot: false })
+    for (const key of range) {
       read++
-      if (Array.isArray(key) && key.length === 5) keys.push(key), tombs.push(value.d !== undefined)
+      if (Array.isArray(key) && key.length === 5) keys.push(key), tombs.push(undefined)
     }
+    const tombAt = (i: number): boolean => (tombs[i] ??= this.state.get(keys[i]!)?.d !== undefined)
     const atEnd = read < budget
     let chains: [number, number][] = [] // [first, end) index ranges of keys
     for (let i = 0; i < keys.length; i++)
@@ -1293,7 +1297,7 @@ export class LmdbStateBackend implements KeyedStateBackend {
         chain.map((dk) => dk[4]),
         epochs,
         oldest,
-        (i) => tombs[a + i]!,
+        (i) => tombAt(a + i),
       ))
         void this.state.remove(chain[i]!)
     }

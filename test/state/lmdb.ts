@@ -454,6 +454,34 @@ t.test('windows that open and fire leave nothing behind once no retained checkpo
   await r.close()
 })
 
+// The dead list of a run (chains it ended with a tombstone) is gone with the process: what it
+// would have removed is left to the sweep, which must tell the tombstones from live versions.
+t.test('keys deleted for good before a restart leave nothing on disk once no retained checkpoint needs them', async (t) => {
+  const dir = t.testdir()
+  const keys = Array.from({ length: 300 }, (_, i) => makeKey([`k${i}`]))
+  let b = await openLmdbState(dir, { lineage: [], pendingEpoch: 0, ...nd })
+  let s = b.operator('op')
+  for (const k of keys) s.put(k, 0, [1])
+  s.put(makeKey(['kept']), 0, [2])
+  b.checkpoint(0, [[0, 0]], 0)
+  for (const k of keys) s.delete(k, 0)
+  // checkpoint 0 is still retained: both versions of each key stay
+  b.checkpoint(1, [[0, 1]], 0)
+  await b.close()
+  b = await openLmdbState(dir, { lineage: [[0, 1]], pendingEpoch: 2, ...nd })
+  s = b.operator('op')
+  // only the newest checkpoint retained from now on: a deleted key's versions are all garbage
+  for (let c = 2; c < 5; c++) b.checkpoint(c, [[0, c]], c)
+  t.same(s.get(makeKey(['kept']), 0), [2])
+  t.equal(s.get(keys[9]!, 0), undefined)
+  await b.close()
+  const { open } = await import('lmdb')
+  const root = open(dir, { readOnly: true, maxDbs: 8, noSubdir: false })
+  const onDisk = root.openDB('state', {}).getKeysCount()
+  await root.close()
+  t.equal(onDisk, 1, 'only the key still holding state is on disk')
+})
+
 t.test('a file that is not LMDB state is an I/O error, not a crash', async (t) => {
   const dir = t.testdir({ 'data.mdb': 'this is not an LMDB file\n'.repeat(1000) })
   const check = (err: unknown) => {
