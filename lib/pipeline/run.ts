@@ -685,14 +685,13 @@ class Job {
       const splitter = new LineSplitter(start, this.opts.maxLineBytes)
       reader = splitter
       const onLine = (text: string, line: number, why?: string, bytes?: Buffer) => {
+        // as recordsOf: entries first (a barrier among them snapshots the counters: this line
+        // is not read yet), then the record, named after its input line upstream
+        let at = source
+        if (pipeIn) at = pipeIn.arrive(line, chain, source)
         stats.read++
         if (line <= replayUntil) stats.replayed++
-        // as recordsOf: entries first, and the record named after its input line upstream
-        let at = source
-        if (pipeIn) {
-          at = pipeIn.arrive(line, chain, source)
-          line = pipeIn.lineOf(line)
-        }
+        if (pipeIn) line = pipeIn.lineOf(line)
         if (why !== undefined) return this.bad({ source: at, line }, text, why, bytes)
         let value: unknown
         try {
@@ -1052,17 +1051,17 @@ class Job {
     const text = batch.bytes ? Buffer.from(batch.bytes.buffer, batch.bytes.byteOffset, batch.bytes.byteLength).toString('latin1', base, ends![to - 1]!) : ''
     for (let i = from; i < to; i++) {
       if (this.stopped) return
-      stats.read++
       const raw = raws ? raws[i]! : text.slice(starts![i]! - base, ends![i]! - base)
       let line = lines[i]!
-      if (line <= replayUntil) stats.replayed++
       // from a weir stage: its channel's entries go in before the line, and the record is named
-      // after the input line it came from, as in the `then` form
+      // after the input line it came from, as in the `then` form. The line is counted read only
+      // after them: a barrier among them snapshots the counters, which must not hold a record
+      // read with no fate yet (its fate comes after the barrier, so it belongs to the next one)
       let at = source
-      if (pipeIn) {
-        at = pipeIn.arrive(line, chain, source)
-        line = pipeIn.lineOf(line)
-      }
+      if (pipeIn) at = pipeIn.arrive(line, chain, source)
+      stats.read++
+      if (line <= replayUntil) stats.replayed++
+      if (pipeIn) line = pipeIn.lineOf(line)
       const why = bad[i]
       if (why !== undefined) {
         this.bad({ source: at, line }, raw, why, batch.badBytes?.[i])
