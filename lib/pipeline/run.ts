@@ -16,7 +16,7 @@ import { NO_KEY, type Key } from '../stream/key.js'
 import { Fates, newStats, type Stats } from '../stream/stats.js'
 import { type Clock, wallClock } from '../time/clock.js'
 import { buildChain, keysReadAfter, loadModules, type StreamContext } from './build.js'
-import { ChannelReader, ChannelWriter, isPipe } from '../io/protocol/channel.js'
+import { ChannelReader, ChannelWriter, isPipe, provisionalChannel } from '../io/protocol/channel.js'
 import { firstEvent } from '../io/events.js'
 import { PipeReader, PipeWriter, contextToJson } from './pipes.js'
 import type { CheckpointCoordinator, CheckpointInterval } from '../checkpoint/coordinator.js'
@@ -135,12 +135,15 @@ export async function runJob(stages: Stage[], opts: JobOptions): Promise<JobResu
   if ((opts.onError === 'dead-letter') !== (opts.deadLetter !== undefined))
     throw usageError('--on-error dead-letter and --dead-letter FILE go together')
   if (opts.follow && inputs[inputs.length - 1] === STDIN) throw usageError('--follow reads a growing file: name it (stdin cannot be followed)')
+  const toStdout = opts.output === undefined || opts.output === STDIN
+  // stdout a pipe: a channel before this stage waits for its input, so that a weir stage reading
+  // the pipe finds one even if this stage is killed before its first byte (a global window)
+  if (toStdout) provisionalChannel(commandLineOf(stages, opts))
   // a weir stage before this one: the stages are built again, continuing its stream, and when
   // it runs a durable job this stage is part of that job (its job dir, its checkpoints)
   const pipeIn = await upstreamChannel(inputs)
   const upstreamJob = pipeIn?.channel.header.job
   const place = upstreamJob && { job: upstreamJob, upstream: pipeIn!.channel.header.stages, pids: pipeIn!.channel.header.pids ?? [] }
-  const toStdout = opts.output === undefined || opts.output === STDIN
   // the stage that completes checkpoints: its output is not a pipe a weir stage may read (decisions.md 27)
   const completes = opts.lastStage === true || !toStdout || !isPipe(1)
   const durable = opts.jobDir || place ? await openDurableJob(stages, inputs, opts, completes, place) : undefined
@@ -203,6 +206,8 @@ async function upstreamChannel(inputs: string[]): Promise<PipeReader | undefined
   return channel && new PipeReader(channel)
 }
 
+const commandLineOf = (stages: Stage[], opts: JobOptions): string => opts.commandLine ?? 'weir ' + stages.map((s) => s.label).join(' then ')
+
 function pipeWriter(
   stages: Stage[],
   context: ReturnType<typeof buildChain>['context'],
@@ -211,9 +216,8 @@ function pipeWriter(
   durable: DurableJob | undefined,
   pids: number[],
 ): PipeWriter | undefined {
-  const me = opts.commandLine ?? 'weir ' + stages.map((s) => s.label).join(' then ')
   const channel = ChannelWriter.create({
-    stages: [...(pipeIn?.channel.header.stages ?? []), me],
+    stages: [...(pipeIn?.channel.header.stages ?? []), commandLineOf(stages, opts)],
     context: contextToJson(context),
     ...(durable ? { job: durable.chainJob, pids } : {}),
   })

@@ -2,7 +2,7 @@
 // the bytes of its `then` form, while the pipes themselves carry plain NDJSON only. The context
 // (key, window, watermarks, panes, end or stop) travels in the side channel (man/weir-protocol.7).
 import t from 'tap'
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs'
 import { spawn } from 'node:child_process'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -35,6 +35,14 @@ const WINDOWS = [
   'global',
 ]
 const AGG = 'count sum:amount first:page last:page'
+
+function fdTarget(pid: string, fd: number): string {
+  try {
+    return readlinkSync(`/proc/${pid}/fd/${fd}`)
+  } catch {
+    return ''
+  }
+}
 
 t.test('a pipe carries plain NDJSON: the original bytes, nothing added', async (t) => {
   const r = await sh(`${W} keyby user ${F} | cat`)
@@ -367,6 +375,47 @@ t.test('an upstream stage killed mid-stream: the next exits 74 and flushes nothi
   t.match(err, /\('weir keyby user'\) ended without finishing its stream/)
   child.stdin.destroy()
 })
+
+for (const kind of ['global', 'count 5']) {
+  t.test(`a ${kind} window stage killed before its first output byte: the next exits 74 naming it, not an empty success`, async (t) => {
+    // the window stage waits for its input (stdin held open, nothing written yet): it has written
+    // nothing, and a global window writes nothing before the end anyway
+    const runtime = mkdtempSync(join(dir, 'run-'))
+    const child = spawn('bash', ['-c', `${W} keyby user | ${W} window ${kind} | ${W} aggregate count; echo "status \${PIPESTATUS[*]}" >&2`], {
+      env: { ...process.env, NODE_OPTIONS: '', WEIR, XDG_RUNTIME_DIR: runtime },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    })
+    let out = ''
+    let err = ''
+    child.stdout.setEncoding('utf8').on('data', (d) => (out += d))
+    child.stderr.setEncoding('utf8').on('data', (d) => (err += d))
+    const closed = new Promise<void>((resolve) => child.on('close', () => resolve()))
+    // killed once it is running: its channel is there (without the fix it never comes; then the
+    // kill is after 3 s, well inside the wait)
+    const stage = (word: string) => readdirSync('/proc').find((p) => /^\d+$/.test(p) && cmdline(p).includes(`weir ${word}`) && ppid(p) === child.pid)
+    let win: string | undefined
+    for (let i = 0; i < 60; i++) {
+      win = stage('window')
+      const pipe = win && /^pipe:\[(\d+)\]$/.exec(fdTarget(win, 1))
+      const names = (() => {
+        try {
+          return readdirSync(join(runtime, 'weir'))
+        } catch {
+          return []
+        }
+      })()
+      if (pipe && names.some((n) => n.endsWith(`-${pipe[1]}.ndjson`))) break
+      await new Promise((r) => setTimeout(r, 50))
+    }
+    t.ok(win, 'the window stage runs')
+    process.kill(Number(win), 'SIGKILL')
+    child.stdin.end(readFileSync(join(ROOT, F), 'utf8').split('\n').slice(0, 100).join('\n') + '\n')
+    await closed
+    t.match(err, /^status \d+ 137 74$/m, err)
+    t.equal(out, '', 'no rows that look final')
+    t.match(err, new RegExp(`stdin: the stage before this one \\('weir window ${kind}'\\) ended without finishing its stream`))
+  })
+}
 
 t.test('Ctrl-C to the process group: every stage stops without draining and exits 130 promptly', async (t) => {
   const child = spawn('bash', ['-c', `${W} keyby user | ${W} window tumbling 1h --time ts | ${W} aggregate count; echo "\${PIPESTATUS[*]}" >&2`], {

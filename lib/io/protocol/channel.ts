@@ -1,7 +1,8 @@
 // The side channel between weir processes (man/weir-protocol.7). A pipe carries plain NDJSON and
 // nothing else; what the next weir stage needs beside the records (the key, an open window,
 // watermarks, panes, end or stop) travels in a file named after the pipe's identity (device and
-// inode, which both ends see in fstat). The writer creates it before its first byte; entries are
+// inode, which both ends see in fstat). The writer creates it as it starts, and gives it its
+// header before its first byte (provisionalChannel); entries are
 // indexed by output line number and each is in the file before the line after it is in the pipe,
 // so a reader that has seen line k + 1, or EOF, finds every entry up to k: the pipe itself orders
 // the two, with no timeout (decisions.md 15). The reader decides: a weir stage whose stdin has a
@@ -135,6 +136,23 @@ export function channelOfFailedStage(commandLine: string): void {
   }
 }
 
+/**
+ * A stage whose stdout is a pipe makes its channel as it starts, before it waits for anything
+ * (its own input's first byte, a lock, a module): a header with its command line, no context and
+ * no entries, which create() replaces before the stage's first byte of output. A stage killed
+ * (SIGKILL) while it has written nothing yet, a global or count window minutes into its input,
+ * so leaves its reader a channel without an end, and the reader exits 74 naming it, rather than a
+ * plain empty pipe that reads as an empty stream. Only a kill within node's start-up, before
+ * weir runs, still leaves no channel. Nothing when stdout is not a pipe.
+ */
+export function provisionalChannel(commandLine: string): void {
+  try {
+    ChannelWriter.create({ stages: [commandLine], context: {} }, 1, false)?.close()
+  } catch {
+    // create() fails the same way when the stage writes its first byte, and says why then
+  }
+}
+
 export class ChannelWriter {
   private pending = ''
   private written = 0
@@ -148,12 +166,13 @@ export class ChannelWriter {
    * When stdout is a pipe: replaces any old channel of that pipe atomically (temp file + rename)
    * with a header, before the first byte of output (decisions.md 26). Undefined otherwise.
    */
-  static create(header: Omit<ChannelHeader, 'weir' | 'version' | 'pid'>, fd = 1): ChannelWriter | undefined {
+  static create(header: Omit<ChannelHeader, 'weir' | 'version' | 'pid'>, fd = 1, clean = true): ChannelWriter | undefined {
     const pipe = pipeOf(fd)
     if (!pipe) return undefined
     const dir = channelDir()
     const name = channelName(pipe.dev, pipe.ino)
-    removeStaleChannels(dir, name)
+    // (once per process is enough: the provisional channel leaves it to the real one)
+    if (clean) removeStaleChannels(dir, name)
     const path = join(dir, name)
     const temp = `${path}.${process.pid}.tmp`
     const full: ChannelHeader = { weir: 'channel', version: CHANNEL_VERSION, pid: process.pid, ...header }
