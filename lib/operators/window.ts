@@ -308,7 +308,7 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
       const empty = bytes.charCodeAt(k) === 0x7b // {
       raw = bytes.slice(0, close) + (empty ? '' : ',') + b.text + '}'
     }
-    return { raw, value, key: rec.key, time: rec.time, window: w, source: rec.source, line: rec.line }
+    return { raw, value, key: rec.key, time: rec.time, window: w, stamped: spliced, source: rec.source, line: rec.line }
   }
 
   // ---- timers ------------------------------------------------------------------------------

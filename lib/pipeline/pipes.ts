@@ -389,6 +389,8 @@ export class PipeReader {
           if (!w) return octx.badRecord(rec, `window_start and window_end (set by '${this.upstream}') are missing or not times`)
           rec.window = w
           if (!(window && timeWindows)) rec.time = w.end - 1
+          // the window stage added the fields to the record's text (a row's are its own)
+          else if (carried === 'fields') rec.stamped = true
         }
         out.record(rec)
       },

@@ -11,7 +11,7 @@ import type { Operator } from '../operators/operator.js'
 import { MemoryStateBackend } from '../state/memory.js'
 import type { KeyedStateBackend } from '../state/backend.js'
 import { WeirError, dataError, printable, usageError, type Position } from '../stream/errors.js'
-import { type Rec, recordText } from '../stream/record.js'
+import { type Rec, inputText, recordText } from '../stream/record.js'
 import { NO_KEY, type Key } from '../stream/key.js'
 import { Fates, newStats, type Stats } from '../stream/stats.js'
 import { type Clock, wallClock } from '../time/clock.js'
@@ -410,7 +410,9 @@ class Job {
         else tally.lateDropped++
       },
     })
-    const badRecord = (rec: Rec, why: string) => this.bad(rec, rec.raw ?? JSON.stringify(rec.value), why)
+    // named by the line its input held, without the window fields a window stage added (as the
+    // then form, where window and aggregate fuse, names it)
+    const badRecord = (rec: Rec, why: string) => this.bad(rec, inputText(rec), why)
     const warned = new Set<string>()
     const warn = (message: string) => {
       if (warned.has(message)) return
@@ -511,9 +513,20 @@ class Job {
     if (policy === 'skip') counts.skipped++
     else {
       counts.deadLettered++
-      this.deadOut!.push(deadLetter(pos, raw, why, bytes))
+      // a record read has one fate, so one dead letter: the copies a sliding window made of it
+      // (one per window, the same letter once their window fields are gone) are found bad by a
+      // later stage of this process one after another
+      const letter = deadLetter(pos, raw, why, bytes)
+      if (letter === this.lastLetter && this.stats.read === this.lastLetterRead) return
+      this.lastLetter = letter
+      this.lastLetterRead = this.stats.read
+      this.deadOut!.push(letter)
     }
   }
+
+  /** the last dead letter written, and the record read it belongs to (the count of records read then) */
+  private lastLetter: string | undefined
+  private lastLetterRead = -1
 
   async run(bytesTotal?: number): Promise<JobResult> {
     const started = Date.now()
@@ -1008,6 +1021,7 @@ class Job {
       value,
       key,
       window: { start, end },
+      stamped: true,
       source: at,
       line,
     })

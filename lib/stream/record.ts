@@ -23,6 +23,11 @@ export interface Rec extends Position {
   /** Window assigned by a window stage (when the record is emitted with its window). */
   window?: Window
   /**
+   * window_start and window_end end `raw` because a window stage added them to the record's own
+   * text (not a row's, whose fields they are): a dead letter leaves them out (inputText).
+   */
+  stamped?: boolean
+  /**
    * Made by a stage, not read (an aggregate's row, a process function's output): its lines are
    * counted, but it is no record read, so it has no fate of its own (stream/stats.ts).
    */
@@ -71,4 +76,38 @@ export function rowText(row: Record<string, unknown>, names: readonly string[], 
     if (text !== undefined) parts.push(JSON.stringify(k) + ':' + text)
   }
   return '{' + parts.join(',') + '}'
+}
+
+/**
+ * A record's text as its input held it, for a dead letter. A window stage adds window_start and
+ * window_end at the end of a record's text (operators/window.ts withWindow, and the pipe path
+ * that writes the same bytes), and a stage after it, in the same process or through a pipe,
+ * holds that text; the then form, where window and aggregate fuse, names the input line. So the
+ * two fields go when a window stage added them (Rec.stamped), end the text and hold the
+ * record's own window. (Through a pipe, a record whose input ended with exactly those two fields
+ * and values loses them here: the window stage would have set them so anyway.)
+ */
+export function inputText(rec: Rec): string {
+  const raw = rec.raw ?? JSON.stringify(rec.value)
+  const w = rec.window
+  if (w === undefined || rec.stamped !== true) return raw
+  const at = raw.lastIndexOf('"window_start":')
+  if (at < 1) return raw
+  let tail: Record<string, unknown>
+  try {
+    tail = JSON.parse('{' + raw.slice(at)) as Record<string, unknown>
+  } catch {
+    return raw
+  }
+  const names = Object.keys(tail)
+  if (names.length !== 2 || names[1] !== 'window_end' || !isBound(tail.window_start, w.start) || !isBound(tail.window_end, w.end)) return raw
+  // `,` before the fields, or `{` when the record was empty
+  if (raw[at - 1] === ',') return raw.slice(0, at - 1) + '}'
+  return raw.slice(0, at) + '}'
+}
+
+/** Whether a window bound as written (ms, s or ISO) is `ms`. */
+function isBound(v: unknown, ms: number): boolean {
+  if (typeof v === 'number') return v === ms || Math.round(v * 1000) === ms
+  return typeof v === 'string' && Date.parse(v) === ms
 }

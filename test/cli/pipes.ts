@@ -330,6 +330,68 @@ t.test('a record a later stage finds bad is named by its own input and line, as 
   t.ok(rows.length >= 3 && rows.some((l) => l.startsWith(`${b}:5 `)), rows.join('\n'))
 })
 
+t.test('bad input in every stage position, --on-error given where it is seen: the dead letters and counts of the then form, raw as the input held it', async (t) => {
+  const lines = readFileSync(join(ROOT, F), 'utf8').split('\n').slice(0, 200)
+  const edit = (i: number, f: (r: Record<string, unknown>) => void) => {
+    const r = JSON.parse(lines[i]!) as Record<string, unknown>
+    f(r)
+    lines[i] = JSON.stringify(r)
+  }
+  lines[4] = '{"ts":1732521601000,"user":"u01", bad'
+  edit(9, (r) => delete r.user) // keyby, stage 2 below
+  edit(19, (r) => delete r.ts) // window, stage 3
+  edit(29, (r) => (r.amount = 'ten')) // aggregate, stage 4
+  edit(99, (r) => (r.ts = 1732521000000)) // late
+  const input = join(dir, 'every-stage.ndjson')
+  writeFileSync(input, lines.join('\n') + '\n')
+  const dead = (n: string) => `--on-error dead-letter --dead-letter ${join(dir, `every-${n}.dead`)}`
+  const letters = (...names: string[]) =>
+    names
+      .flatMap((n) => readFileSync(join(dir, `every-${n}.dead`), 'utf8').trim().split('\n'))
+      .map((l) => JSON.parse(l) as { line: number; reason: string; raw: string })
+      .sort((a, b) => a.line - b.line)
+  const stats = (n: string) => JSON.parse(readFileSync(join(dir, `every-${n}.stats`), 'utf8')) as Record<string, number>
+  for (const win of ['tumbling 1m --time ts --max-delay 5s', 'session 30s --time ts --max-delay 5s', 'sliding 1m 20s --time ts --max-delay 5s']) {
+    const kind = win.split(' ')[0]!
+    const late = (n: string) => `--late-output ${join(dir, `every-${n}.late`)}`
+    const [fused, split, pipe] = await all([
+      () => sh(`${W} filter true then keyby user then window ${win} then aggregate count sum:amount ${input} ${dead('fused')} ${late('fused')} --stats ${dir}/every-fused.stats`),
+      // a filter between window and aggregate: no fusing, the aggregate sees the stamped records
+      () => sh(`${W} filter true then keyby user then window ${win} then filter true then aggregate count sum:amount ${input} ${dead('split')} ${late('split')} --stats ${dir}/every-split.stats`),
+      () =>
+        sh(
+          `${W} filter true ${input} ${dead('1')} --stats ${dir}/every-1.stats | ${W} keyby user ${dead('2')} --stats ${dir}/every-2.stats | ${W} window ${win} ${dead('3')} ${late('pipe')} --stats ${dir}/every-3.stats | ${W} aggregate count sum:amount ${dead('4')} --stats ${dir}/every-4.stats`,
+        ),
+    ])
+    for (const r of [fused!, split!, pipe!]) t.equal(r.code, 0, r.stderr)
+    t.equal(split!.stdout, fused!.stdout, `${kind}: rows`)
+    t.equal(pipe!.stdout, fused!.stdout, `${kind}: rows through pipes`)
+    const want = letters('fused')
+    t.same(
+      want.map((l) => [l.line, l.raw === lines[l.line - 1]]),
+      [[5, true], [10, true], [20, true], [30, true]],
+      `${kind}: one dead letter per bad record, its raw the input line`,
+    )
+    t.same(letters('split'), want, `${kind}: then form, window and aggregate apart`)
+    if (kind !== 'sliding') t.same(letters('1', '2', '3', '4'), want, `${kind}: pipes`)
+    else {
+      // through a pipe a sliding window's copies (a line per window) are records of the next stage
+      const piped = letters('1', '2', '3', '4')
+      t.same(piped.filter((l) => l.line !== 30), want.filter((l) => l.line !== 30), `${kind}: pipes`)
+      t.ok(piped.filter((l) => l.line === 30).every((l) => l.raw === lines[29]), `${kind}: pipes, raw the input line`)
+    }
+    t.equal(readFileSync(join(dir, 'every-pipe.late'), 'utf8'), readFileSync(join(dir, 'every-fused.late'), 'utf8'), `${kind}: late output`)
+    const f = stats('fused')
+    t.match(stats('split'), { read: 200, deadLettered: 4, late: 1, consumed: f.consumed }, `${kind}: counts, apart`)
+    t.match(f, { read: 200, deadLettered: 4, late: 1, consumed: 195 })
+    const p = [1, 2, 3, 4].map((n) => stats(String(n)))
+    t.same(p.map((x) => x.deadLettered).slice(0, 3), [1, 1, 1], `${kind}: each stage counts what it found`)
+    t.same([p[0]!.read, p[1]!.read, p[2]!.read], [200, 199, 198])
+    t.equal(p[2]!.late, 1)
+    if (kind !== 'sliding') t.match(p[3], { read: 196, deadLettered: 1, consumed: 195 })
+  }
+})
+
 t.test('a foreign program between weir stages starts a new stream, and the next stage says what it lacks', async (t) => {
   const r = await sh(`${W} keyby user then window tumbling 1m --time ts --max-delay 5s --lateness 2s ${F} | grep -v NOPE | ${W} aggregate count`)
   t.equal(r.code, 0, r.stderr)
