@@ -139,19 +139,32 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
     }
   }
 
+  /**
+   * Two panes as one. May reuse (and change) the lists and accumulators of both: the caller keeps
+   * only the result, as the sessions merged away leave state.
+   */
   function mergePanes(a: Pane, b: Pane): Pane {
     if (agg) return a.none && b.none ? { accs: agg.merge(a.accs!, b.accs!), none: true } : { accs: agg.merge(a.accs!, b.accs!) }
-    // records keep arrival order: both lists are in arrival order, so merge by sequence
-    const out: HeldRec[] = []
-    const x = a.recs!
-    const y = b.recs!
-    let i = 0
-    let j = 0
-    while (i < x.length || j < y.length) {
-      if (j >= y.length || (i < x.length && x[i]!.seq < y[j]!.seq)) out.push(x[i++]!)
-      else out.push(y[j++]!)
+    return { recs: mergeHeld(a.recs!, b.recs!) }
+  }
+
+  /**
+   * Records keep arrival order: both lists are in arrival order, so they merge by sequence. In
+   * place, into the longer list, from the back: the steps are the shorter list and the records of
+   * the longer one that arrived after the shorter's first, not both lists whole (a session that
+   * swallows a small one costs what the small one holds).
+   */
+  function mergeHeld(a: HeldRec[], b: HeldRec[]): HeldRec[] {
+    const [x, y] = a.length >= b.length ? [a, b] : [b, a]
+    let i = x.length - 1
+    let j = y.length - 1
+    let k = x.length + y.length - 1
+    x.length = k + 1
+    while (j >= 0) {
+      if (i >= 0 && x[i]!.seq > y[j]!.seq) x[k--] = x[i--]!
+      else x[k--] = y[j--]!
     }
-    return { recs: out }
+    return x
   }
 
   const cleanupTime = (end: number) => cleanupTimeOf(end, lateness, MAX_WATERMARK)
@@ -426,11 +439,21 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
     // the window runs as a stage of its own (the aggregate after it then refuses it): it only adds nothing
     if (refused !== undefined) ctx.badRecord(rec, refused)
     let merged: Window = w
-    let pane = newPane()
-    if (refused !== undefined) pane.none = true
-    for (const o of overlapping) {
+    // the record's own pane is empty: the first session it touches is the start, not merged into
+    // an empty pane (that copied a session's records or values at every record it grew by)
+    let pane: Pane
+    if (overlapping.length === 0) {
+      pane = newPane()
+      if (refused !== undefined) pane.none = true
+    } else {
+      const o = overlapping[0]!
+      pane = { accs: o.accs, recs: o.recs }
+      if (refused !== undefined && o.none) pane.none = true
+    }
+    for (let i = 0; i < overlapping.length; i++) {
+      const o = overlapping[i]!
       merged = cover(merged, o)
-      pane = mergePanes(pane, o)
+      if (i > 0) pane = mergePanes(pane, o)
     }
     if (refused === undefined) addTo(pane, rec, s)
     const session: Session = { start: merged.start, end: merged.end, accs: pane.accs, recs: pane.recs }

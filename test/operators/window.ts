@@ -84,6 +84,28 @@ t.test('session window alone emits its records when it fires, with the merged bo
   ])
 })
 
+t.test('sessions that grow and merge keep their records and values in arrival order, across interleaved sessions', async (t) => {
+  // a's records arrive in turns between sessions: a session grows by one record at a time, and
+  // the merges join lists whose arrival numbers interleave (a session's records or values are
+  // reused and merged in place, not copied at every record it grows by)
+  const times = [1, 20, 2, 21, 3, 30, 12, 16, 8]
+  // 12 opens [12,17); 16 joins it with [20,26); 8 joins [1,8) with [12,26)
+  const lone = await harness('keyby u then window session 5ms --time t --max-delay 100ms')
+  for (const ts of times) lone.push(rec('a', ts))
+  lone.end()
+  t.same(
+    lone.values().map((v) => [v.t, v.window_start, v.window_end]),
+    [[1, 1, 26], [20, 1, 26], [2, 1, 26], [21, 1, 26], [3, 1, 26], [12, 1, 26], [16, 1, 26], [8, 1, 26], [30, 30, 35]],
+  )
+  const agg = await harness('keyby u then window session 5ms --time t --max-delay 100ms then aggregate count collect:t distinct:t median:t p90:t')
+  for (const ts of times) agg.push(rec('a', ts))
+  agg.end()
+  t.same(agg.values(), [
+    { u: 'a', window_start: 1, window_end: 26, count: 8, t_collect: [1, 20, 2, 21, 3, 12, 16, 8], t_distinct: 8, t_median: 12, t_p90: 21 },
+    { u: 'a', window_start: 30, window_end: 35, count: 1, t_collect: [30], t_distinct: 1, t_median: 30, t_p90: 30 },
+  ])
+})
+
 t.test('allowed lateness: a late record re-fires an updated result; after end − 1 + lateness it is late', async (t) => {
   const h = await harness('keyby u then window tumbling 10ms --time t --lateness 10ms then aggregate count collect:t')
   h.push(rec('a', 1))
