@@ -178,11 +178,18 @@ export function processOperator(cfg: ProcessConfig, uid: string): Operator {
     return (state.get(k, TIMERS) as KeyTimers | undefined) ?? { e: [], p: [] }
   }
 
+  // A key's times are kept in ascending order (restore sorts those written before they were), so
+  // that a key with many timers pending finds one by bisection: a scan of them at every
+  // registration made a hot key's timers quadratic (one key, a timer 5 min after each of 200k
+  // records: 32 s, against 5 s over 100k keys).
   function register(domain: 'e' | 'p', q: TimerQueue<null>, ts: number): void {
     if (!Number.isFinite(ts)) throw new Error(`timer time must be a number, got ${ts}`)
     const kt = timersOf(key)
-    if (kt[domain].includes(ts)) return // one timer per (key, time), as Flink
-    kt[domain].push(ts)
+    const times = kt[domain]
+    const i = lowerBound(times, ts)
+    if (times[i] === ts) return // one timer per (key, time), as Flink
+    if (i === times.length) times.push(ts)
+    else times.splice(i, 0, ts)
     state.put(key, TIMERS, kt)
     q.add({ time: ts, order: 0, key, payload: null })
   }
@@ -190,9 +197,13 @@ export function processOperator(cfg: ProcessConfig, uid: string): Operator {
   /** Removes a registered timer; false when there was none. */
   function unregister(k: Key, domain: 'e' | 'p', ts: number): boolean {
     const kt = state.get(k, TIMERS) as KeyTimers | undefined
-    const i = kt ? kt[domain].indexOf(ts) : -1
-    if (i < 0) return false
-    kt![domain].splice(i, 1)
+    if (!kt) return false
+    const times = kt[domain]
+    const i = lowerBound(times, ts)
+    if (times[i] !== ts) return false
+    // timers fire in time order: the first, whose removal V8 does without moving the rest
+    if (i === 0) times.shift()
+    else times.splice(i, 1)
     if (kt!.e.length === 0 && kt!.p.length === 0) state.delete(k, TIMERS)
     else state.put(k, TIMERS, kt)
     return true
@@ -282,13 +293,18 @@ export function processOperator(cfg: ProcessConfig, uid: string): Operator {
     snapshot: () => wm,
     restore(snap) {
       wm = snap as number
+      // state written before the times were kept in order (register) holds them in the order
+      // registered: sorted and put back once the visit is over
+      const unsorted: [Key, KeyTimers][] = []
       state.forEach((k, ns, value) => {
         if (ns === TOUCHED && ttl !== undefined) expiries.add({ time: (value as Touched).t + ttl, order: 0, key: k, payload: null })
         if (ns !== TIMERS) return
         const kt = value as KeyTimers
         for (const ts of kt.e) eventTimers.add({ time: ts, order: 0, key: k, payload: null })
         for (const ts of kt.p) procTimers.add({ time: ts, order: 0, key: k, payload: null })
+        if (!ascending(kt.e) || !ascending(kt.p)) unsorted.push([k, kt])
       })
+      for (const [k, kt] of unsorted) state.put(k, TIMERS, { e: [...kt.e].sort((a, b) => a - b), p: [...kt.p].sort((a, b) => a - b) })
     },
     // its records are new ones (rows, a function's output): an upstream pane ends here
     processPane() {},
@@ -319,6 +335,23 @@ export function processOperator(cfg: ProcessConfig, uid: string): Operator {
       fire('p', procTimers, now, o)
     },
   }
+}
+
+/** The first index whose time is not below ts. */
+function lowerBound(times: number[], ts: number): number {
+  let lo = 0
+  let hi = times.length
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if (times[mid]! < ts) lo = mid + 1
+    else hi = mid
+  }
+  return lo
+}
+
+function ascending(times: number[]): boolean {
+  for (let i = 1; i < times.length; i++) if (!(times[i - 1]! < times[i]!)) return false
+  return true
 }
 
 function keyValue(k: Key): unknown {

@@ -1,7 +1,14 @@
 import t from 'tap'
 import { harness } from '../harness/operator.js'
 import { weir, records } from '../harness/cli.js'
+import { processOperator } from '../../lib/operators/process.js'
+import { MemoryStateBackend } from '../../lib/state/memory.js'
+import { makeKey } from '../../lib/stream/key.js'
+import { newStats } from '../../lib/stream/stats.js'
+import { ManualClock } from '../../lib/time/clock.js'
+import type { Rec } from '../../lib/stream/record.js'
 
+const MIN = Number.MIN_SAFE_INTEGER
 const fail = (user: string, ts: number) => ({ user, ts, event: 'login_failed' })
 
 t.test('failed-logins example: three failures within a minute raise one alert', async (t) => {
@@ -83,6 +90,70 @@ t.test('processing-time timers fire on the clock; timers are per key and dedupli
     { key: 'x', ts: 1100, domain: 'processing' },
     { key: 'y', ts: 1100, domain: 'processing' },
   ])
+})
+
+t.test('event-time timers registered in any order fire once each, in time order; deleted ones do not', async (t) => {
+  // a key's times are kept in order and found by bisection: registrations out of order, again,
+  // and deletions of times registered and not
+  const dir = t.testdir({
+    'fn.mjs': `
+      export function processElement(r, ctx) {
+        for (const d of r.add ?? []) ctx.timerService.registerEventTimeTimer(d)
+        for (const d of r.del ?? []) ctx.timerService.deleteEventTimeTimer(d)
+      }
+      export function onTimer(ts, ctx) {
+        ctx.emit({ key: ctx.key, ts })
+        if (ts === 50) ctx.timerService.registerEventTimeTimer(55)
+      }`,
+  })
+  const h = await harness(`keyby k then process ${dir}/fn.mjs --time t`)
+  h.push({ k: 'a', t: 0, add: [90, 30, 60, 10, 30, 70, 50] })
+  h.push({ k: 'b', t: 0, add: [40, 20, 40] })
+  h.push({ k: 'a', t: 1, add: [20, 10], del: [60, 65, 10] })
+  h.push({ k: 'a', t: 52 }) // watermark 51: a's 20, 30, 50 and b's 20, 40, in time order; 50 registers 55
+  t.same(h.values(), [
+    { key: 'a', ts: 20 },
+    { key: 'b', ts: 20 },
+    { key: 'a', ts: 30 },
+    { key: 'b', ts: 40 },
+    { key: 'a', ts: 50 },
+  ])
+  h.end()
+  t.same(h.values().slice(5), [
+    { key: 'a', ts: 55 },
+    { key: 'a', ts: 70 },
+    { key: 'a', ts: 90 },
+  ])
+})
+
+t.test('timers kept in state in the order registered (as before they were sorted) are restored and found', async (t) => {
+  const fired: unknown[] = []
+  const op = processOperator(
+    {
+      name: 'fn',
+      eventTime: true,
+      module: {
+        processElement(_r, ctx) {
+          ctx.timerService.deleteEventTimeTimer(30)
+          ctx.timerService.registerEventTimeTimer(20) // registered already: not twice
+        },
+        onTimer(ts, ctx) {
+          ctx.emit(ts)
+        },
+      },
+    },
+    'process-test',
+  )
+  const backend = new MemoryStateBackend()
+  const key = makeKey(['a'])
+  backend.operator('process-test').put(key, 't', { e: [40, 20, 30, 10], p: [] })
+  op.open!({ uid: 'process-test', state: backend, clock: new ManualClock(), stats: newStats(), badRecord: () => t.fail('bad record') })
+  op.restore!(MIN)
+  t.same(backend.operator('process-test').get(key, 't'), { e: [10, 20, 30, 40], p: [] }, 'sorted and put back')
+  const out = { record: (r: Rec) => fired.push(r.value), watermark() {}, late() {}, pane() {} }
+  op.processRecord({ raw: undefined, value: {}, key, time: 5, source: 'x', line: 1 }, out)
+  op.endInput!(out)
+  t.same(fired, [10, 20, 40])
 })
 
 t.test('a process function that throws is an error with the line number (exit 1)', async (t) => {
