@@ -70,6 +70,45 @@ t.test('state is copied: mutating an object after update() does not change state
   ])
 })
 
+t.test('list and map state change in place and stay copies: adds, puts, removes to empty, __proto__ as a key', async (t) => {
+  const dir = t.testdir({
+    'fn.mjs': `
+      export function processElement(r, ctx) {
+        const l = ctx.state.list('l')
+        const m = ctx.state.map('m')
+        const v = { x: r.x }
+        if (r.op === 'add') { l.add(v); m.put(r.name, v) }
+        if (r.op === 'remove') m.remove(r.name)
+        if (r.op === 'reset') l.update([])
+        v.x = 'mutated after' // must reach neither state
+        const got = l.get()
+        got.push('not in state')
+        ctx.emit({ key: ctx.key, list: l.get(), keys: m.keys(), entries: m.entries(), proto: m.has('__proto__') })
+      }`,
+  })
+  const h = await harness(`keyby k then process ${dir}/fn.mjs`)
+  h.push({ k: 'a', op: 'add', name: 'p', x: 1 })
+  h.push({ k: 'a', op: 'add', name: '__proto__', x: 2 })
+  h.push({ k: 'b', op: 'add', name: 'q', x: 3 })
+  h.push({ k: 'a', op: 'remove', name: 'nope' })
+  h.push({ k: 'a', op: 'add', name: 'p', x: 4 })
+  h.push({ k: 'a', op: 'remove', name: 'p' })
+  h.push({ k: 'a', op: 'remove', name: '__proto__' }) // a's map is empty now: gone from state
+  h.push({ k: 'a', op: 'reset' })
+  h.push({ k: 'a', op: 'add', name: 'r', x: 5 })
+  t.same(h.values(), [
+    { key: 'a', list: [{ x: 1 }], keys: ['p'], entries: [['p', { x: 1 }]], proto: false },
+    { key: 'a', list: [{ x: 1 }, { x: 2 }], keys: ['__proto__', 'p'], entries: [['__proto__', { x: 2 }], ['p', { x: 1 }]], proto: true },
+    { key: 'b', list: [{ x: 3 }], keys: ['q'], entries: [['q', { x: 3 }]], proto: false },
+    { key: 'a', list: [{ x: 1 }, { x: 2 }], keys: ['__proto__', 'p'], entries: [['__proto__', { x: 2 }], ['p', { x: 1 }]], proto: true },
+    { key: 'a', list: [{ x: 1 }, { x: 2 }, { x: 4 }], keys: ['__proto__', 'p'], entries: [['__proto__', { x: 2 }], ['p', { x: 4 }]], proto: true },
+    { key: 'a', list: [{ x: 1 }, { x: 2 }, { x: 4 }], keys: ['__proto__'], entries: [['__proto__', { x: 2 }]], proto: true },
+    { key: 'a', list: [{ x: 1 }, { x: 2 }, { x: 4 }], keys: [], entries: [], proto: false },
+    { key: 'a', list: [], keys: [], entries: [], proto: false },
+    { key: 'a', list: [{ x: 5 }], keys: ['r'], entries: [['r', { x: 5 }]], proto: false },
+  ])
+})
+
 t.test('processing-time timers fire on the clock; timers are per key and deduplicated', async (t) => {
   const dir = t.testdir({
     'fn.mjs': `
