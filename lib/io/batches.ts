@@ -38,6 +38,22 @@ export interface ParsedBatch {
 const hasOwn = Object.prototype.hasOwnProperty
 
 /**
+ * The projector of the last batcher made, for the next one that wants the same fields: a job
+ * reads its inputs one after the other with one set of fields, and a projector's tables (its
+ * recent texts, 64k slots) cost more to make than a small file costs to read (5,000 files of 10
+ * lines took 4.8 s against 0.6 s through cat). What it keeps across lines, the recent texts and
+ * each field's last number, gives the same values whichever input a line is in.
+ */
+let lastProjector: { fields: string; presenceOnly: boolean; projector: Projector } | undefined
+function projectorFor(fields: string[], presenceOnly: boolean): Projector {
+  const names = fields.join('\0')
+  if (lastProjector?.fields === names && lastProjector.presenceOnly === presenceOnly) return lastProjector.projector
+  const projector = new Projector(fields, undefined, presenceOnly)
+  lastProjector = { fields: names, presenceOnly, projector }
+  return projector
+}
+
+/**
  * Makes batches from chunks of one input. A line cut between chunks is kept as a copy, so the
  * caller may reuse its chunk buffer; a batch refers to the chunk's bytes until it is consumed.
  */
@@ -71,7 +87,7 @@ export class LineBatcher {
       this.offset = start.offset
       this.lineNo = start.line
     }
-    this.projector = new Projector(fields, undefined, presenceOnly)
+    this.projector = projectorFor(fields, presenceOnly)
     this.values = new Array<unknown>(fields.length)
     this.pending = new PendingLine(maxLineBytes, true)
   }

@@ -85,6 +85,33 @@ t.test('the same output, late records, dead letters and counts with and without 
   t.same(results[2], results[0], 'projected in the worker')
 })
 
+t.test('many small inputs read as their lines in one: one projector and one read buffer serve them all, on every path', async (t) => {
+  // each input its own batcher; the projector (its recent texts, each field's last number) and
+  // the worker's read buffer go from one input to the next
+  const files: Record<string, string> = {}
+  let all = ''
+  for (let i = 0; i < 120; i++) {
+    let text = ''
+    for (let j = 0; j < (i % 7) + (i % 11 === 0 ? 0 : 1); j++) {
+      const ts = 1732521600000 + (i * 7 + j) * 1000
+      text += i % 13 === 5 && j === 0 ? `{"user":"ü${i % 3}","ts":${ts},"amount":${j}.0}\n` : `{"user":"u${(i + j) % 5}","ts":${ts},"amount":${i}}\n`
+    }
+    if (i % 17 === 3) text += `{"user":"x","ts":`  // unterminated and malformed: a dead letter of its own input
+    files[`f${String(i).padStart(3, '0')}.ndjson`] = text
+    all += text.endsWith('\n') || text === '' ? text : text + '\n'
+  }
+  const dir = t.testdir({ ...files, 'all.ndjson': all })
+  const names = Object.keys(files).map((f) => `${dir}/${f}`)
+  const job = (inputs: string[]) => ['keyby', 'user', 'then', 'window', 'tumbling', '1m', '--time', 'ts', '--on-error', 'skip', 'then', 'aggregate', 'count', 'sum:amount', 'last:amount', ...inputs]
+  const reference = await weir(job([`${dir}/all.ndjson`]), { env: MODES[0].env })
+  t.equal(reference.code, 0)
+  t.ok(reference.stdout.split('\n').length > 20)
+  for (const m of MODES) {
+    const r = await weir(job(names), { env: m.env })
+    t.same({ code: r.code, stdout: r.stdout }, { code: 0, stdout: reference.stdout }, `${m.name}: the lines of 120 inputs as in one`)
+  }
+})
+
 t.test('a malformed line fails with the same message, after the same output', async (t) => {
   const dir = t.testdir({ 'in.ndjson': '{"u":"a","t":1}\n{"u":"a","t":70000}\n{"u":\n{"u":"b","t":1}\n' })
   const args = ['keyby', 'u', 'then', 'window', 'tumbling', '1m', '--time', 't', 'then', 'aggregate', 'count', `${dir}/in.ndjson`]
