@@ -8,7 +8,7 @@
 // Backpressure: the main thread acknowledges each batch once it has processed it and its output
 // has drained; the worker keeps at most CREDITS batches unacknowledged.
 import { parentPort, workerData } from 'node:worker_threads'
-import { open } from 'node:fs/promises'
+import { closeSync, openSync, readSync } from 'node:fs'
 import { LineBatcher, type ParsedBatch } from './batches.js'
 
 export type WorkerMessage =
@@ -58,18 +58,22 @@ if (parentPort) {
     port.postMessage({ batch, input } satisfies WorkerMessage, [own.buffer])
   }
 
+  // one read buffer for every input: a batch sends a copy of its bytes (send)
+  const buf = Buffer.allocUnsafeSlow(CHUNK)
   const readFile = async (path: string, input: number) => {
-    // Asynchronous reads: the worker keeps taking acknowledgements (and termination) while a read
-    // is in flight.
+    // Synchronous reads: they block this thread only, which waits for nothing else meanwhile
+    // (acknowledgements are taken while it waits for credits, and terminate() stops it between
+    // reads). Each asynchronous open, read and close went through the thread pool and back: 5,000
+    // files of 100 lines took 4.1 s against 0.9 s for the same lines in one file (here, under
+    // load, an open-read-read-close took 0.4 ms that way and 10 µs synchronously).
     const start = starts?.[input]
     if (start?.done) return
-    const file = await open(path, 'r')
+    const fd = openSync(path, 'r')
     try {
       const batcher = new LineBatcher(fields, path, start, maxLineBytes)
-      const buf = Buffer.allocUnsafeSlow(CHUNK)
       let at = start?.offset ?? 0
       for (;;) {
-        const n = (await file.read(buf, 0, CHUNK, at)).bytesRead
+        const n = readSync(fd, buf, 0, CHUNK, at)
         if (n === 0) break
         at += n
         await send(batcher.feed(buf.subarray(0, n)), input)
@@ -78,7 +82,7 @@ if (parentPort) {
       await send(batcher.finish(), input)
       port.postMessage({ inputDone: input, offset: batcher.offset, line: batcher.lineNo } satisfies WorkerMessage)
     } finally {
-      await file.close()
+      closeSync(fd)
     }
   }
 
