@@ -82,6 +82,8 @@ interface CountPane extends Pane {
 }
 
 const SESSIONS = 's'
+/** the recent windows' bounds (boundsOf): a power of two */
+const BOUNDS_SLOTS = 256
 const GLOBAL = 'g'
 const COUNT = 'c'
 
@@ -92,6 +94,8 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
   const rows = agg && new RowWriter(cfg.keyNames, spec.kind !== 'count' && spec.kind !== 'global', agg.names)
   /** the window whose rows or records were emitted last, with its bounds as written (see bounds) */
   let shown = { start: NaN, end: NaN, format: undefined as unknown, from: undefined as unknown, to: undefined as unknown, text: '' }
+  const recentBounds = new Array<typeof shown | undefined>(BOUNDS_SLOTS).fill(undefined)
+  const boundsUnit = spec.kind === 'sliding' ? spec.slide : spec.kind === 'tumbling' ? spec.size : 1
   const eventTime = cfg.timeMode !== 'processing'
   const lateness = eventTime ? cfg.lateness : 0
   // time windows (all one size) keep one timer per window with its keys; sessions one per key
@@ -291,9 +295,19 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
   function boundsOf(start: number, end: number): typeof shown {
     // the format too: it is learned from the first record, and a cached text must not outlive it
     if (start !== shown.start || end !== shown.end || cfg.timeInfo.format !== shown.format) {
-      const from = fmt(start)
-      const to = fmt(end)
-      shown = { start, end, format: cfg.timeInfo.format, from, to, text: RowWriter.windowText(from, to) }
+      // a sliding window's record goes out in size/slide windows in turn, and the next record in
+      // the same ones: the bounds of the windows shown lately, by their number (start / slide:
+      // consecutive windows never share a slot) or, for sessions, their start (a window alone
+      // sliding 60m by 1m spent a quarter of its time writing the same bounds' digits)
+      const slot = (Math.floor(start / boundsUnit) | 0) & (BOUNDS_SLOTS - 1)
+      const seen = recentBounds[slot]
+      if (seen !== undefined && seen.start === start && seen.end === end && seen.format === cfg.timeInfo.format) shown = seen
+      else {
+        const from = fmt(start)
+        const to = fmt(end)
+        shown = { start, end, format: cfg.timeInfo.format, from, to, text: RowWriter.windowText(from, to) }
+        recentBounds[slot] = shown
+      }
     }
     return shown
   }

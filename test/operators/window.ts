@@ -106,6 +106,17 @@ t.test('sessions that grow and merge keep their records and values in arrival or
   ])
 })
 
+t.test('window alone, sliding: each line carries its own window\'s bounds, over more windows than the bounds kept lately', async (t) => {
+  // the bounds' texts of recent windows are kept by window number (256 slots): windows 256 apart
+  // share a slot, and records going back in time (within the delay) find theirs again
+  const h = await harness('window sliding 4ms 1ms --time t --max-delay 2000ms')
+  const times = [0, 3, 1, 300, 1000, 256, 5, 257, 1001, 2, 512, 768, 1]
+  for (const ts of times) h.push({ t: ts })
+  const got = h.values().map((v) => [v.t, v.window_start, v.window_end])
+  const want = times.flatMap((ts) => [3, 2, 1, 0].map((back) => [ts, ts - back, ts - back + 4]))
+  t.same(got, want)
+})
+
 t.test('allowed lateness: a late record re-fires an updated result; after end − 1 + lateness it is late', async (t) => {
   const h = await harness('keyby u then window tumbling 10ms --time t --lateness 10ms then aggregate count collect:t')
   h.push(rec('a', 1))
