@@ -155,19 +155,33 @@ export function hllMerge(a: Hll, b: Hll): Hll {
   return a
 }
 
+/** 2^−r for each register value: the same doubles as 2 ** −r, without a power per register */
+const INVERSE_POWERS = Array.from({ length: 43 }, (_, r) => 2 ** -r)
+
+/**
+ * The last registers estimated, and their estimate: a running aggregate (--emit updates) asks
+ * after every value, and most values raise no register, so the string is the one asked about
+ * before (4,096 powers a row made 50k updates of one key take 12.4 s against 0.46 s for one row).
+ */
+let lastRegs: string | undefined
+let lastEstimate = 0
+
 export function hllEstimate(h: Hll): number {
   if (h.exact) return h.exact.n
   const regs = h.regs!
+  if (regs === lastRegs) return lastEstimate
   let sum = 0
   let zeros = 0
   for (let i = 0; i < M; i++) {
     const r = regs.charCodeAt(i) - REGISTER_ZERO
-    sum += 2 ** -r
+    sum += INVERSE_POWERS[r] ?? 2 ** -r
     if (r === 0) zeros++
   }
   const alpha = 0.7213 / (1 + 1.079 / M)
   const raw = (alpha * M * M) / sum
   // small-range correction (linear counting), as in the original paper
-  if (raw <= 2.5 * M && zeros > 0) return Math.round(M * Math.log(M / zeros))
-  return Math.round(raw)
+  const estimate = raw <= 2.5 * M && zeros > 0 ? Math.round(M * Math.log(M / zeros)) : Math.round(raw)
+  lastRegs = regs
+  lastEstimate = estimate
+  return estimate
 }
