@@ -6,7 +6,7 @@ import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFile
 import { spawn } from 'node:child_process'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { sh, ROOT, WEIR } from '../harness/cli.js'
+import { all, sh, ROOT, WEIR } from '../harness/cli.js'
 import { cmdline, fdTargets, ppid } from '../harness/proc.js'
 
 const F = 'fixtures/clicks.ndjson'
@@ -14,17 +14,6 @@ const W = '"$WEIR"'
 const dir = mkdtempSync(join(tmpdir(), 'weir-pipes-'))
 t.teardown(() => rmSync(dir, { recursive: true, force: true }))
 
-/** Runs several pipelines at once (they are processes: two cores keep busy). */
-async function all<T>(jobs: (() => Promise<T>)[], width = 4): Promise<T[]> {
-  const results: T[] = new Array(jobs.length)
-  let next = 0
-  await Promise.all(
-    Array.from({ length: width }, async () => {
-      for (let i = next++; i < jobs.length; i = next++) results[i] = await jobs[i]!()
-    }),
-  )
-  return results
-}
 
 
 function fdTarget(pid: string, fd: number): string {

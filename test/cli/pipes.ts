@@ -5,7 +5,7 @@ import t from 'tap'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { sh, ROOT } from '../harness/cli.js'
+import { all, sh, ROOT } from '../harness/cli.js'
 import { rng } from '../harness/random.js'
 
 const F = 'fixtures/clicks.ndjson'
@@ -13,17 +13,6 @@ const W = '"$WEIR"'
 const dir = mkdtempSync(join(tmpdir(), 'weir-pipes-'))
 t.teardown(() => rmSync(dir, { recursive: true, force: true }))
 
-/** Runs several pipelines at once (they are processes: two cores keep busy). */
-async function all<T>(jobs: (() => Promise<T>)[], width = 4): Promise<T[]> {
-  const results: T[] = new Array(jobs.length)
-  let next = 0
-  await Promise.all(
-    Array.from({ length: width }, async () => {
-      for (let i = next++; i < jobs.length; i = next++) results[i] = await jobs[i]!()
-    }),
-  )
-  return results
-}
 
 const WINDOWS = [
   'tumbling 1m --time ts --max-delay 5s --lateness 3s',

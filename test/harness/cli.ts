@@ -68,3 +68,15 @@ export function sh(script: string, opts: { cwd?: string; env?: NodeJS.ProcessEnv
 
 export const lines = (s: string) => s.split('\n').filter((l) => l !== '')
 export const records = (s: string) => lines(s).map((l) => JSON.parse(l) as Record<string, unknown>)
+
+/** Runs several pipelines at once (they are processes: two cores keep busy). */
+export async function all<T>(jobs: (() => Promise<T>)[], width = 4): Promise<T[]> {
+  const results: T[] = new Array(jobs.length)
+  let next = 0
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      for (let i = next++; i < jobs.length; i = next++) results[i] = await jobs[i]!()
+    }),
+  )
+  return results
+}
