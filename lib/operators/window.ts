@@ -124,6 +124,13 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
   let pane: { accs?: unknown[]; key?: Key; window?: Window } | undefined
 
   const isLate = (w: Window) => eventTime && w.end - 1 + lateness <= wm
+  // A time window's state is namespaced by its start: every start below this bound has been
+  // cleaned up once the watermark is at t (isLate), and stays so. Told to the state before the
+  // cleanups, it lets a durable backend delete them without tombstones (OperatorState.expireBelow).
+  const timeWindowSize = spec.kind === 'tumbling' || spec.kind === 'sliding' ? spec.size : undefined
+  const expireUpTo = (t: number) => {
+    if (eventTime && timeWindowSize !== undefined) state.expireBelow?.(t - timeWindowSize - lateness + 2)
+  }
   const hasFired = (w: Window) => eventTime && w.end - 1 <= wm
 
   function newPane(): Pane {
@@ -649,12 +656,14 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
     processWatermark(t, out) {
       if (t <= wm) return
       wm = t
+      expireUpTo(t)
       const next = nextTimerTime()
       if (eventTime && next !== undefined && next <= t) fireUpTo(t, out)
       out.watermark(t)
     },
     endInput(out) {
       wm = MAX_WATERMARK
+      expireUpTo(MAX_WATERMARK)
       fireUpTo(MAX_WATERMARK, out)
       if (spec.kind === 'global' || spec.kind === 'count') {
         // Unlike Flink, a partial count window and the global window fire at the end of a

@@ -23,8 +23,11 @@ export type Namespace = string | number
  * format once this weir writes to it, so that an older weir refuses it rather than misread it.
  * 2: integer keys and distinct values beyond 2^53 keep their exact digits
  * 3: a session, count or global window whose records the aggregate all refused is marked (none)
+ * 4: numeric namespaces below an operator's expiry bound at a checkpoint are dead without a
+ *    tombstone (OperatorState.expireBelow; LMDB meta 'expiry'): a weir of format 3 would read them
+ *    as live windows and fire them again
  */
-export const STATE_FORMAT = 3
+export const STATE_FORMAT = 4
 /** The oldest format this weir reads: 2 lacks only what 3 added (no window is marked none there). */
 export const OLDEST_STATE_FORMAT = 2
 
@@ -46,6 +49,19 @@ export interface OperatorState {
    * follows from state (a window's timers). The callback must not change state.
    */
   forEach(fn: (key: Key, ns: Namespace, value: unknown) => void): void
+  /**
+   * Declares every numeric namespace below `bound` expired, for good (bounds only rise): a time
+   * window whose cleanup the watermark has passed (decisions.md 32). The operator deletes such
+   * state as before, but a durable backend then writes no tombstone: a checkpoint records the
+   * bound, and a restore, `forEach`, `forEachKey` and `weir state` skip what lies below it, while
+   * the versions themselves are removed once no retained checkpoint predates the delete. On sparse
+   * keys nearly every window is written once and expires once, and the tombstone was half of
+   * what a checkpoint wrote. The operator must call it before the deletes it covers, and must not
+   * `get` an expired namespace after deleting it (a window past its cleanup is late: no record
+   * reads it again); `get` is not filtered, so that a window firing and expiring at once is read
+   * as it is. Absent where deletes cost nothing (memory).
+   */
+  expireBelow?(bound: number): void
   /**
    * A fresh place for one of this operator's timer queues beyond a bounded head in memory
    * (decisions.md 32), or undefined where timers may stay in memory (the memory backend: its

@@ -8,6 +8,9 @@
 //   state  [uid, keyGroup, canon, ns, epoch] → {k: key values, v: value} | {d: 1} (a tombstone)
 //   meta   'stateFormat' → STATE_FORMAT (the manifests' number: one count of what is stored),
 //          'maxEpoch' → highest epoch ever written
+//          'expiry' → [epoch, {uid: bound}][]: each operator's expiry bound (OperatorState.expireBelow)
+//          at each checkpoint a retained one may read, oldest first: a version whose numeric
+//          namespace is below its operator's bound at a checkpoint is dead there, tombstone or not
 //          'reads' → [dev, ino, line, offset][]: the furthest line of each input file any checkpoint
 //          recorded (backend.ts ReadMark), the newest MAX_READ_MARKS files
 // and, in an environment of its own in the folder `timers/` (never synced: openScratch),
@@ -144,6 +147,30 @@ interface DeadChain {
 
 /** How many dead chains wait for their reclaim in memory (about 100 bytes each). */
 const DEAD_CHAINS = 200_000
+
+/**
+ * A chain deleted below its operator's expiry bound (no tombstone written): removed whole at the
+ * first checkpoint whose oldest retained one is at or past `epoch`, the checkpoint that first
+ * records it expired. `epochs`: its versions, when known (a chain put without a read is read then).
+ */
+interface ExpiredChain {
+  op: LmdbOperatorState
+  key: Key
+  ns: number
+  epoch: number
+  epochs: readonly number[] | undefined
+}
+
+/**
+ * How many expired chains wait for their reclaim in memory (some 60 bytes each: the key is the
+ * operator's own). On sparse keys about as many windows expire per checkpoint as are open, and they
+ * wait for the retained checkpoints to pass; what does not fit is left to the sweep, which knows
+ * the bounds too.
+ */
+const EXPIRED_CHAINS = 400_000
+
+/** One checkpoint's expiry bounds, by operator uid (meta 'expiry'). */
+type Bounds = Record<string, number>
 
 /** One (uid, key, ns)'s versions: ascending epochs, and which of them are tombstones. */
 interface Chain {
@@ -472,6 +499,8 @@ class LmdbOperatorState implements OperatorState {
    * eviction order (see LmdbStateBackend.evict).
    */
   readonly cache = new Map<string, Entry[]>()
+  /** numeric namespaces below this are expired (expireBelow): deleted without a tombstone */
+  bound = -Infinity
   constructor(
     private readonly store: LmdbStateBackend,
     readonly uid: string,
@@ -483,7 +512,15 @@ class LmdbOperatorState implements OperatorState {
     this.store._put(this, key, ns, value)
   }
   delete(key: Key, ns: Namespace): void {
-    this.store._put(this, key, ns, undefined)
+    if (typeof ns === 'number' && ns < this.bound) this.store._expire(this, key, ns)
+    else this.store._put(this, key, ns, undefined)
+  }
+  expireBelow(bound: number): void {
+    if (bound > this.bound) this.bound = bound
+  }
+  /** below the bound: dead, whatever LMDB holds */
+  expired(ns: Namespace): boolean {
+    return typeof ns === 'number' && ns < this.bound
   }
   forEachKey(fn: (key: Key) => void): void {
     this.store._forEachKey(this, fn)
@@ -611,6 +648,12 @@ export class LmdbStateBackend implements KeyedStateBackend {
    * does not fit, and what a restart forgets, the sweep still finds.
    */
   private dead: DeadChain[] = []
+  /** Chains deleted below their bound, oldest first (see ExpiredChain); bounded by EXPIRED_CHAINS. */
+  private expired: ExpiredChain[] = []
+  /** meta 'expiry' as this run last wrote or read it */
+  private expiry: [number, Bounds][]
+  /** the bounds of the checkpoint this run restored (its operators start from them) */
+  private readonly restoredBounds: Bounds
 
   /** @internal use openLmdbState */
   constructor(
@@ -631,6 +674,9 @@ export class LmdbStateBackend implements KeyedStateBackend {
     this.pending = opts.pendingEpoch ?? Math.max(opts.minPendingEpoch ?? 0, maxEpoch + 1)
     this.maxWritten = maxEpoch
     this.epochs = new Epochs(opts.lineage, this.pending)
+    this.expiry = readExpiry(dir, meta)
+    const restored = opts.lineage.reduce((m, [, to]) => Math.max(m, to), -1)
+    this.restoredBounds = boundsAt(this.expiry, restored, this.epochs) ?? {}
   }
 
   /**
@@ -670,6 +716,7 @@ export class LmdbStateBackend implements KeyedStateBackend {
     if (!op) {
       checkName('uid', uid, MAX_UID_BYTES)
       this.ops.set(uid, (op = new LmdbOperatorState(this, uid)))
+      op.bound = this.restoredBounds[uid] ?? -Infinity
     }
     return op
   }
@@ -679,11 +726,35 @@ export class LmdbStateBackend implements KeyedStateBackend {
     const next = new Epochs(lineage, id + 1)
     if (!(id >= this.pending) || !next.inLineage(id) || (this.spilled && !next.inLineage(this.pending)))
       throw new WeirError('internal', `state checkpoint ${id}: expected an id ≥ ${this.pending} inside its own lineage ${JSON.stringify(lineage)}${this.spilled ? `, which must include the spilled epoch ${this.pending}` : ''}`)
-    this.flush(id, FLUSHED, next, oldestRetained, true, reads && this.mergeReads(reads))
+    const expiry = this.expiryWith(id, next, oldestRetained)
+    this.flush(id, FLUSHED, next, oldestRetained, true, reads && this.mergeReads(reads), expiry)
+    if (expiry) this.expiry = expiry
     this.epochs = next
     this.pending = id + 1
     this.oldest = oldestRetained
     this.spilled = false
+  }
+
+  /**
+   * meta 'expiry' as checkpoint `id` leaves it: this checkpoint's bounds added, and only what a
+   * retained checkpoint may read kept (on the lineage, from the newest at or below the oldest
+   * retained one on); undefined when there is nothing to write.
+   */
+  private expiryWith(id: number, lineage: Epochs, oldest: number): [number, Bounds][] | undefined {
+    const bounds: Bounds = {}
+    let any = false
+    for (const op of this.ops.values())
+      if (op.bound > -Infinity) {
+        bounds[op.uid] = op.bound
+        any = true
+      }
+    if (!any && this.expiry.length === 0) return undefined
+    const kept = this.expiry.filter(([e]) => e < id && lineage.inLineage(e))
+    let from = 0
+    for (let i = 0; i < kept.length; i++) if (kept[i]![0] <= oldest) from = i
+    const out = kept.slice(from)
+    if (any) out.push([id, bounds])
+    return out
   }
 
   readMarks(): ReadMark[] {
@@ -805,6 +876,26 @@ export class LmdbStateBackend implements KeyedStateBackend {
   }
 
   /**
+   * @internal A delete below the operator's expiry bound: no tombstone, since every checkpoint from
+   * the pending one on records the chain expired; its versions wait in `expired` for the retained
+   * checkpoints that may still read them to pass.
+   */
+  _expire(op: LmdbOperatorState, key: Key, ns: number): void {
+    const list = this.listOf(op, key)
+    const e = list && cachedEntry(list, ns)
+    let epochs: readonly number[] | undefined
+    if (e !== undefined) {
+      this.uncache(e)
+      if (e.baseAbsent) return // nothing visible on disk; a crashed run's versions are the sweep's
+      epochs = e.chain?.epochs
+    } else {
+      this.assertOpen()
+      if (!this.mayBeOnDisk(this.chainKey(op, key, ns))) return
+    }
+    if (this.expired.length < EXPIRED_CHAINS) this.expired.push({ op, key, ns, epoch: this.pending, epochs })
+  }
+
+  /**
    * @internal Every key holding state, in canonical order, without listing them all at once: each
    * key group is read a slice of keys at a time (LMDB gives a group's canons in UTF-8 byte order,
    * compareCanon's), and the groups' slices are merged. What the cache holds overrides LMDB per
@@ -910,7 +1001,7 @@ export class LmdbStateBackend implements KeyedStateBackend {
     const endChain = () => {
       if (!cur || !chain || !best) return
       const forced = over.get(cur.canon)?.ns.get(nsTag(chain[3]))
-      const live = forced ?? best.d === undefined
+      const live = forced ?? (best.d === undefined && !op.expired(chain[3]))
       if (live && !cur.live) {
         cur.live = true
         if (forced === undefined) cur.key = { values: decodeVersion(best).values, canon: cur.canon, group: g }
@@ -971,7 +1062,7 @@ export class LmdbStateBackend implements KeyedStateBackend {
       const found: [Key, Namespace, unknown][] = []
       guard(this.dir, 'unreadable', () =>
         scanChains(this.state, [op.uid, g], [op.uid, g + 1], this.epochs, (dk, rec) => {
-          if (rec.d !== undefined) return
+          if (rec.d !== undefined || op.expired(dk[3])) return
           const canon = isLongElement(dk[2]) ? this.longCanon(rec) : dk[2]
           if (over.has(canon + '\u0000' + nsTag(dk[3]))) return
           const { values, value } = decodeVersion(rec)
@@ -980,7 +1071,7 @@ export class LmdbStateBackend implements KeyedStateBackend {
       )
       for (const [k, ns, v] of found) fn(k, ns, v)
     }
-    for (const e of over.values()) if (e.value !== undefined) fn(e.key, e.ns, e.value)
+    for (const e of over.values()) if (e.value !== undefined && !op.expired(e.ns)) fn(e.key, e.ns, e.value)
   }
 
   // -- internals -------------------------------------------------------------------------------
@@ -1109,7 +1200,7 @@ export class LmdbStateBackend implements KeyedStateBackend {
    * what no retained checkpoint can need (when `oldest` is known): the older versions of each key
    * written, and at a checkpoint a slice of everything else (the sweep).
    */
-  private flush(epoch: number, flags: number, epochs: Epochs, oldest: number, sweep: boolean, reads?: number[][]): void {
+  private flush(epoch: number, flags: number, epochs: Epochs, oldest: number, sweep: boolean, reads?: number[][], expiry?: [number, Bounds][]): void {
     this.hit = undefined
     const written: Entry[] = []
     // entries change only once the commit is through: a failed flush leaves them dirty
@@ -1160,8 +1251,10 @@ export class LmdbStateBackend implements KeyedStateBackend {
         }
         if (epoch > this.maxWritten) void this.meta.put('maxEpoch', epoch)
         if (reads) void this.meta.put('reads', reads)
+        if (expiry) void this.meta.put('expiry', expiry)
         if (sweep && oldest >= 0) {
           this.reclaimDead(epochs, oldest)
+          this.reclaimExpired(oldest)
           this.sweep(epochs, oldest, Math.max(this.sweepEntries, written.length))
         }
       }, flags),
@@ -1175,10 +1268,12 @@ export class LmdbStateBackend implements KeyedStateBackend {
         this.uncache(e)
         // only a checkpoint's: a spill's epoch is written again by its checkpoint, maybe with a value
         const chain = chains[i]
-        if (sweep && chain && chain.epochs[chain.epochs.length - 1] === epoch) this.dead.push({ ck: cks[i]!, epoch, chain })
+        // Beyond the bound the newest are left to the sweep, not the oldest: those are due first,
+        // and dropping them kept a list always full of chains not yet due (a 1M-key job reclaimed
+        // one tombstoned window in six and its file grew to 600 MB).
+        if (sweep && chain && chain.epochs[chain.epochs.length - 1] === epoch && this.dead.length < DEAD_CHAINS) this.dead.push({ ck: cks[i]!, epoch, chain })
       }
     })
-    if (this.dead.length > DEAD_CHAINS) this.dead.splice(0, this.dead.length - DEAD_CHAINS)
   }
 
   /** False when the chain has certainly never been written (see ChainFilter). */
@@ -1258,6 +1353,21 @@ export class LmdbStateBackend implements KeyedStateBackend {
   }
 
   /**
+   * Removes the expired chains no retained checkpoint predates: every version, since each retained
+   * checkpoint records them expired (and no window opens again below its bound), in key order.
+   */
+  private reclaimExpired(oldest: number): void {
+    let n = 0
+    while (n < this.expired.length && this.expired[n]!.epoch <= oldest) n++
+    if (n === 0) return
+    const due = this.expired
+      .splice(0, n)
+      .map((x) => ({ ck: this.chainKey(x.op, x.key, x.ns), epochs: x.epochs }))
+      .sort((a, b) => compareChainKeys(a.ck, b.ck))
+    for (const { ck, epochs } of due) for (const e of epochs ?? this.readChain(ck).epochs) void this.state.remove([ck[0], ck[1], ck[2], ck[3], e])
+  }
+
+  /**
    * Reclaims, a slice per checkpoint and wrapping round, what per-key reclaim never visits: keys
    * not written again (a tombstone left behind, versions of a crashed run), so a job whose keys
    * come and go does not grow its file forever.
@@ -1291,8 +1401,16 @@ export class LmdbStateBackend implements KeyedStateBackend {
       tombs = whole.tombs
       chains = [[0, keys.length]]
     }
+    // a chain below its operator's bound at the oldest retained checkpoint is dead at every one
+    const below = boundsAt(this.expiry, oldest, epochs)
     for (const [a, b] of chains) {
       const chain = keys.slice(a, b)
+      const bound = below?.[chain[0]![0]]
+      const ns = chain[0]![3]
+      if (bound !== undefined && typeof ns === 'number' && ns < bound) {
+        for (const dk of chain) void this.state.remove(dk)
+        continue
+      }
       for (const i of reclaimable(
         chain.map((dk) => dk[4]),
         epochs,
@@ -1304,6 +1422,26 @@ export class LmdbStateBackend implements KeyedStateBackend {
     const last = chains[chains.length - 1]
     this.sweepAfter = atEnd || !last ? undefined : keys[last[1] - 1]
   }
+}
+
+/** meta 'expiry' as stored ([] when absent: a job dir of format 3 or older, or no bound yet). */
+function readExpiry(dir: string, meta: Database<unknown, string>): [number, Bounds][] {
+  const stored = guard(dir, 'unreadable', () => meta.get('expiry'))
+  if (stored === undefined) return []
+  if (!Array.isArray(stored) || !stored.every((x) => Array.isArray(x) && typeof x[0] === 'number' && typeof x[1] === 'object' && x[1] !== null))
+    throw new WeirError('io', `${dir}: state is unreadable: its expiry bounds are malformed`)
+  return stored as [number, Bounds][]
+}
+
+/**
+ * The bounds in force at checkpoint `id`: those of the newest checkpoint at or below it on the
+ * lineage (bounds only rise along a lineage, so an older one's are a safe lower bound), or
+ * undefined when none is recorded.
+ */
+function boundsAt(expiry: readonly [number, Bounds][], id: number, lineage: Epochs): Bounds | undefined {
+  let found: Bounds | undefined
+  for (const [e, b] of expiry) if (e <= id && lineage.inLineage(e)) found = b
+  return found
 }
 
 /**
@@ -1491,8 +1629,12 @@ export async function readState(dir: string, lineage: Lineage, fn: (uid: string,
       checkFormat(dir, meta.get('stateFormat'))
       const newest = meta.get('maxEpoch')
       if (epoch !== undefined && !(typeof newest === 'number' && newest >= epoch)) throw gone()
-      scanChains(state, undefined, undefined, new Epochs(lineage, Infinity), (dk, rec) => {
+      const seen = new Epochs(lineage, Infinity)
+      const bounds = boundsAt(readExpiry(dir, meta), epoch ?? lineage.reduce((m, [, to]) => Math.max(m, to), -1), seen)
+      scanChains(state, undefined, undefined, seen, (dk, rec) => {
         if (rec.d !== undefined) return
+        const bound = bounds?.[dk[0]]
+        if (bound !== undefined && typeof dk[3] === 'number' && dk[3] < bound) return
         const canon = isLongElement(dk[2]) ? rec.c : dk[2]
         if (typeof canon !== 'string') throw new WeirError('io', `${dir}: state is unreadable: a long key's entry has no key text`)
         const { values, value } = decodeVersion(rec)

@@ -482,6 +482,95 @@ t.test('keys deleted for good before a restart leave nothing on disk once no ret
   t.equal(onDisk, 1, 'only the key still holding state is on disk')
 })
 
+// A time window's state below its operator's expiry bound (its cleanup passed) is deleted without
+// a tombstone: every checkpoint from then on records the bound, and a restore, keys() and weir
+// state skip what lies below it. Crashes lose the in-memory list of such chains: the sweep, which
+// reads the bounds too, must still find them.
+t.test('windows deleted below an expiry bound write no tombstones, restore as the bounds say, and leave nothing behind', async (t) => {
+  const dir = t.testdir()
+  const keys = Array.from({ length: 400 }, (_, i) => makeKey([`k${i}`]))
+  // a cache smaller than the windows open at once: spills, and deletes of entries not cached
+  const opts = { cacheEntries: 150, sweepEntries: 5, ...nd }
+  type Live = Map<string, { key: Key; ns: number; value: unknown }>
+  const id = (k: Key, ns: number) => `${k.canon}|${ns}`
+  const done: { id: number; lineage: Lineage; window: number; live: Live }[] = []
+  let retained: number[] = []
+  let lineage: Lineage = []
+  let live: Live = new Map()
+  let epoch = 0
+  let b = await openLmdbState(dir, { lineage: [], pendingEpoch: 0, ...opts })
+  const rawCounts = async () => {
+    const { open } = await import('lmdb')
+    const root = open(dir, { readOnly: true, maxDbs: 8, noSubdir: false })
+    let entries = 0
+    let tombstones = 0
+    for (const { value } of root.openDB('state', {}).getRange({})) {
+      entries++
+      if ((value as { d?: 1 }).d !== undefined) tombstones++
+    }
+    await root.close()
+    return { entries, tombstones }
+  }
+  const verify = async (c: (typeof done)[number]) => {
+    const r = b.restoredAt(c.lineage)
+    const each = new Map<string, unknown>()
+    r.operator('w').forEach((k, ns, v) => each.set(id(k, ns as number), v))
+    t.same(each, new Map([...c.live].map(([i, x]) => [i, x.value])), `checkpoint ${c.id}: forEach`)
+    t.same(r.operator('w').keys().map((k) => k.canon), sortKeys([...new Map([...c.live.values()].map((x) => [x.key.canon, x.key])).values()]).map((k) => k.canon), `checkpoint ${c.id}: keys()`)
+    b = r
+  }
+  let crashes = 0
+  for (let w = 0; w < 40; w++) {
+    const s = b.operator('w')
+    // a key has windows two at a time, then none for two (its expired ones then all it has on
+    // disk), and the last hundred keys only at first; a window's cleanup comes two windows later
+    for (let i = 0; i < keys.length; i++)
+      if ((i + w) % 4 < 2 && (i < 300 || w < 10)) {
+        const v = [w, i]
+        s.put(keys[i]!, w, v)
+        live.set(id(keys[i]!, w), { key: keys[i]!, ns: w, value: v })
+      }
+    s.expireBelow(w - 1)
+    for (const k of keys) if (w >= 2) s.delete(k, w - 2), live.delete(id(k, w - 2))
+    if ((w === 17 || w === 29) && crashes < 2) {
+      // a crash before this checkpoint: resume from the oldest retained one, whose windows come again
+      crashes++
+      const r = done.find((d) => d.id === retained[0])!
+      const max = b.maxEpoch()
+      await b.close()
+      t.equal((await rawCounts()).tombstones, 0, 'no tombstone was written')
+      retained = [r.id]
+      lineage = r.lineage
+      live = new Map(r.live)
+      epoch = max + 1
+      w = r.window
+      b = await openLmdbState(dir, { lineage, pendingEpoch: epoch, ...opts })
+      continue
+    }
+    const cid = epoch++
+    lineage = [...lineage, [cid, cid]]
+    b.checkpoint(cid, lineage, retained[0] ?? cid)
+    done.push({ id: cid, lineage, window: w, live: new Map(live) })
+    retained = [...retained, cid].slice(-3)
+  }
+  t.equal(crashes, 2)
+  for (const c of retained) await verify(done.find((d) => d.id === c)!)
+  // weir state shows a checkpoint as its restore does
+  const last = done.find((d) => d.id === retained[retained.length - 1])!
+  const shown = new Map<string, unknown>()
+  await readState(dir, last.lineage, (_uid, k, ns, v) => shown.set(id(k, ns as number), v), last.id)
+  t.same(shown, new Map([...last.live].map(([i, x]) => [i, x.value])), 'weir state')
+  // only the last checkpoint retained from now on, nothing new written: what the crashes left is
+  // found by the sweep, a few entries at a time
+  for (let i = 0; i < 400; i++) {
+    const cid = epoch++
+    lineage = [...lineage, [cid, cid]]
+    b.checkpoint(cid, lineage, cid)
+  }
+  await b.close()
+  t.same(await rawCounts(), { entries: last.live.size, tombstones: 0 }, 'on disk: the live windows, once each')
+})
+
 t.test('a file that is not LMDB state is an I/O error, not a crash', async (t) => {
   const dir = t.testdir({ 'data.mdb': 'this is not an LMDB file\n'.repeat(1000) })
   const check = (err: unknown) => {
