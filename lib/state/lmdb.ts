@@ -25,6 +25,7 @@
 import { createHash } from 'node:crypto'
 import { accessSync, closeSync, constants, existsSync, fstatSync, mkdirSync, openSync, readSync, renameSync, rmSync, statSync, statfsSync } from 'node:fs'
 import { join } from 'node:path'
+import { getHeapStatistics } from 'node:v8'
 import { open, type Database, type Key as LmdbKey, type RootDatabase } from 'lmdb'
 import { WeirError } from '../stream/errors.js'
 import { MAX_KEY_GROUPS, compareCanon, keyGroupOf, type Key } from '../stream/key.js'
@@ -41,7 +42,7 @@ export interface LmdbStateOptions {
    * a crashed run may have written epochs no manifest names, and they must not be reused.
    */
   minPendingEpoch?: number
-  /** Bound of the in-memory write-back cache, in entries (default 100_000). */
+  /** Bound of the in-memory write-back cache, in entries (default: defaultCacheEntries()). */
   cacheEntries?: number
   /** false: skip fsync (tests only). Default true. */
   durable?: boolean
@@ -51,6 +52,21 @@ export interface LmdbStateOptions {
   timerHeadKeys?: number
   /** Keys read from a key group at a time by forEachKey (default KEY_SLICE; tests make it small). */
   keySlice?: number
+}
+
+/**
+ * The write-back cache's bound when a job does not set one: an entry per 10 KiB of V8's heap limit
+ * (an entry takes some 300 bytes with its chain and value, so about 3% of the heap), at least
+ * 100,000; WEIR_STATE_CACHE sets it. On node's default 4 GB heap that is 424,000 entries. The
+ * bound also caps the rows a window operator holds in its columnar tables (heldEntries): on a
+ * million keys a minute's windows number 120,000 to 200,000, and with a bound of 100,000 the
+ * operator left its tables for per-record state through a thrashing cache (121 s against 32 s
+ * with 400,000, and 12 s in memory). A heap capped with --max-old-space-size gets the floor.
+ */
+export function defaultCacheEntries(): number {
+  const set = Number(process.env.WEIR_STATE_CACHE)
+  if (Number.isSafeInteger(set) && set > 0) return set
+  return Math.max(100_000, Math.floor(getHeapStatistics().heap_size_limit / 10_240))
 }
 
 const MAX_DBS = 8
@@ -668,7 +684,7 @@ export class LmdbStateBackend implements KeyedStateBackend {
   ) {
     this.timerHeadKeys = Math.max(1, opts.timerHeadKeys ?? 100_000)
     this.keySlice = Math.max(1, opts.keySlice ?? KEY_SLICE)
-    this.cacheEntries = Math.max(1, opts.cacheEntries ?? 100_000)
+    this.cacheEntries = Math.max(1, opts.cacheEntries ?? defaultCacheEntries())
     this.heldEntries = this.cacheEntries
     this.sweepEntries = Math.max(1, opts.sweepEntries ?? SWEEP_ENTRIES)
     this.pending = opts.pendingEpoch ?? Math.max(opts.minPendingEpoch ?? 0, maxEpoch + 1)
