@@ -242,6 +242,7 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
     const p = tables!.pane(start, fired)
     const row = tables!.row(p, key)
     columns!.add(p.columns, row, value, s, pos)
+    if (p.stored) p.changed[row] = 1
     if (fired) emitPaneRow(key, { start, end }, p, row, out) // a late record within the lateness: updated result at once
     if (tables!.rows > tableBound) leaveTables()
   }
@@ -617,8 +618,11 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
       if (tables) {
         // the tables go into state as the reference route keeps them (accumulators by key and
         // window start), so a snapshot is the same whichever route made it
+        // (a table stored before: only its rows changed since, the others are in state as they are)
         for (const p of tables.panes()) {
-          for (let row = 0; row < p.keys.length; row++) state.put(p.keys[row]!, p.start, columns!.accsOf(p.columns, row))
+          const all = !p.stored
+          for (let row = 0; row < p.keys.length; row++) if (all || p.changed[row] === 1) state.put(p.keys[row]!, p.start, columns!.accsOf(p.columns, row))
+          if (!all) p.changed.fill(0, 0, p.keys.length)
           p.stored = true
         }
         open = tables.rows

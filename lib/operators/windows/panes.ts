@@ -33,6 +33,12 @@ export interface Pane {
   fired: boolean
   /** its rows were written to keyed state by a snapshot: cleanup deletes them there too */
   stored: boolean
+  /**
+   * Once stored, the rows changed since (1): a snapshot writes only these. On sparse keys a window
+   * holds one or two records and outlives a checkpoint or two unchanged; each write of it again
+   * was a put, an encoding and an LMDB write at the checkpoint.
+   */
+  changed: Uint8Array
   /** its next timer: its firing, or once fired its cleanup */
   next: number
 }
@@ -64,7 +70,18 @@ export class PaneTables {
     let p = this.byStart.get(start)
     if (p === undefined) {
       const end = start + this.size
-      p = { id: nextPaneId++, start, end, keys: [], rowOf: new Map(), columns: this.columns.table(FIRST_CAPACITY), fired, stored: false, next: fired ? this.cleanupTime(end) : end - 1 }
+      p = {
+        id: nextPaneId++,
+        start,
+        end,
+        keys: [],
+        rowOf: new Map(),
+        columns: this.columns.table(FIRST_CAPACITY),
+        fired,
+        stored: false,
+        changed: new Uint8Array(FIRST_CAPACITY),
+        next: fired ? this.cleanupTime(end) : end - 1,
+      }
       this.byStart.set(start, p)
       this.push(p)
     }
@@ -78,7 +95,12 @@ export class PaneTables {
     let row = p.rowOf.get(key.canon)
     if (row === undefined) {
       row = p.keys.length
-      if (row === p.columns.capacity) this.columns.grow(p.columns, row * 2)
+      if (row === p.columns.capacity) {
+        this.columns.grow(p.columns, row * 2)
+        const changed = new Uint8Array(row * 2)
+        changed.set(p.changed)
+        p.changed = changed
+      }
       this.columns.clear(p.columns, row)
       p.keys.push(key)
       p.rowOf.set(key.canon, row)
