@@ -112,6 +112,8 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
   let tableBound = Infinity
   const nextTimerTime = () => (tables ? tables.peekTime() : windowTimers ? windowTimers.peekTime() : timers.peekTime())
   let state: OperatorState
+  /** a table row into state at a snapshot: the tables hold it, so the state need not (OperatorState.putHeld) */
+  let store: (key: Key, ns: number, value: unknown) => void
   let ctx: OperatorContext
   let wm = MIN_WATERMARK
   let seq = 0
@@ -596,6 +598,8 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
     open(c) {
       ctx = c
       state = c.state.operator(uid)
+      const st = state
+      store = st.putHeld ? (key, ns, value) => st.putHeld!(key, ns, value) : (key, ns, value) => st.put(key, ns, value)
       if (agg) agg.onNonFinite = (name) => c.warn?.(overflowed(name))
       if (columns) {
         tables = new PaneTables(columns, (spec as { size: number }).size, lateness, MAX_WATERMARK)
@@ -621,7 +625,7 @@ export function windowOperator(cfg: WindowOperatorConfig, uid: string): Operator
         // (a table stored before: only its rows changed since, the others are in state as they are)
         for (const p of tables.panes()) {
           const all = !p.stored
-          for (let row = 0; row < p.keys.length; row++) if (all || p.changed[row] === 1) state.put(p.keys[row]!, p.start, columns!.accsOf(p.columns, row))
+          for (let row = 0; row < p.keys.length; row++) if (all || p.changed[row] === 1) store(p.keys[row]!, p.start, columns!.accsOf(p.columns, row))
           if (!all) p.changed.fill(0, 0, p.keys.length)
           p.stored = true
         }

@@ -34,6 +34,12 @@ export const OLDEST_STATE_FORMAT = 2
 export interface OperatorState {
   get(key: Key, ns: Namespace): unknown
   put(key: Key, ns: Namespace, value: unknown): void
+  /**
+   * A put of a value the operator also keeps in a form of its own (heldEntries: the columnar
+   * windows at a snapshot), which it will not `get`: a durable backend writes it at the next
+   * checkpoint and need not keep it cached after. Absent: `put`.
+   */
+  putHeld?(key: Key, ns: Namespace, value: unknown): void
   delete(key: Key, ns: Namespace): void
   /**
    * Visits every key holding state, in canonical key order (decisions.md 9: the output order),

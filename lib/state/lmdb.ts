@@ -143,6 +143,11 @@ interface Entry {
   /** used since the eviction scan last passed (a second chance, as in CLOCK) */
   hot: boolean
   /**
+   * put by `putHeld`: the operator holds the value itself, so the entry leaves the cache once
+   * written. (Kept, such entries doubled a 1M-key window job's heap: every open window twice.)
+   */
+  held: boolean
+  /**
    * The versions LMDB holds for this (uid, key, ns), as read on a miss and kept up to date by
    * writes; undefined when not known (a put without a get). It lets a flush reclaim a key's old
    * versions without reading them. The sweep may have removed some since, which is harmless:
@@ -167,14 +172,14 @@ const DEAD_CHAINS = 200_000
 /**
  * A chain deleted below its operator's expiry bound (no tombstone written): removed whole at the
  * first checkpoint whose oldest retained one is at or past `epoch`, the checkpoint that first
- * records it expired. `epochs`: its versions, when known (a chain put without a read is read then).
+ * records it expired. `epochs`: its versions, as the cache knew them.
  */
 interface ExpiredChain {
   op: LmdbOperatorState
   key: Key
   ns: number
   epoch: number
-  epochs: readonly number[] | undefined
+  epochs: readonly number[]
 }
 
 /**
@@ -525,11 +530,14 @@ class LmdbOperatorState implements OperatorState {
     return this.store._get(this, key, ns)
   }
   put(key: Key, ns: Namespace, value: unknown): void {
-    this.store._put(this, key, ns, value)
+    this.store._put(this, key, ns, value, false)
+  }
+  putHeld(key: Key, ns: Namespace, value: unknown): void {
+    this.store._put(this, key, ns, value, true)
   }
   delete(key: Key, ns: Namespace): void {
     if (typeof ns === 'number' && ns < this.bound) this.store._expire(this, key, ns)
-    else this.store._put(this, key, ns, undefined)
+    else this.store._put(this, key, ns, undefined, false)
   }
   expireBelow(bound: number): void {
     if (bound > this.bound) this.bound = bound
@@ -664,6 +672,8 @@ export class LmdbStateBackend implements KeyedStateBackend {
    * does not fit, and what a restart forgets, the sweep still finds.
    */
   private dead: DeadChain[] = []
+  /** entries spills wrote since the last checkpoint (the sweep reads as many, see flush) */
+  private writtenSince = 0
   /** Chains deleted below their bound, oldest first (see ExpiredChain); bounded by EXPIRED_CHAINS. */
   private expired: ExpiredChain[] = []
   /** meta 'expiry' as this run last wrote or read it */
@@ -757,8 +767,9 @@ export class LmdbStateBackend implements KeyedStateBackend {
    * retained one on); undefined when there is nothing to write.
    */
   private expiryWith(id: number, lineage: Epochs, oldest: number): [number, Bounds][] | undefined {
-    const bounds: Bounds = {}
-    let any = false
+    // an operator this run has not opened keeps the bound it was restored with
+    const bounds: Bounds = { ...this.restoredBounds }
+    let any = Object.keys(bounds).length > 0
     for (const op of this.ops.values())
       if (op.bound > -Infinity) {
         bounds[op.uid] = op.bound
@@ -847,17 +858,18 @@ export class LmdbStateBackend implements KeyedStateBackend {
     }
     this.assertOpen()
     const { value, chain } = this.read(op, key, ns)
-    this.insert(op, list, { op, key, ns, value, dirty: false, baseAbsent: value === undefined, hot: false, chain })
+    this.insert(op, list, { op, key, ns, value, dirty: false, baseAbsent: value === undefined, hot: false, held: false, chain })
     return value
   }
 
   /** @internal put, or delete with `undefined` */
-  _put(op: LmdbOperatorState, key: Key, ns: Namespace, value: unknown): void {
+  _put(op: LmdbOperatorState, key: Key, ns: Namespace, value: unknown, held: boolean): void {
     const hit = this.hit
     if (hit !== undefined && value !== undefined && hit.ns === ns && hit.op === op && hit.key.canon === key.canon) {
       // the put after a get (the write-back contract): no second lookup
       hit.value = value
       hit.dirty = true
+      hit.held = held
       return
     }
     const list = this.listOf(op, key)
@@ -880,6 +892,7 @@ export class LmdbStateBackend implements KeyedStateBackend {
       e.hot = true
       e.value = value
       e.dirty = true
+      e.held = held
       return
     }
     this.assertOpen()
@@ -888,7 +901,7 @@ export class LmdbStateBackend implements KeyedStateBackend {
     // hold a version of it. Where it cannot, a delete before the next flush writes nothing and
     // the flush reads no chain.
     const absent = !this.mayBeOnDisk(this.chainKey(op, key, ns))
-    this.insert(op, list, { op, key, ns, value, dirty: true, baseAbsent: absent, hot: false, chain: absent ? NEVER_WRITTEN.chain : undefined })
+    this.insert(op, list, { op, key, ns, value, dirty: true, baseAbsent: absent, hot: false, held, chain: absent ? NEVER_WRITTEN.chain : undefined })
   }
 
   /**
@@ -899,16 +912,13 @@ export class LmdbStateBackend implements KeyedStateBackend {
   _expire(op: LmdbOperatorState, key: Key, ns: number): void {
     const list = this.listOf(op, key)
     const e = list && cachedEntry(list, ns)
-    let epochs: readonly number[] | undefined
-    if (e !== undefined) {
-      this.uncache(e)
-      if (e.baseAbsent) return // nothing visible on disk; a crashed run's versions are the sweep's
-      epochs = e.chain?.epochs
-    } else {
-      this.assertOpen()
-      if (!this.mayBeOnDisk(this.chainKey(op, key, ns))) return
-    }
-    if (this.expired.length < EXPIRED_CHAINS) this.expired.push({ op, key, ns, epoch: this.pending, epochs })
+    // Only a chain the cache knows is listed (an entry not cached, or whose versions are not known,
+    // such as a window put by putHeld, is the sweep's: it reads the bounds, and passes over the file at
+    // the pace of the writes, which costs less than reading each chain here)
+    if (e === undefined) return
+    this.uncache(e)
+    if (e.baseAbsent || e.chain === undefined) return // nothing visible on disk; a crashed run's versions are the sweep's
+    if (this.expired.length < EXPIRED_CHAINS) this.expired.push({ op, key, ns, epoch: this.pending, epochs: e.chain.epochs })
   }
 
   /**
@@ -1271,11 +1281,16 @@ export class LmdbStateBackend implements KeyedStateBackend {
         if (sweep && oldest >= 0) {
           this.reclaimDead(epochs, oldest)
           this.reclaimExpired(oldest)
-          this.sweep(epochs, oldest, Math.max(this.sweepEntries, written.length))
+          // as many as were written since the last checkpoint, spills included: on a cache
+          // smaller than the windows open at once most writes are spills, and their chains too
+          // expire or are deleted (counting the checkpoint's own writes only, a test's file grew
+          // to twenty times its live state)
+          this.sweep(epochs, oldest, Math.max(this.sweepEntries, this.writtenSince + written.length))
         }
       }, flags),
     )
     if (epoch > this.maxWritten) this.maxWritten = epoch
+    this.writtenSince = sweep ? 0 : this.writtenSince + written.length
     written.forEach((e, i) => {
       e.dirty = false
       e.baseAbsent = e.value === undefined
@@ -1288,7 +1303,7 @@ export class LmdbStateBackend implements KeyedStateBackend {
         // and dropping them kept a list always full of chains not yet due (a 1M-key job reclaimed
         // one tombstoned window in six and its file grew to 600 MB).
         if (sweep && chain && chain.epochs[chain.epochs.length - 1] === epoch && this.dead.length < DEAD_CHAINS) this.dead.push({ ck: cks[i]!, epoch, chain })
-      }
+      } else if (e.held) this.uncache(e)
     })
   }
 
@@ -1380,7 +1395,7 @@ export class LmdbStateBackend implements KeyedStateBackend {
       .splice(0, n)
       .map((x) => ({ ck: this.chainKey(x.op, x.key, x.ns), epochs: x.epochs }))
       .sort((a, b) => compareChainKeys(a.ck, b.ck))
-    for (const { ck, epochs } of due) for (const e of epochs ?? this.readChain(ck).epochs) void this.state.remove([ck[0], ck[1], ck[2], ck[3], e])
+    for (const { ck, epochs } of due) for (const e of epochs) void this.state.remove([ck[0], ck[1], ck[2], ck[3], e])
   }
 
   /**

@@ -560,9 +560,12 @@ t.test('windows deleted below an expiry bound write no tombstones, restore as th
   const shown = new Map<string, unknown>()
   await readState(dir, last.lineage, (_uid, k, ns, v) => shown.set(id(k, ns as number), v), last.id)
   t.same(shown, new Map([...last.live].map(([i, x]) => [i, x.value])), 'weir state')
-  // only the last checkpoint retained from now on, nothing new written: what the crashes left is
-  // found by the sweep, a few entries at a time
-  for (let i = 0; i < 400; i++) {
+  // Only the last checkpoint retained from now on, nothing new written: what the crashes left, and
+  // the windows not cached when they expired, are found by the sweep, 50 entries a checkpoint
+  // (the sweep of a job reads at least 10,000)
+  await b.close()
+  b = await openLmdbState(dir, { lineage, pendingEpoch: epoch, ...opts, sweepEntries: 50 })
+  for (let i = 0; i < 200; i++) {
     const cid = epoch++
     lineage = [...lineage, [cid, cid]]
     b.checkpoint(cid, lineage, cid)
