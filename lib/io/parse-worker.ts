@@ -6,7 +6,10 @@
 // decodes the batch once and takes each record's text as a slice of it.
 //
 // Backpressure: the main thread acknowledges each batch once it has processed it and its output
-// has drained; the worker keeps at most CREDITS batches unacknowledged.
+// has drained; the worker keeps at most CREDITS batches unacknowledged. The acknowledgements are a
+// count in shared memory, not messages: a postMessage('ack') took 70 µs of the main thread on the
+// 10k-key bench and 320 µs on a million keys (1.3 s of a 27 s run), where Atomics.add and notify
+// take about one.
 import { parentPort, workerData } from 'node:worker_threads'
 import { closeSync, openSync, readSync } from 'node:fs'
 import { LineBatcher, type ParsedBatch } from './batches.js'
@@ -26,30 +29,32 @@ export interface WorkerInput {
   keepPartialLast?: boolean
   /** --max-line-bytes */
   maxLineBytes?: number
+  /** batches the worker may still send: the main thread adds one per batch it is done with (acknowledge) */
+  credits: Int32Array
 }
 
-const CREDITS = 4
+/** Batches in flight at most. */
+export const CREDITS = 4
+
+/** The main thread is done with a batch: the worker may send another. */
+export function acknowledge(credits: Int32Array, n = 1): void {
+  Atomics.add(credits, 0, n)
+  Atomics.notify(credits, 0)
+}
+
 // 64 KiB of input per batch (about 500 records of the bench): its decoded text stays below V8's
 // large-object size (128 KiB), and four in flight keep little memory busy.
 const CHUNK = 64 << 10
 
 if (parentPort) {
   const port = parentPort
-  const { paths, fields, starts, keepPartialLast, maxLineBytes } = workerData as WorkerInput
-  let credits = CREDITS
-  let wake: (() => void) | undefined
-  port.on('message', (m) => {
-    if (m === 'ack') {
-      credits++
-      wake?.()
-      wake = undefined
-    }
-  })
+  const { paths, fields, starts, keepPartialLast, maxLineBytes, credits } = workerData as WorkerInput
 
   const send = async (batch: ParsedBatch | undefined, input: number) => {
     if (!batch) return
-    if (credits === 0) await new Promise<void>((r) => (wake = r))
-    credits--
+    // this thread has nothing else to do meanwhile; a bounded wait lets terminate() in between
+    while (Atomics.load(credits, 0) <= 0) Atomics.wait(credits, 0, Atomics.load(credits, 0), 100)
+    Atomics.sub(credits, 0, 1)
     if (!batch.bytes) return port.postMessage({ batch, input } satisfies WorkerMessage)
     // the batch's bytes are a view of the read buffer, which is reused: send a copy of its own
     const own = new Uint8Array(batch.bytes.length)

@@ -26,7 +26,7 @@ import { fieldsNeeded } from './fields.js'
 import { Worker } from 'node:worker_threads'
 import { open, stat } from 'node:fs/promises'
 import { HeapBudget } from './heap-budget.js'
-import type { WorkerInput, WorkerMessage } from '../io/parse-worker.js'
+import { CREDITS, acknowledge, type WorkerInput, type WorkerMessage } from '../io/parse-worker.js'
 import { LineBatcher, type ParsedBatch } from '../io/batches.js'
 import { Chain } from './chain.js'
 import type { Stage } from './stages.js'
@@ -924,7 +924,9 @@ class Job {
         starts: this.positions.map((p) => ({ offset: p.offset, line: p.line, done: p.done })),
         keepPartialLast: this.opts.noFlush === true,
         maxLineBytes: this.opts.maxLineBytes,
+        credits: new Int32Array(new SharedArrayBuffer(4)).fill(CREDITS),
       }
+      const credits = workerData.credits
       // The heap cap must not decide which lines are valid (--max-line-bytes does): a line as long
       // as allowed may be held as bytes, a two-byte string and a parsed value at once.
       const lineMb = Math.ceil((this.opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES) / (1 << 20))
@@ -948,7 +950,8 @@ class Job {
         pause: () => (paused = true),
         resume: () => {
           paused = false
-          for (; owed > 0; owed--) worker.postMessage('ack')
+          if (owed > 0) acknowledge(credits, owed)
+          owed = 0
         },
         destroy: finish,
       }
@@ -966,7 +969,7 @@ class Job {
           p.line = m.batch.endLine!
           this.afterBatch(handle)
           if (paused) owed++
-          else worker.postMessage('ack')
+          else acknowledge(credits)
         } else if ('inputDone' in m) {
           const p = this.positions[m.inputDone]!
           p.offset = m.offset
