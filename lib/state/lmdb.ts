@@ -1507,7 +1507,9 @@ interface Env {
 const P_META = 0x08
 const MDB_MAGIC = 0xbeefc0de
 const MDB_DATA_VERSION = 2
-const META = { flags: 18, magic: 24, version: 28, pageSize: 48, lastPage: 144, end: 160 }
+// freeRoot, mainRoot: md_root of mm_dbs[FREE_DBI] and mm_dbs[MAIN_DBI] (P_INVALID for an empty tree)
+const META = { flags: 18, magic: 24, version: 28, pageSize: 48, freeRoot: 88, mainRoot: 136, lastPage: 144, end: 160 }
+const P_INVALID = 0xffffffffffffffffn
 
 /**
  * Refuses what LMDB would crash on. lmdb-js 3.5.6 takes the process down (SIGSEGV, in its cleanup
@@ -1540,13 +1542,20 @@ function checkDataFile(dir: string, readOnly: boolean): 'none' | 'lmdb' {
       if (!(page.readUInt16LE(META.flags) & P_META) || page.readUInt32LE(META.magic) !== MDB_MAGIC) throw bad('is not an LMDB file')
       const version = page.readUInt32LE(META.version) & 0xffff
       if (version !== MDB_DATA_VERSION) throw bad(`is LMDB file version ${version}, not ${MDB_DATA_VERSION}`)
-      return { pageSize: page.readUInt32LE(META.pageSize), lastPage: page.readBigUInt64LE(META.lastPage) }
+      const roots = [page.readBigUInt64LE(META.freeRoot), page.readBigUInt64LE(META.mainRoot)].filter((r) => r !== P_INVALID)
+      return { pageSize: page.readUInt32LE(META.pageSize), lastPage: page.readBigUInt64LE(META.lastPage), roots }
     }
     const first = meta(0)
     if (first.pageSize < 512 || first.pageSize > 65536 || (first.pageSize & (first.pageSize - 1)) !== 0) throw bad(`has a damaged header (page size ${first.pageSize})`)
     const second = meta(first.pageSize)
+    // The file need not reach a meta's last page: pages a transaction allocated at the end and
+    // freed again before its commit (LMDB's loose pages) count in it but are never written, and
+    // LMDB reads no page of its free list before writing it. What a commit always writes are the
+    // pages its trees' roots name, so a file that holds those, in whole pages, is not cut short.
+    const pageSize = BigInt(first.pageSize)
+    if (BigInt(size) % pageSize !== 0n) throw bad(`is cut short: ${size} bytes, not a whole number of ${first.pageSize}-byte pages`)
     for (const m of [first, second]) {
-      const need = (m.lastPage + 1n) * BigInt(first.pageSize)
+      const need = m.roots.reduce((n, r) => (r + 1n > n ? r + 1n : n), 2n) * pageSize
       if (BigInt(size) < need) throw bad(`is cut short: ${size} bytes, its header needs ${need}`)
     }
     return 'lmdb'
