@@ -530,7 +530,7 @@ t.test('windows deleted below an expiry bound write no tombstones, restore as th
         s.put(keys[i]!, w, v)
         live.set(id(keys[i]!, w), { key: keys[i]!, ns: w, value: v })
       }
-    s.expireBelow(w - 1)
+    s.expireBelow!(w - 1)
     for (const k of keys) if (w >= 2) s.delete(k, w - 2), live.delete(id(k, w - 2))
     if ((w === 17 || w === 29) && crashes < 2) {
       // a crash before this checkpoint: resume from the oldest retained one, whose windows come again
