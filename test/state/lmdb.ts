@@ -661,3 +661,22 @@ t.test('a state of the older format this weir reads is read as it is and marked 
     await t.rejects(openLmdbState(dir, { lineage: [[0, 0]], pendingEpoch: 1, ...nd }), /state format \d+ is not a format this weir reads/, `format ${bad} refused`)
   }
 })
+
+// The write-back cache's bound follows V8's heap limit unless WEIR_STATE_CACHE sets it (weir(1),
+// ENVIRONMENT): a job under --max-old-space-size=320 gets the floor, a default heap more.
+t.test('the cache bound: WEIR_STATE_CACHE, else one entry per 10 KiB of heap, at least 100,000', async (t) => {
+  const { execFileSync } = await import('node:child_process')
+  const { ROOT } = await import('../harness/cli.js')
+  const bound = (nodeArgs: string[], env: Record<string, string> = {}) => {
+    const script = `const m = await import(${JSON.stringify(join(ROOT, 'dist/state/lmdb.js'))}); const v8 = await import('node:v8'); console.log(m.defaultCacheEntries(), v8.getHeapStatistics().heap_size_limit)`
+    const out = execFileSync(process.execPath, [...nodeArgs, '--input-type=module', '-e', script], { env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8' })
+    const [entries, heap] = out.trim().split(' ').map(Number)
+    return { entries: entries!, heap: heap! }
+  }
+  t.equal(bound(['--max-old-space-size=320']).entries, 100_000, 'a heap capped at 320 MB: the floor')
+  const big = bound(['--max-old-space-size=8192'])
+  t.equal(big.entries, Math.floor(big.heap / 10_240), 'an 8 GB heap: one entry per 10 KiB of it')
+  t.ok(big.entries > 700_000, `${big.entries} entries`)
+  t.equal(bound([], { WEIR_STATE_CACHE: '1234' }).entries, 1234, 'WEIR_STATE_CACHE sets it')
+  t.equal(bound(['--max-old-space-size=320'], { WEIR_STATE_CACHE: 'lots' }).entries, 100_000, 'a value that is not a count is ignored')
+})
