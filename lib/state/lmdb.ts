@@ -529,14 +529,14 @@ class LmdbOperatorState implements OperatorState {
     this.store._put(this, key, ns, value, true)
   }
   delete(key: Key, ns: Namespace): void {
-    if (typeof ns === 'number' && ns < this.bound) this.store._expire(this, key, ns)
+    if (this.expired(ns)) this.store._expire(this, key, ns)
     else this.store._put(this, key, ns, undefined, false)
   }
   expireBelow(bound: number): void {
     if (bound > this.bound) this.bound = bound
   }
   /** below the bound: dead, whatever LMDB holds */
-  expired(ns: Namespace): boolean {
+  expired(ns: Namespace): ns is number {
     return typeof ns === 'number' && ns < this.bound
   }
   forEachKey(fn: (key: Key) => void): void {
